@@ -1,0 +1,26 @@
+# Two entry points, each doing all of its own set-up on a fresh machine:
+#   make demo   venv + install + fetch Macbeth + train ~2 minutes + generate
+#   make test   venv + install + the test suite (what CI runs)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/charlstm corpus fetch macbeth
+	$(BIN)/charlstm train corpora/macbeth.txt --max-time 120 --overwrite --checkpoint-dir checkpoints/macbeth
+	$(BIN)/charlstm generate -c checkpoints/macbeth --prime "MACBETH." --seed 1 --length 600
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) checkpoints/*/ .pytest_cache

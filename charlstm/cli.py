@@ -1,0 +1,329 @@
+"""The `charlstm` command line: a thin click layer over the library.
+
+Only click is imported at module level; each command imports what it needs, so
+`charlstm --help` answers at once and `generate` never loads TensorFlow.
+stdout carries only the product (text or JSON); everything else goes to stderr.
+Exit codes: 0 ok, 1 failure, 2 usage error, 130/143 interrupted by SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+from click.core import ParameterSource
+
+from charlstm import __version__
+
+CELLS = ("lstm", "gru", "peephole", "cifg", "rnn")
+CHECKPOINT_HELP = ("Checkpoint file, or a training run's directory (its best checkpoint); "
+                   "default: the most recent run under ./checkpoints.")
+
+
+class SeedType(click.ParamType):
+    """An integer seed; text here is most likely meant as the prime."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            seed = int(value, 10)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not an integer seed; to start the text with it, use --prime",
+                      param, ctx)
+        if not 0 <= seed < 2**32:
+            self.fail(f"{seed} is out of range: seeds are 0 to {2**32 - 1}", param, ctx)
+        return seed
+
+
+class Group(click.Group):
+    """Renders every error as one line on stderr with the right exit code, no traceback."""
+
+    def main(self, args=None, prog_name=None, **extra):
+        extra.pop("standalone_mode", None)
+        try:
+            rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except click.UsageError as e:
+            hint = f" (see '{e.ctx.command_path} --help')" if e.ctx else ""
+            click.echo(f"Error: {e.format_message()}{hint}", err=True)
+            sys.exit(e.exit_code)
+        except click.ClickException as e:
+            click.echo(f"Error: {e.format_message()}", err=True)
+            sys.exit(e.exit_code)
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+            sys.exit(0)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _quiet_broken_pipe():
+    """The reader went away (`| head`): stop writing, exit 0, and silence the final flush."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def library_errors(fn):
+    """Turn CharlstmError into click's exceptions (exit 1, or 2 for usage errors)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from charlstm.errors import CharlstmError
+
+        try:
+            return fn(*args, **kwargs)
+        except CharlstmError as e:
+            if e.exit_code == 2:
+                raise click.UsageError(str(e), click.get_current_context()) from None
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="charlstm")
+def main():
+    """Train character-level LSTM language models on any text, and generate from them.
+
+    \b
+      charlstm train corpus.txt            # writes checkpoints/corpus/{best,last}.keras
+      charlstm generate --prime "TEXT" --seed 1
+      charlstm eval held_out.txt --json
+    """
+
+
+# --- train ----------------------------------------------------------------------------------
+
+HYPER = ("seq_length", "batch_size", "learning_rate", "lr_decay", "clip_norm", "val_fraction",
+         "seed", "lowercase", "jit_compile")
+MODEL = ("cell", "layers", "units", "embedding_dim", "dropout")
+
+
+@main.command()
+@click.argument("corpus", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--cell", type=click.Choice(CELLS), default="lstm", show_default=True, help="Recurrent cell.")
+@click.option("--layers", type=click.IntRange(1, 16), default=2, show_default=True, help="Stacked recurrent layers.")
+@click.option("--units", type=click.IntRange(1, 8192), default=300, show_default=True, help="Units per layer.")
+@click.option("--embedding-dim", type=click.IntRange(1, 4096), default=64, show_default=True, help="Character embedding size.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True, help="Dropout after each recurrent layer.")
+@click.option("--seq-length", type=click.IntRange(1, 100_000), default=50, show_default=True, help="Characters per training window.")
+@click.option("--batch-size", type=click.IntRange(1, 65_536), default=64, show_default=True, help="Windows per step.")
+@click.option("--epochs", type=click.IntRange(1, 1_000_000), default=50, show_default=True, help="Maximum epochs.")
+@click.option("--learning-rate", type=click.FloatRange(0, 10, min_open=True), default=2e-3, show_default=True, help="Adam learning rate.")
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True, help="Learning-rate factor after an epoch without improvement.")
+@click.option("--clip-norm", type=click.FloatRange(0, 1e6, min_open=True), default=5.0, show_default=True, help="Global gradient-norm clip.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True, help="Last fraction of the text held out.")
+@click.option("--patience", type=click.IntRange(0, 1_000_000), default=3, show_default=True, help="Stop after this many epochs without improvement (0 = never).")
+@click.option("--max-time", type=click.FloatRange(0, None, min_open=True), default=None, metavar="SECONDS", help="Stop cleanly after this wall-clock budget.")
+@click.option("--seed", type=SeedType(), default=None, help="Seed for initialisation, shuffling and dropout.")
+@click.option("--lowercase", is_flag=True, help="Fold the text to lower case first.")
+@click.option("--sample-every", type=click.IntRange(0, 1_000_000), default=1, show_default=True, help="Print a sample to stderr every N epochs (0 = never).")
+@click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None, help="Where to write checkpoints [default: checkpoints/<corpus name>].")
+@click.option("--resume", is_flag=True, help="Continue the run in --checkpoint-dir from its last checkpoint.")
+@click.option("--overwrite", is_flag=True, help="Start a new run even if --checkpoint-dir already holds one.")
+@click.option("--no-jit", "no_jit", is_flag=True, help="Do not XLA-compile the training step.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress or logs on stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
+@click.pass_context
+@library_errors
+def train(ctx, corpus, checkpoint_dir, resume, overwrite, no_jit, device, quiet, as_json, **opts):
+    """Train on CORPUS files (or - for stdin; default: Macbeth, fetched on first use)."""
+    from pathlib import Path
+
+    from charlstm import checkpoint as ckpt_io
+    from charlstm import fetch
+    from charlstm.config import ModelConfig, TrainConfig
+    from charlstm.corpus import corpus_name, read_corpus
+    from charlstm.training import train as run_training
+
+    def log(msg):
+        if not quiet:
+            click.echo(msg, err=True)
+
+    if not corpus:
+        corpus = (str(fetch.fetch("macbeth")),)
+        log(f"no corpus given: training on {corpus[0]}")
+    if list(corpus).count("-") > 1:
+        raise click.UsageError("stdin ('-') can be given only once", ctx)
+    run_dir = Path(checkpoint_dir) if checkpoint_dir else ckpt_io.default_root() / corpus_name(list(corpus))
+    opts["jit_compile"] = not no_jit
+    if opts["seed"] is None:
+        opts["seed"] = int.from_bytes(os.urandom(4), "little")
+    explicit = {k for k in opts if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    if no_jit:
+        explicit.add("jit_compile")
+    if resume:
+        stored = ckpt_io.load(run_dir / ckpt_io.LAST) if (run_dir / ckpt_io.LAST).is_file() else None
+        if stored is None:
+            raise click.UsageError(f"--resume: no {run_dir / ckpt_io.LAST}; train without --resume first", ctx)
+        for name in sorted(explicit & set(HYPER + MODEL)):
+            have = getattr(stored.training, name, getattr(stored.model, name, None))
+            if have != opts[name]:
+                raise click.UsageError(
+                    f"--{name.replace('_', '-')} {opts[name]} conflicts with the checkpoint's "
+                    f"{have}: a resumed run keeps its hyper-parameters", ctx)
+        text = read_corpus(list(corpus), stored.training.lowercase)
+        for name in ("epochs", "max_time", "patience", "sample_every"):
+            if name in explicit or name == "max_time":
+                setattr(stored.training, name, opts[name])
+        model_config, train_config = None, stored.training
+    else:
+        if (run_dir / ckpt_io.LAST).exists() and not overwrite:
+            raise click.UsageError(
+                f"{run_dir} already holds a training run: add --resume to continue it, "
+                f"--overwrite to start over, or choose another --checkpoint-dir", ctx)
+        text = read_corpus(list(corpus), opts["lowercase"])
+        model_config = ModelConfig(vocab_size=0, **{k: opts[k] for k in MODEL})
+        train_config = TrainConfig(**{k: opts[k] for k in HYPER},
+                                   **{k: opts[k] for k in ("epochs", "max_time", "patience", "sample_every")})
+    corpus_info = {"names": [("<stdin>" if c == "-" else c) for c in corpus], "chars": len(text)}
+    result = run_training(text, model_config, train_config, run_dir, resume=resume, device=device,
+                          log=log, progress=not quiet, corpus=corpus_info)
+    if result.signal is not None:
+        import signal as _signal
+
+        code = 130 if result.signal == _signal.SIGINT else 143
+        click.echo(f"interrupted: checkpoint written to {run_dir / ckpt_io.LAST}; resume with:\n"
+                   f"  charlstm train {' '.join(corpus)} --checkpoint-dir {run_dir} --resume", err=True)
+        ctx.exit(code)
+    if as_json:
+        click.echo(json.dumps({
+            "epochs": result.epochs,
+            "val_bits_per_char": result.val_bits_per_char,
+            "train_chars_per_s": result.train_chars_per_s,
+            "checkpoint": str(result.checkpoint),
+            "stopped": result.stopped,
+        }))
+    else:
+        bpc = f"{result.val_bits_per_char:.3f}" if result.val_bits_per_char is not None else "-"
+        log(f"done ({result.stopped}): {result.epochs:.2f} epochs, best val {bpc} bits/char, "
+            f"{result.train_chars_per_s:,.0f} chars/s; best checkpoint {result.checkpoint}")
+
+
+# --- generate -------------------------------------------------------------------------------
+
+@main.command()
+@click.option("-c", "--checkpoint", "checkpoint", default=None, help=CHECKPOINT_HELP)
+@click.option("--prime", default=None, help="Text to continue ('-' reads it from stdin); default: an excerpt of the training text.")
+@click.option("--length", type=click.IntRange(1, 10**9), default=500, show_default=True, help="Characters to generate.")
+@click.option("--temperature", type=click.FloatRange(0, 100), default=1.0, show_default=True, help="0 = greedy; lower is more conservative.")
+@click.option("--top-k", type=click.IntRange(1, 1_000_000), default=None, help="Sample among the K likeliest characters.")
+@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None, help="Nucleus sampling: the likeliest characters holding mass P.")
+@click.option("--seed", type=SeedType(), default=None, help="Same seed, same output, byte for byte.")
+@click.option("--num-samples", type=click.IntRange(1, 10_000), default=1, show_default=True, help="Samples generated together as a batch.")
+@click.option("--stop", default=None, help="End a sample when this string appears.")
+@click.option("--on-unknown", type=click.Choice(["error", "skip"]), default="error", show_default=True, help="Prime characters outside the vocabulary.")
+@click.option("--echo-prime/--no-echo-prime", default=True, show_default=True, help="Print the prime before the generated text.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
+@library_errors
+def generate(checkpoint, prime, length, temperature, top_k, top_p, seed, num_samples, stop,
+             on_unknown, echo_prime, as_json):
+    """Continue a prime text from a checkpoint, streaming to stdout."""
+    from charlstm import checkpoint as ckpt_io
+    from charlstm.corpus import Vocabulary
+    from charlstm.generation import prepare_prime, stream
+    from charlstm.sampling import SampleOptions
+
+    ckpt, net = ckpt_io.load_network(ckpt_io.resolve(checkpoint))
+    if prime == "-":
+        from charlstm.corpus import decode
+
+        prime = decode(sys.stdin.buffer.read(), "<stdin>")
+    if prime is not None and prime == "":
+        raise click.UsageError("--prime is empty: give some text, or leave --prime out to start "
+                               "from an excerpt of the training text")
+    vocab = Vocabulary(ckpt.vocabulary)
+    prime_text = prepare_prime(prime, ckpt, vocab, on_unknown,
+                               warn=lambda m: click.echo(f"warning: {m}", err=True))
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "little")
+    opts = SampleOptions(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                         seed=seed, num_samples=num_samples, stop=stop)
+    stream(net, vocab, prime_text, opts, sys.stdout, as_json=as_json, echo_prime=echo_prime)
+
+
+# --- info / eval / corpus -------------------------------------------------------------------
+
+@main.command()
+@click.option("-c", "--checkpoint", "checkpoint", default=None, help=CHECKPOINT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
+@library_errors
+def info(checkpoint, as_json):
+    """Show what a checkpoint holds."""
+    from charlstm import checkpoint as ckpt_io
+    from charlstm.corpus import describe_chars
+
+    ckpt = ckpt_io.load(ckpt_io.resolve(checkpoint))
+    data = ckpt.to_json()
+    data["path"] = str(ckpt.path)
+    data["best_val_bits_per_char"] = ckpt.best_val_bits_per_char
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    m, t = ckpt.model, ckpt.training
+    best = ckpt.best_val_bits_per_char
+    lines = [
+        f"checkpoint:   {ckpt.path}",
+        f"format:       {data['format']} v{data['format_version']} (charlstm {ckpt.charlstm_version})",
+        f"model:        {m.layers}×{m.units} {m.cell}, embedding {m.embedding_dim}, dropout {m.dropout}",
+        f"vocabulary:   {len(ckpt.vocabulary)} chars: {describe_chars(ckpt.vocabulary, 60)}",
+        f"training:     seq {t.seq_length}, batch {t.batch_size}, lr {t.learning_rate}, "
+        f"clip {t.clip_norm}, seed {t.seed}{', lowercase' if t.lowercase else ''}",
+        f"epochs:       {ckpt.epoch}",
+        f"best val:     {best:.4f} bits/char" if best is not None else "best val:     -",
+    ]
+    corpus = ckpt.extra.get("corpus") or {}
+    if corpus:
+        lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")
+    click.echo("\n".join(lines))
+
+
+@main.command(name="eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("-c", "--checkpoint", "checkpoint", default=None, help=CHECKPOINT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@library_errors
+def evaluate(file, checkpoint, as_json):
+    """Bits per char and perplexity of FILE under a checkpoint (state carried throughout)."""
+    from charlstm import checkpoint as ckpt_io
+    from charlstm.corpus import Vocabulary, read_corpus
+    from charlstm.evaluation import evaluate_text
+
+    ckpt, net = ckpt_io.load_network(ckpt_io.resolve(checkpoint))
+    text = read_corpus([file], ckpt.training.lowercase)
+    result = evaluate_text(net, Vocabulary(ckpt.vocabulary), text)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"{result['bits_per_char']:.4f} bits/char, perplexity {result['perplexity']:.3f} "
+                   f"over {result['chars']:,} chars"
+                   + (f" ({result['unknown_chars']:,} unknown chars skipped)" if result["unknown_chars"] else ""))
+
+
+@main.group()
+def corpus():
+    """Fetch the bundled public-domain corpora."""
+
+
+@corpus.command(name="fetch")
+@click.argument("name", type=click.Choice(["macbeth", "shakespeare"]))
+@click.option("--dest", type=click.Path(file_okay=False), default=None, help="Folder [default: ./corpora].")
+@library_errors
+def corpus_fetch(name, dest):
+    """Download NAME into ./corpora (if not there yet) and print its path."""
+    from pathlib import Path
+
+    from charlstm import fetch
+
+    click.echo(str(fetch.fetch(name, Path(dest) if dest else None)))

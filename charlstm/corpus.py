@@ -1,0 +1,173 @@
+"""Read text, decode it strictly, and map characters to integer ids.
+
+The vocabulary is the sorted set of Unicode code points in the text, so an emoji
+or an accented letter is one symbol. Encoding is vectorised: a 100 MB text turns
+into ids without a Python loop per character.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charlstm.errors import CorpusError, VocabularyError
+
+_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def decode(data: bytes, name: str) -> str:
+    """Strict UTF-8 with a leading BOM dropped and every line ending made LF."""
+    for bom, encoding in _BOMS.items():
+        if data.startswith(bom):
+            raise CorpusError(
+                f"{name}: this is {encoding} text, not UTF-8; re-encode it first, "
+                f"e.g. iconv -f {encoding} -t UTF-8 {name} > {Path(name).stem}.utf8.txt"
+            )
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM):]
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise CorpusError(
+            f"{name}: NUL byte at byte offset {nul}: this looks like a binary file, not text"
+        )
+    try:
+        text = data.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as e:
+        raise CorpusError(
+            f"{name}: not valid UTF-8 at byte offset {e.start} "
+            f"(byte 0x{data[e.start]:02x}); re-encode it to UTF-8 "
+            f"(e.g. iconv -f latin1 -t UTF-8)"
+        ) from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def read_bytes(path: str) -> bytes:
+    """Bytes of a file, or of stdin for '-', with errors a user can act on."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    p = Path(path)
+    if not p.exists():
+        raise CorpusError(f"{path}: no such file")
+    if p.is_dir():
+        raise CorpusError(f"{path}: is a directory; give a text file (or several)")
+    try:
+        return p.read_bytes()
+    except PermissionError:
+        raise CorpusError(f"{path}: permission denied; check the file's read permission") from None
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def read_corpus(paths: list[str], lowercase: bool = False) -> str:
+    """Concatenate the decoded files (like `cat`); refuse text with nothing to learn."""
+    parts = []
+    for path in paths:
+        name = "<stdin>" if path == "-" else path
+        text = decode(read_bytes(path), name)
+        if not text:
+            raise CorpusError(f"{name}: is empty; give a file with text to learn from")
+        if not text.strip():
+            raise CorpusError(f"{name}: contains only whitespace; nothing to learn from")
+        parts.append(text)
+    text = "".join(parts)
+    return text.lower() if lowercase else text
+
+
+def codepoints(text: str) -> np.ndarray:
+    """The text's code points as an array, uint8 for ASCII (the common case) else uint32."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def _id_dtype(size: int) -> np.dtype:
+    """Smallest unsigned dtype that holds ids 0..size-1: 1 byte per char for most texts."""
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if size - 1 <= np.iinfo(dt).max:
+            return np.dtype(dt)
+    raise AssertionError("unreachable: Unicode has fewer than 2**32 code points")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Sorted distinct characters; a character's id is its index here."""
+
+    chars: str
+
+    @classmethod
+    def from_text(cls, text: str) -> "Vocabulary":
+        cps = codepoints(text)
+        counts = np.bincount(cps) if cps.size else np.zeros(0, np.int64)
+        present = np.flatnonzero(counts)
+        return cls("".join(map(chr, present)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return _id_dtype(len(self.chars))
+
+    def _table(self, max_cp: int) -> np.ndarray:
+        """Lookup table code point -> id; -1 where the char is not in the vocabulary."""
+        table = np.full(max(max_cp, max(map(ord, self.chars))) + 1, -1, dtype=np.int32)
+        table[[ord(c) for c in self.chars]] = np.arange(len(self.chars))
+        return table
+
+    def unknown(self, text: str) -> str:
+        """Characters of `text` outside the vocabulary, sorted, each once."""
+        return "".join(sorted(set(text) - set(self.chars)))
+
+    def encode(self, text: str) -> np.ndarray:
+        """Ids of `text`, shape (len(text),), in the smallest dtype that fits."""
+        cps = codepoints(text)
+        if cps.size == 0:
+            return np.zeros(0, dtype=self.dtype)
+        table = self._table(int(cps.max()))
+        ids = np.empty(cps.size, dtype=self.dtype)
+        step = 1 << 24  # chunks keep the int32 temporaries small for 100 MB texts
+        for lo in range(0, cps.size, step):
+            chunk = table[cps[lo:lo + step]]
+            if chunk.min() < 0:
+                missing = self.unknown(text)
+                raise VocabularyError(
+                    f"{len(missing)} character(s) not in the model's vocabulary: "
+                    f"{describe_chars(missing)}"
+                )
+            ids[lo:lo + step] = chunk
+        return ids
+
+    def decode(self, ids) -> str:
+        chars = self.chars
+        return "".join(chars[i] for i in np.asarray(ids).ravel())
+
+
+def describe_chars(chars: str, limit: int = 40) -> str:
+    """Characters shown unambiguously on one line: repr for controls and spaces."""
+    shown = [repr(c) if not c.isprintable() or c.isspace() else c for c in chars[:limit]]
+    more = f" … and {len(chars) - limit} more" if len(chars) > limit else ""
+    return " ".join(shown) + more
+
+
+def corpus_name(paths: list[str]) -> str:
+    """A run name for the default checkpoint directory: the first file's stem."""
+    if not paths or paths[0] == "-":
+        return "stdin"
+    stem = Path(paths[0]).stem or "corpus"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
+
+
+def env_dir(var: str, default: str) -> Path:
+    return Path(os.environ.get(var, default))

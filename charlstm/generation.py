@@ -1,0 +1,96 @@
+"""Turn the sampler's steps into output: prime checks, streaming text, JSON lines."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Callable, TextIO
+
+import numpy as np
+
+from charlstm.checkpoint import Checkpoint
+from charlstm.corpus import Vocabulary, describe_chars
+from charlstm.errors import VocabularyError
+from charlstm.sampling import Network, SampleOptions, generate
+
+
+def prepare_prime(prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unknown: str,
+                  warn: Callable[[str], None]) -> str:
+    """The prime to feed: the stored excerpt when none is given, case-folded like training."""
+    if prime is None:
+        return ckpt.prime_excerpt or vocab.chars[0]
+    if "\r" in prime:
+        prime = prime.replace("\r\n", "\n").replace("\r", "\n")
+    if ckpt.training.lowercase:
+        prime = prime.lower()  # the model only ever saw lower case
+    missing = vocab.unknown(prime)
+    if not missing:
+        return prime
+    if on_unknown == "skip":
+        kept = "".join(c for c in prime if c not in set(missing))
+        warn(f"dropped {len(missing)} prime character(s) not in the vocabulary: {describe_chars(missing)}")
+        if not kept:
+            raise VocabularyError("no character of the prime is in the model's vocabulary")
+        return kept
+    hint = ""
+    if all(c.swapcase() in vocab.chars for c in missing if c.swapcase() != c) and any(
+            c.swapcase() != c for c in missing):
+        hint = (" (the vocabulary has these letters in the other case: change the prime's case, "
+                "or train with --lowercase so case never matters)")
+    raise VocabularyError(
+        f"the prime has {len(missing)} character(s) not in the model's vocabulary: "
+        f"{describe_chars(missing)}{hint}; use --on-unknown skip to drop them"
+    )
+
+
+class _Streamer:
+    """Writes text as it comes, flushing at most every 50 ms (and at once for the first)."""
+
+    def __init__(self, out: TextIO, interval: float = 0.05):
+        self.out, self.interval, self.last = out, interval, None
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        self.out.write(text)
+        now = time.monotonic()
+        if self.last is None or now - self.last >= self.interval:
+            self.out.flush()
+            self.last = now
+
+
+def stream(net: Network, vocab: Vocabulary, prime: str, opts: SampleOptions, out: TextIO,
+           as_json: bool = False, echo_prime: bool = True) -> list[str]:
+    """Generate and write; returns the generated texts (without the prime)."""
+    prime_ids = vocab.encode(prime)
+    steps = generate(net, prime_ids, opts, vocab.chars)
+    if opts.num_samples == 1 and not as_json:
+        w = _Streamer(out)
+        if echo_prime:
+            w.write(prime)
+        parts = []
+        for (piece,) in steps:
+            parts.append(piece)
+            w.write(piece)
+        out.write("\n")
+        out.flush()
+        return ["".join(parts)]
+    parts = [[] for _ in range(opts.num_samples)]
+    for pieces in steps:
+        for p, piece in zip(parts, pieces):
+            p.append(piece)
+    texts = ["".join(p) for p in parts]
+    for i, text in enumerate(texts):
+        if as_json:
+            out.write(json.dumps({"sample": i, "seed": opts.seed, "prime": prime, "text": text,
+                                  "temperature": opts.temperature}, ensure_ascii=False) + "\n")
+        else:
+            if opts.num_samples > 1:
+                out.write(f"----- sample {i + 1}/{opts.num_samples} -----\n")
+            out.write((prime if echo_prime else "") + text + "\n")
+        out.flush()
+    return texts
+
+
+def sample_ids(texts: list[str], vocab: Vocabulary) -> np.ndarray:
+    return vocab.encode("".join(texts))
