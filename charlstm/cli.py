@@ -90,7 +90,7 @@ def library_errors(fn):
     return wrapper
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="charlstm", cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="charlstm")
 def main():
     """Train character-level LSTM language models on any text, and generate from them.

@@ -88,11 +88,16 @@ def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch])
 
 
-def tf_dataset(make_batches, seq_length: int):
-    """tf.data over a batch generator, prefetched so gathering overlaps the train step."""
+def tf_dataset(make_batches, seq_length: int, steps: int):
+    """tf.data over a batch generator, prefetched so gathering overlaps the train step.
+
+    `steps` is the generator's exact length, told to tf.data so Keras knows the
+    epoch's size.
+    """
     import tensorflow as tf
 
     spec = tf.TensorSpec((None, seq_length), tf.int32)
     wspec = tf.TensorSpec((None, seq_length), tf.float32)
     ds = tf.data.Dataset.from_generator(make_batches, output_signature=(spec, spec, wspec))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(steps))
     return ds.prefetch(tf.data.AUTOTUNE)

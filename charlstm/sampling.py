@@ -83,7 +83,8 @@ def pick(logits: np.ndarray, u: np.ndarray, temperature: float,
         np.put_along_axis(drop, order, drop_sorted, axis=-1)
         p = np.where(drop, 0.0, p)
     cdf = np.cumsum(p, axis=-1)
-    return (cdf < u[:, None] * cdf[:, -1:]).sum(axis=-1).clip(max=p.shape[-1] - 1)
+    # inverse CDF: the first id whose cumulative mass exceeds u (zero-mass ids never win)
+    return (cdf <= u[:, None] * cdf[:, -1:]).sum(axis=-1).clip(max=p.shape[-1] - 1)
 
 
 @dataclass

@@ -125,7 +125,9 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
 
     stop = _Stop(time.monotonic() + config.max_time if config.max_time else None)
     Progress = _progress_callback(keras)
-    val_ds = dataset.tf_dataset(lambda: dataset.batches(val_ids, config.seq_length, batch_size), config.seq_length)
+    val_steps = dataset.num_batches(len(dataset.epoch_windows(len(val_ids), config.seq_length, None)[0]), batch_size)
+    val_ds = dataset.tf_dataset(lambda: dataset.batches(val_ids, config.seq_length, batch_size),
+                                config.seq_length, val_steps)
     train_seconds = sum(h.get("seconds", 0.0) for h in state["history"])
     train_chars = sum(h.get("chars", 0) for h in state["history"])
     reason = "epochs"
@@ -139,11 +141,11 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
             skip = state["step"]
             train_ds = dataset.tf_dataset(
                 lambda rng=rng, skip=skip: dataset.batches(train_ids, config.seq_length, batch_size, rng, skip),
-                config.seq_length)
+                config.seq_length, steps - skip)
             bar = _bar(epoch, config.epochs, steps, skip, progress)
             cb = Progress(bar, stop, batch_size * config.seq_length)
             t0 = time.monotonic()
-            model.fit(train_ds, epochs=1, verbose=0, callbacks=[cb])
+            model.fit(train_ds, epochs=1, verbose=0, shuffle=False, callbacks=[cb])
             seconds = time.monotonic() - t0
             bar.close()
             done = skip + cb.steps
