@@ -44,6 +44,7 @@ class TrainConfig:
     lr_decay: float = 0.5  # factor applied when validation loss stops improving
     clip_norm: float = 5.0  # global gradient-norm clip; LSTMs occasionally explode
     val_fraction: float = 0.1  # last fraction of the text, contiguous, held out
+    val_max_chars: int = 1_000_000  # validate on at most this much of the tail (big corpora)
     patience: int = 3  # epochs without validation improvement before stopping (0 = never)
     max_time: float | None = None  # wall-clock budget in seconds for the whole run
     seed: int = 0  # initialisation, shuffling and dropout; recorded for resume

@@ -109,7 +109,11 @@ class Vocabulary:
     @classmethod
     def from_text(cls, text: str) -> "Vocabulary":
         cps = codepoints(text)
-        counts = np.bincount(cps) if cps.size else np.zeros(0, np.int64)
+        counts = np.zeros(int(cps.max()) + 1 if cps.size else 0, np.int64)
+        step = 1 << 22  # bincount widens to int64: chunks keep that temporary small
+        for lo in range(0, cps.size, step):
+            chunk = np.bincount(cps[lo:lo + step])
+            counts[:chunk.size] += chunk
         present = np.flatnonzero(counts)
         return cls("".join(map(chr, present)))
 

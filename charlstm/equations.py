@@ -47,6 +47,43 @@ class LSTM:
         return h, (h, c)
 
 
+class FusedLSTM(LSTM):
+    """The same LSTM with half the NumPy calls per step: the sampler's hot loop.
+
+    Uses σ(x) = (1 + tanh(x/2)) / 2: the i, f, o columns of W, U and b are halved
+    once at load, so one tanh over all four gate blocks yields the candidate g and
+    twice each sigmoid gate. Tests check it against `LSTM` above.
+    """
+
+    def __init__(self, kernel, recurrent_kernel, bias):
+        super().__init__(kernel, recurrent_kernel, bias)
+        u = self.units
+        half = np.full(4 * u, 0.5, np.float32)
+        half[2 * u:3 * u] = 1.0  # the candidate keeps its plain tanh
+        self.half = half
+        self.W_h, self.U_h, self.b_h = kernel * half, recurrent_kernel * half, bias * half
+
+    def project(self, x):
+        return x @ self.W_h + self.b_h
+
+    def step(self, zx, state):
+        return self._gates(zx + state[0] @ self.U_h, state[1])
+
+    def _gates(self, z, c_tm1):
+        u = self.units
+        t = np.tanh(z)  # (batch, 4*units)
+        t[:, :2 * u] += 1.0  # 2i, 2f
+        t[:, 3 * u:] += 1.0  # 2o
+        i2, f2, g, o2 = t[:, :u], t[:, u:2 * u], t[:, 2 * u:3 * u], t[:, 3 * u:]
+        c = f2 * c_tm1
+        c += i2 * g
+        c *= 0.5  # c = f ⊙ c_{t-1} + i ⊙ g
+        h = np.tanh(c)
+        h *= o2
+        h *= 0.5  # h = o ⊙ tanh(c)
+        return h, (h, c)
+
+
 class PeepholeLSTM(LSTM):
     """Gers & Schmidhuber 2000: gates also see the cell (diagonal peephole weights).
 
@@ -134,7 +171,7 @@ class SimpleRNN:
         return h, (h,)
 
 
-CELL_CLASSES = {"lstm": LSTM, "peephole": PeepholeLSTM, "cifg": CIFG, "gru": GRU, "rnn": SimpleRNN}
+CELL_CLASSES = {"lstm": FusedLSTM, "peephole": PeepholeLSTM, "cifg": CIFG, "gru": GRU, "rnn": SimpleRNN}
 CELL_WEIGHTS = {
     "lstm": ("kernel", "recurrent_kernel", "bias"),
     "peephole": ("kernel", "recurrent_kernel", "bias", "peephole_i", "peephole_f", "peephole_o"),

@@ -38,12 +38,10 @@ class Network:
 
     def step(self, ids: np.ndarray, state: list[tuple]):
         """ids (batch,) -> logits (batch, vocab) for the next char, and the new state."""
-        zx = self.table[ids]  # (batch, G*units)
-        new_state = []
-        for k, (layer, s) in enumerate(zip(self.layers, state)):
-            if k:
-                zx = layer.project(h)
-            h, s = layer.step(zx, s)
+        h, s = self.layers[0].step(self.table[ids], state[0])  # table: (vocab, G*units)
+        new_state = [s]
+        for layer, s in zip(self.layers[1:], state[1:]):
+            h, s = layer.step(layer.project(h), s)
             new_state.append(s)
         return h @ self.W_out + self.b_out, new_state
 

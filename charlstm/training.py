@@ -96,6 +96,7 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
 
     ids = vocab.encode(text)  # (chars,) uint8 for most corpora
     train_ids, val_ids = dataset.split(ids, config.val_fraction, config.seq_length)
+    val_ids = val_ids[: config.val_max_chars]  # a 10 MB tail would cost minutes per epoch
     n_windows = math.ceil((len(train_ids) - 1) / config.seq_length)
     batch_size = config.batch_size
     if n_windows < batch_size:
