@@ -113,9 +113,12 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         raise CheckpointError(f"{path}: no such checkpoint") from None
     except PermissionError:
         raise CheckpointError(f"{path}: permission denied") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (truncated or corrupted zip: {e})"
+            f"{path}: not a readable checkpoint: not a charlstm checkpoint, or truncated or "
+            f"corrupted ({e})"
         ) from None
 
 
@@ -289,9 +292,14 @@ def copy(src: Path, dst: Path) -> Path:
 
 
 def check_writable(directory: Path) -> None:
-    """Fail before training, not after the first epoch, if checkpoints cannot be written."""
+    """Fail before training, not after the first epoch, if checkpoints cannot be written.
+
+    Also removes temporary files a killed run left behind (a run owns its directory).
+    """
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob(".*.tmp-*.keras"):
+            stale.unlink(missing_ok=True)
         probe = directory / f".write-test-{os.getpid()}"
         with open(probe, "wb") as f:
             f.write(b"ok")

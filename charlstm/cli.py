@@ -107,6 +107,7 @@ def main():
 HYPER = ("seq_length", "batch_size", "learning_rate", "lr_decay", "clip_norm", "val_fraction",
          "seed", "lowercase", "jit_compile")
 MODEL = ("cell", "layers", "units", "embedding_dim", "dropout")
+RUN_CONTROLS = ("epochs", "max_time", "patience", "sample_every", "save_every")  # may change on resume
 
 
 @main.command()
@@ -128,6 +129,7 @@ MODEL = ("cell", "layers", "units", "embedding_dim", "dropout")
 @click.option("--seed", type=SeedType(), default=None, help="Seed for initialisation, shuffling and dropout.")
 @click.option("--lowercase", is_flag=True, help="Fold the text to lower case first.")
 @click.option("--sample-every", type=click.IntRange(0, 1_000_000), default=1, show_default=True, help="Print a sample to stderr every N epochs (0 = never).")
+@click.option("--save-every", type=click.IntRange(0, 10**9), default=0, show_default=True, help="Also checkpoint every N steps within an epoch (0 = at epoch ends only).")
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None, help="Where to write checkpoints [default: checkpoints/<corpus name>].")
 @click.option("--resume", is_flag=True, help="Continue the run in --checkpoint-dir from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Start a new run even if --checkpoint-dir already holds one.")
@@ -174,7 +176,7 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, no_jit, device, quiet,
                     f"--{name.replace('_', '-')} {opts[name]} conflicts with the checkpoint's "
                     f"{have}: a resumed run keeps its hyper-parameters", ctx)
         text = read_corpus(list(corpus), stored.training.lowercase)
-        for name in ("epochs", "max_time", "patience", "sample_every"):
+        for name in RUN_CONTROLS:
             if name in explicit or name == "max_time":
                 setattr(stored.training, name, opts[name])
         model_config, train_config = None, stored.training
@@ -186,7 +188,7 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, no_jit, device, quiet,
         text = read_corpus(list(corpus), opts["lowercase"])
         model_config = ModelConfig(vocab_size=0, **{k: opts[k] for k in MODEL})
         train_config = TrainConfig(**{k: opts[k] for k in HYPER},
-                                   **{k: opts[k] for k in ("epochs", "max_time", "patience", "sample_every")})
+                                   **{k: opts[k] for k in RUN_CONTROLS})
     corpus_info = {"names": [("<stdin>" if c == "-" else c) for c in corpus], "chars": len(text)}
     result = run_training(text, model_config, train_config, run_dir, resume=resume, device=device,
                           log=log, progress=not quiet, corpus=corpus_info)

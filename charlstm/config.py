@@ -50,6 +50,7 @@ class TrainConfig:
     seed: int = 0  # initialisation, shuffling and dropout; recorded for resume
     lowercase: bool = False  # fold case before building the vocabulary
     sample_every: int = 1  # print a sample to stderr every N epochs (0 = never)
+    save_every: int = 0  # also write `last` every N steps within an epoch (0 = epoch ends only)
     jit_compile: bool = True  # XLA-compile the train step (faster on CPU and GPU)
 
     def validate(self) -> None:

@@ -26,6 +26,7 @@ def _quiet_import():
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if os.environ.get("CHARLSTM_TF_LOGS"):
         import tensorflow as tf
+
         return tf
     sys.stderr.flush()
     saved = os.dup(2)
@@ -33,6 +34,8 @@ def _quiet_import():
         os.dup2(sink.fileno(), 2)
         try:
             import tensorflow as tf
+
+            tf.config.list_logical_devices()  # device set-up logs (cuInit on GPU-less hosts) too
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)

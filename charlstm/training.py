@@ -68,8 +68,10 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
           progress: bool = True, corpus: dict | None = None) -> TrainResult:
     """Train on `text` (already read and case-folded) and write checkpoints.
 
-    With `resume`, configs, vocabulary, weights, optimizer, schedule, counters and
-    RNG state come from `checkpoint_dir/last.keras`; `model_config` is ignored.
+    With `resume`, the model config, vocabulary, weights, optimizer, schedule,
+    counters and RNG state come from `checkpoint_dir/last.keras`; `model_config` is
+    ignored and `config` should be the stored one (run controls such as --epochs
+    and --max-time may differ).
     """
     state: dict = {"step": 0, "best": None, "since_best": 0, "history": [], "epoch": 0}
     last_path, best_path = checkpoint_dir / ckpt_io.LAST, checkpoint_dir / ckpt_io.BEST
@@ -77,7 +79,7 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
         if not last_path.is_file():
             raise UsageError(f"--resume: {last_path} does not exist; train without --resume first")
         meta = ckpt_io.load(last_path)
-        vocab, model_config, config = Vocabulary(meta.vocabulary), meta.model, meta.training
+        vocab, model_config = Vocabulary(meta.vocabulary), meta.model
         missing = vocab.unknown(text)
         if missing:
             raise CorpusError(
@@ -144,9 +146,17 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
                 lambda rng=rng, skip=skip: dataset.batches(train_ids, config.seq_length, batch_size, rng, skip),
                 config.seq_length, steps - skip)
             bar = _bar(epoch, config.epochs, steps, skip, progress)
-            cb = Progress(bar, stop, batch_size * config.seq_length)
+
+            def save_mid_epoch(done, epoch=epoch):
+                state["epoch"], state["step"] = epoch, done
+                _save(model, model_lib, vocab, model_config, config, state, excerpt, corpus,
+                      last_path, best_path, improved=False)
+
+            cb = Progress(bar, stop, batch_size * config.seq_length, skip,
+                          config.save_every, save_mid_epoch)
             t0 = time.monotonic()
-            model.fit(train_ds, epochs=1, verbose=0, shuffle=False, callbacks=[cb])
+            if skip < steps:  # a crash right after the last step's save leaves nothing to fit
+                model.fit(train_ds, epochs=1, verbose=0, shuffle=False, callbacks=[cb])
             seconds = time.monotonic() - t0
             bar.close()
             done = skip + cb.steps
@@ -209,9 +219,11 @@ def _progress_callback(keras):
     class Progress(keras.callbacks.Callback):
         """Advance the bar, show loss and speed, and stop between steps when asked."""
 
-        def __init__(self, bar, stop: _Stop, chars_per_step: int):
+        def __init__(self, bar, stop: _Stop, chars_per_step: int, skip: int = 0,
+                     save_every: int = 0, save=None):
             super().__init__()
             self.bar, self.stop, self.chars_per_step = bar, stop, chars_per_step
+            self.skip, self.save_every, self.save = skip, save_every, save
             self.steps, self.last_xent, self.t0 = 0, None, None
 
         def on_train_begin(self, logs=None):
@@ -229,6 +241,8 @@ def _progress_callback(keras):
                     refresh=False)
             if self.stop.check():
                 self.model.stop_training = True
+            elif self.save_every and self.steps % self.save_every == 0:
+                self.save(self.skip + self.steps)  # a crash now loses < save_every steps
 
     return Progress
 
