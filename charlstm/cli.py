@@ -57,9 +57,6 @@ class Group(click.Group):
         except click.ClickException as e:
             click.echo(f"Error: {e.format_message()}", err=True)
             sys.exit(e.exit_code)
-        except BrokenPipeError:
-            _quiet_broken_pipe()
-            sys.exit(0)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -133,13 +130,13 @@ RUN_CONTROLS = ("epochs", "max_time", "patience", "sample_every", "save_every") 
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None, help="Where to write checkpoints [default: checkpoints/<corpus name>].")
 @click.option("--resume", is_flag=True, help="Continue the run in --checkpoint-dir from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Start a new run even if --checkpoint-dir already holds one.")
-@click.option("--no-jit", "no_jit", is_flag=True, help="Do not XLA-compile the training step.")
+@click.option("--jit/--no-jit", "jit", default=False, show_default=True, help="XLA-compile the training step (slower for LSTMs on CPU).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress or logs on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
 @click.pass_context
 @library_errors
-def train(ctx, corpus, checkpoint_dir, resume, overwrite, no_jit, device, quiet, as_json, **opts):
+def train(ctx, corpus, checkpoint_dir, resume, overwrite, jit, device, quiet, as_json, **opts):
     """Train on CORPUS files (or - for stdin; default: Macbeth, fetched on first use)."""
     from pathlib import Path
 
@@ -159,11 +156,11 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, no_jit, device, quiet,
     if list(corpus).count("-") > 1:
         raise click.UsageError("stdin ('-') can be given only once", ctx)
     run_dir = Path(checkpoint_dir) if checkpoint_dir else ckpt_io.default_root() / corpus_name(list(corpus))
-    opts["jit_compile"] = not no_jit
+    opts["jit_compile"] = jit
     if opts["seed"] is None:
         opts["seed"] = int.from_bytes(os.urandom(4), "little")
     explicit = {k for k in opts if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
-    if no_jit:
+    if ctx.get_parameter_source("jit") == ParameterSource.COMMANDLINE:
         explicit.add("jit_compile")
     if resume:
         stored = ckpt_io.load(run_dir / ckpt_io.LAST) if (run_dir / ckpt_io.LAST).is_file() else None
@@ -224,13 +221,14 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, no_jit, device, quiet,
 @click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None, help="Nucleus sampling: the likeliest characters holding mass P.")
 @click.option("--seed", type=SeedType(), default=None, help="Same seed, same output, byte for byte.")
 @click.option("--num-samples", type=click.IntRange(1, 10_000), default=1, show_default=True, help="Samples generated together as a batch.")
+@click.option("--sample-index", type=click.IntRange(0, 10**9), default=0, show_default=True, help="Index of the first sample: sample i is the same alone or in a batch.")
 @click.option("--stop", default=None, help="End a sample when this string appears.")
 @click.option("--on-unknown", type=click.Choice(["error", "skip"]), default="error", show_default=True, help="Prime characters outside the vocabulary.")
 @click.option("--echo-prime/--no-echo-prime", default=True, show_default=True, help="Print the prime before the generated text.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
 @library_errors
-def generate(checkpoint, prime, length, temperature, top_k, top_p, seed, num_samples, stop,
-             on_unknown, echo_prime, as_json):
+def generate(checkpoint, prime, length, temperature, top_k, top_p, seed, num_samples, sample_index,
+             stop, on_unknown, echo_prime, as_json):
     """Continue a prime text from a checkpoint, streaming to stdout."""
     from charlstm import checkpoint as ckpt_io
     from charlstm.corpus import Vocabulary
@@ -251,8 +249,11 @@ def generate(checkpoint, prime, length, temperature, top_k, top_p, seed, num_sam
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "little")
     opts = SampleOptions(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
-                         seed=seed, num_samples=num_samples, stop=stop)
-    stream(net, vocab, prime_text, opts, sys.stdout, as_json=as_json, echo_prime=echo_prime)
+                         seed=seed, num_samples=num_samples, first_index=sample_index, stop=stop)
+    try:
+        stream(net, vocab, prime_text, opts, sys.stdout, as_json=as_json, echo_prime=echo_prime)
+    except BrokenPipeError:  # `| head`: the reader has all it wants; that is success
+        _quiet_broken_pipe()
 
 
 # --- info / eval / corpus -------------------------------------------------------------------

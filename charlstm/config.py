@@ -51,7 +51,7 @@ class TrainConfig:
     lowercase: bool = False  # fold case before building the vocabulary
     sample_every: int = 1  # print a sample to stderr every N epochs (0 = never)
     save_every: int = 0  # also write `last` every N steps within an epoch (0 = epoch ends only)
-    jit_compile: bool = True  # XLA-compile the train step (faster on CPU and GPU)
+    jit_compile: bool = False  # XLA for the train step: slower for LSTMs on CPU (22K vs 27K chars/s)
 
     def validate(self) -> None:
         if self.seq_length < 1:

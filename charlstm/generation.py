@@ -6,8 +6,6 @@ import json
 import time
 from typing import Callable, TextIO
 
-import numpy as np
-
 from charlstm.checkpoint import Checkpoint
 from charlstm.corpus import Vocabulary, describe_chars
 from charlstm.errors import VocabularyError
@@ -60,37 +58,34 @@ class _Streamer:
 
 
 def stream(net: Network, vocab: Vocabulary, prime: str, opts: SampleOptions, out: TextIO,
-           as_json: bool = False, echo_prime: bool = True) -> list[str]:
-    """Generate and write; returns the generated texts (without the prime)."""
+           as_json: bool = False, echo_prime: bool = True) -> None:
+    """Generate and write.
+
+    One plain-text sample streams as it is made and keeps nothing (memory stays
+    flat for any --length); several samples, or JSON, are written whole at the end.
+    """
     prime_ids = vocab.encode(prime)
     steps = generate(net, prime_ids, opts, vocab.chars)
     if opts.num_samples == 1 and not as_json:
         w = _Streamer(out)
         if echo_prime:
             w.write(prime)
-        parts = []
         for (piece,) in steps:
-            parts.append(piece)
             w.write(piece)
         out.write("\n")
         out.flush()
-        return ["".join(parts)]
+        return
     parts = [[] for _ in range(opts.num_samples)]
     for pieces in steps:
         for p, piece in zip(parts, pieces):
             p.append(piece)
-    texts = ["".join(p) for p in parts]
-    for i, text in enumerate(texts):
+    for k, p in enumerate(parts):
+        i, text = opts.first_index + k, "".join(p)
         if as_json:
             out.write(json.dumps({"sample": i, "seed": opts.seed, "prime": prime, "text": text,
                                   "temperature": opts.temperature}, ensure_ascii=False) + "\n")
         else:
             if opts.num_samples > 1:
-                out.write(f"----- sample {i + 1}/{opts.num_samples} -----\n")
+                out.write(f"----- sample {i} (seed {opts.seed}) -----\n")
             out.write((prime if echo_prime else "") + text + "\n")
         out.flush()
-    return texts
-
-
-def sample_ids(texts: list[str], vocab: Vocabulary) -> np.ndarray:
-    return vocab.encode("".join(texts))

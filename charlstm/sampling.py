@@ -93,14 +93,15 @@ class SampleOptions:
     top_p: float | None = None  # nucleus: the likeliest chars holding this mass
     seed: int = 0  # with the sample index, fixes every draw
     num_samples: int = 1  # samples generated together as one batch
+    first_index: int = 0  # index of the first sample: sample i always draws from stream (seed, i)
     stop: str | None = None  # end a sample when this string appears (not emitted)
 
 
 class _Uniforms:
     """Per-sample random streams: sample i draws the same numbers alone or in a batch."""
 
-    def __init__(self, seed: int, n: int, block: int = 4096):
-        self.rngs = [np.random.default_rng([seed, i]) for i in range(n)]
+    def __init__(self, seed: int, n: int, first: int = 0, block: int = 4096):
+        self.rngs = [np.random.default_rng([seed, i]) for i in range(first, first + n)]
         self.block, self.pos, self.buf = block, block, None
 
     def next(self) -> np.ndarray:
@@ -122,7 +123,7 @@ def generate(net: Network, prime_ids: np.ndarray, opts: SampleOptions,
     logits, state = net.feed(prime_ids[None, :], net.zero_state(1))
     state = [tuple(np.repeat(a, n, axis=0) for a in s) for s in state]
     logits = np.repeat(logits, n, axis=0)
-    uniforms = _Uniforms(opts.seed, n)
+    uniforms = _Uniforms(opts.seed, n, opts.first_index)
     stop = opts.stop or ""
     done = np.zeros(n, bool)
     tails = [""] * n  # generated text not yet emitted (could be the start of `stop`)

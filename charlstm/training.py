@@ -92,12 +92,15 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
     else:
         vocab = Vocabulary.from_text(text)
         model_config.vocab_size = len(vocab)
-        model_config.validate()
         excerpt = prime_excerpt(text, config.seed)
     config.validate()
 
     ids = vocab.encode(text)  # (chars,) uint8 for most corpora
     train_ids, val_ids = dataset.split(ids, config.val_fraction, config.seq_length)
+    if len(vocab) < 2:
+        raise CorpusError(f"the text uses only one distinct character ({vocab.chars!r}); "
+                          f"there is nothing to predict")
+    model_config.validate()
     val_ids = val_ids[: config.val_max_chars]  # a 10 MB tail would cost minutes per epoch
     n_windows = math.ceil((len(train_ids) - 1) / config.seq_length)
     batch_size = config.batch_size
@@ -126,84 +129,54 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
             f"{n_params:,} parameters, vocabulary {len(vocab)}; "
             f"{len(train_ids):,} training / {len(val_ids):,} validation chars")
 
+    L = config.seq_length
+    steps = dataset.steps_per_epoch(len(train_ids), L, batch_size)
+    val_ds = dataset.tf_eval_batches(val_ids, L, batch_size)
     stop = _Stop(time.monotonic() + config.max_time if config.max_time else None)
-    Progress = _progress_callback(keras)
-    val_steps = dataset.num_batches(len(dataset.epoch_windows(len(val_ids), config.seq_length, None)[0]), batch_size)
-    val_ds = dataset.tf_dataset(lambda: dataset.batches(val_ids, config.seq_length, batch_size),
-                                config.seq_length, val_steps)
-    train_seconds = sum(h.get("seconds", 0.0) for h in state["history"])
-    train_chars = sum(h.get("chars", 0) for h in state["history"])
-    reason = "epochs"
+
+    def save(improved: bool) -> None:
+        _save(model, model_lib, vocab, model_config, config, state, excerpt, corpus,
+              last_path, best_path, improved)
+
+    def sample(epoch: int) -> str:
+        return _sample_text(model, model_lib, model_config, vocab, excerpt, config.seed + epoch)
+
+    run = _run_callback(keras)(state, config, steps, batch_size, stop, save, sample, log, progress)
     old_handlers = {s: signal.signal(s, stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for epoch in range(state["epoch"], config.epochs):
-            starts, _ = dataset.epoch_windows(len(train_ids), config.seq_length,
-                                              dataset.epoch_rng(config.seed, epoch))
-            steps = dataset.num_batches(len(starts), batch_size)
-            rng = dataset.epoch_rng(config.seed, epoch)
-            skip = state["step"]
-            train_ds = dataset.tf_dataset(
-                lambda rng=rng, skip=skip: dataset.batches(train_ids, config.seq_length, batch_size, rng, skip),
-                config.seq_length, steps - skip)
-            bar = _bar(epoch, config.epochs, steps, skip, progress)
-
-            def save_mid_epoch(done, epoch=epoch):
-                state["epoch"], state["step"] = epoch, done
-                _save(model, model_lib, vocab, model_config, config, state, excerpt, corpus,
-                      last_path, best_path, improved=False)
-
-            cb = Progress(bar, stop, batch_size * config.seq_length, skip,
-                          config.save_every, save_mid_epoch)
-            t0 = time.monotonic()
-            if skip < steps:  # a crash right after the last step's save leaves nothing to fit
-                model.fit(train_ds, epochs=1, verbose=0, shuffle=False, callbacks=[cb])
-            seconds = time.monotonic() - t0
-            bar.close()
-            done = skip + cb.steps
-            complete = done >= steps
-            val_xent = model.evaluate(val_ds, verbose=0, return_dict=True)["xent"]
-            record = {
-                "epoch": epoch + 1,
-                "train_bits_per_char": cb.last_xent / LN2 if cb.last_xent is not None else None,
-                "val_bits_per_char": float(val_xent) / LN2,
-                "learning_rate": float(model.optimizer.learning_rate.numpy()),
-                "seconds": seconds,
-                "chars": cb.steps * batch_size * config.seq_length,
-                "steps": done,
-                "complete": complete,
-            }
-            train_seconds += seconds
-            train_chars += record["chars"]
-            improved = state["best"] is None or record["val_bits_per_char"] < state["best"]
-            state["history"].append(record)
-            if improved:
-                state["best"], state["since_best"] = record["val_bits_per_char"], 0
-            elif complete:
-                state["since_best"] += 1
-                model.optimizer.learning_rate.assign(record["learning_rate"] * config.lr_decay)
-            state["epoch"], state["step"] = (epoch + 1, 0) if complete else (epoch, done)
-            _save(model, model_lib, vocab, model_config, config, state, excerpt, corpus,
-                  last_path, best_path, improved)
-            log(_epoch_line(record, improved, record["chars"] / max(seconds, 1e-9)))
-            if config.sample_every and (epoch + 1) % config.sample_every == 0 and complete:
-                log(_sample_text(model, model_lib, model_config, vocab, excerpt, config.seed + epoch))
-            if stop.check():
-                reason = stop.reason
-                break
-            if config.patience and state["since_best"] >= config.patience:
-                reason = "patience"
-                log(f"stopping: validation loss has not improved for {config.patience} epochs")
-                break
+        first, skip = state["epoch"], state["step"]
+        if skip and first < config.epochs:
+            # Resuming mid-epoch: finish that epoch alone (its first `skip` steps are done).
+            run.skip = skip
+            if skip < steps:
+                model.fit(dataset.tf_batches(train_ids, L, batch_size, config.seed, first, first + 1, skip),
+                          epochs=first + 1, initial_epoch=first, steps_per_epoch=steps - skip,
+                          validation_data=val_ds, callbacks=[run], verbose=0, shuffle=False)
+            else:  # killed right after the epoch's last step was saved: only its end is missing
+                run.set_model(model)
+                run.on_epoch_begin(first)
+                val = model.evaluate(val_ds, verbose=0, return_dict=True)
+                run.on_epoch_end(first, {"val_xent": val["xent"]})
+            run.skip = 0
+            first += 1
+        if run.reason is None and first < config.epochs:
+            # One fit call for the whole run: a fit call per epoch cost seconds each here.
+            model.fit(dataset.tf_batches(train_ids, L, batch_size, config.seed, first, config.epochs),
+                      epochs=config.epochs, initial_epoch=first, steps_per_epoch=steps,
+                      validation_data=val_ds, callbacks=[run], verbose=0, shuffle=False)
     finally:
         for s, h in old_handlers.items():
             signal.signal(s, h)
+        run.close_bar()
+    history = state["history"]
+    seconds = sum(h.get("seconds", 0.0) for h in history)
     return TrainResult(
         epochs=state["epoch"] + (state["step"] / steps if state["step"] else 0),
         val_bits_per_char=state["best"],
-        train_chars_per_s=train_chars / max(train_seconds, 1e-9),
+        train_chars_per_s=sum(h.get("chars", 0) for h in history) / max(seconds, 1e-9),
         checkpoint=best_path if best_path.exists() else last_path,
-        stopped=reason,
-        history=state["history"],
+        stopped=run.reason or "epochs",
+        history=history,
         signal=stop.signal,
     )
 
@@ -215,36 +188,87 @@ def _bar(epoch: int, epochs: int, steps: int, initial: int, progress: bool):
                 file=sys.stderr, disable=not progress, leave=False, dynamic_ncols=True)
 
 
-def _progress_callback(keras):
-    class Progress(keras.callbacks.Callback):
-        """Advance the bar, show loss and speed, and stop between steps when asked."""
+def _run_callback(keras):
+    class Run(keras.callbacks.Callback):
+        """Everything around the steps: progress bar, stopping, epoch bookkeeping.
 
-        def __init__(self, bar, stop: _Stop, chars_per_step: int, skip: int = 0,
-                     save_every: int = 0, save=None):
+        Stops between steps at the --max-time deadline or on SIGINT/SIGTERM (Keras
+        then still validates and ends the epoch, so a checkpoint is written), and at
+        an epoch's end when --patience runs out. After a complete epoch without
+        improvement the learning rate is multiplied by --lr-decay.
+        """
+
+        def __init__(self, state, config, steps, batch_size, stop, save, sample, log, progress):
             super().__init__()
-            self.bar, self.stop, self.chars_per_step = bar, stop, chars_per_step
-            self.skip, self.save_every, self.save = skip, save_every, save
-            self.steps, self.last_xent, self.t0 = 0, None, None
+            self.state, self.config, self.steps_per_epoch = state, config, steps
+            self.chars_per_step = batch_size * config.seq_length
+            self.stop, self.save, self.sample, self.log = stop, save, sample, log
+            self.progress, self.bar, self.reason, self.skip = progress, None, None, 0
 
-        def on_train_begin(self, logs=None):
-            self.t0 = time.monotonic()
+        def close_bar(self):
+            if self.bar is not None:
+                self.bar.close()
+                self.bar = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch, self.steps, self.last_xent = epoch, 0, None
+            self.t0 = self.t_last = time.monotonic()
+            self.bar = _bar(epoch, self.config.epochs, self.steps_per_epoch, self.skip, self.progress)
 
         def on_train_batch_end(self, batch, logs=None):
             self.steps += 1
-            self.last_xent = float(logs["xent"]) if logs and "xent" in logs else self.last_xent
-            elapsed = time.monotonic() - self.t0
+            self.t_last = time.monotonic()
+            if logs and "xent" in logs:
+                self.last_xent = float(logs["xent"])
             self.bar.update(1)
             if self.last_xent is not None:
-                self.bar.set_postfix_str(
-                    f"loss {self.last_xent:.3f}, {self.last_xent / LN2:.3f} bits/char, "
-                    f"{self.steps * self.chars_per_step / max(elapsed, 1e-9):,.0f} chars/s",
-                    refresh=False)
+                rate = self.steps * self.chars_per_step / max(self.t_last - self.t0, 1e-9)
+                self.bar.set_postfix_str(f"loss {self.last_xent:.3f}, {self.last_xent / LN2:.3f} "
+                                         f"bits/char, {rate:,.0f} chars/s", refresh=False)
             if self.stop.check():
                 self.model.stop_training = True
-            elif self.save_every and self.steps % self.save_every == 0:
-                self.save(self.skip + self.steps)  # a crash now loses < save_every steps
+            elif self.config.save_every and self.steps % self.config.save_every == 0:
+                # a crash from here on loses fewer than save_every steps
+                self.state["epoch"], self.state["step"] = self.epoch, self.skip + self.steps
+                self.save(False)
 
-    return Progress
+        def on_epoch_end(self, epoch, logs=None):
+            self.close_bar()
+            state, config = self.state, self.config
+            done = self.skip + self.steps
+            complete = done >= self.steps_per_epoch
+            seconds = self.t_last - self.t0  # training steps only, not validation
+            record = {
+                "epoch": epoch + 1,
+                "train_bits_per_char": self.last_xent / LN2 if self.last_xent is not None else None,
+                "val_bits_per_char": float(logs["val_xent"]) / LN2,
+                "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+                "seconds": seconds,
+                "chars": self.steps * self.chars_per_step,
+                "steps": done,
+                "complete": complete,
+            }
+            improved = state["best"] is None or record["val_bits_per_char"] < state["best"]
+            state["history"].append(record)
+            if improved:
+                state["best"], state["since_best"] = record["val_bits_per_char"], 0
+            elif complete:
+                state["since_best"] += 1
+                self.model.optimizer.learning_rate.assign(record["learning_rate"] * config.lr_decay)
+            state["epoch"], state["step"] = (epoch + 1, 0) if complete else (epoch, done)
+            self.save(improved)
+            self.log(_epoch_line(record, improved, record["chars"] / max(seconds, 1e-9)))
+            if complete and config.sample_every and (epoch + 1) % config.sample_every == 0:
+                self.log(self.sample(epoch))
+            if self.stop.check():
+                self.reason = self.stop.reason
+            elif config.patience and state["since_best"] >= config.patience:
+                self.reason = "patience"
+                self.log(f"stopping: validation loss has not improved for {config.patience} epochs")
+            if self.reason:
+                self.model.stop_training = True
+
+    return Run
 
 
 def _epoch_line(r: dict, improved: bool, chars_per_s: float) -> str:

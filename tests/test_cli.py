@@ -229,3 +229,31 @@ def test_stdin_corpus(runner, tmp_path):
     assert ckpt_io.load(tmp_path / "run" / "last.keras").extra["corpus"]["names"] == ["<stdin>"]
     r = invoke(runner, "train", "-", "--checkpoint-dir", tmp_path / "run2", input="")
     assert r.exit_code == 1 and "<stdin>: is empty" in r.stderr
+
+
+def test_sample_i_of_a_batch_equals_sample_i_alone(runner, trained_run):
+    common = ("generate", "-c", trained_run, "--prime", "the ", "--seed", "5", "--length", "80", "--json")
+    batch = [json.loads(line) for line in invoke(runner, *common, "--num-samples", "4").stdout.splitlines()]
+    alone = json.loads(invoke(runner, *common, "--sample-index", "2").stdout)
+    assert alone == batch[2]
+    assert len({row["text"] for row in batch}) == 4
+
+
+def test_several_samples_are_separated_on_stdout(runner, trained_run):
+    r = invoke(runner, "generate", "-c", trained_run, "--prime", "a", "--seed", "1", "--length", "20",
+               "--num-samples", "2")
+    assert r.exit_code == 0
+    lines = r.stdout.split("\n")
+    assert lines[0] == "----- sample 0 (seed 1) -----"
+    assert "----- sample 1 (seed 1) -----" in lines
+
+
+def test_broken_pipe_exits_zero_without_traceback(trained_run):
+    import subprocess
+    import sys
+
+    cmd = (f"{sys.executable} -m charlstm generate -c {trained_run} --length 1000000 --seed 1 "
+           f"| head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}}")
+    p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert p.stdout.strip() == "0"
+    assert p.stderr == ""
