@@ -108,11 +108,13 @@ def main():
         m = load(ckpt).model
         print(f"# generation speed, {m.layers}×{m.units} {m.cell}, {platform.node()} "
               f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}")
-        tut = tutorial_chars_per_s(ckpt, args.tutorial_chars)
+        # Child processes first: a child forked after this process imported TensorFlow
+        # would report the parent's RSS as its peak (ru_maxrss survives exec).
+        rss, secs = peak_rss_mb(ckpt, 1_000_000)
+        first = first_char_seconds(ckpt)
         one = sampler_chars_per_s(ckpt, args.length, 1)
         batch = sampler_chars_per_s(ckpt, args.length // 8, 32)
-        first = first_char_seconds(ckpt)
-        rss, secs = peak_rss_mb(ckpt, 1_000_000)
+        tut = tutorial_chars_per_s(ckpt, args.tutorial_chars)
     print("| measure | tutorial (window re-run, predict) | charlstm | ratio |")
     print("|---|---|---|---|")
     print(f"| one stream, chars/s | {tut:,.1f} | {one:,.0f} | {one / tut:,.0f}× |")

@@ -71,7 +71,14 @@ def train_flops_per_char(m) -> float:
     return 3 * fwd
 
 
-def matmul_gflops(n: int = 2048, seconds: float = 5.0) -> float:
+def matmul_gflops() -> float:
+    """In a child process: this one stays TensorFlow-free, so the RSS it reports for
+    its later children is theirs (ru_maxrss survives fork + exec)."""
+    out, _, _ = run([sys.executable, __file__, "--matmul"])
+    return float(out)
+
+
+def _matmul_gflops(n: int = 2048, seconds: float = 5.0) -> float:
     from charlstm.tf_runtime import tensorflow
 
     tf = tensorflow("cpu")
@@ -95,48 +102,61 @@ def encode_seconds(mb: int = 100) -> tuple[float, int]:
     return time.perf_counter() - t0, ids.itemsize
 
 
+def macbeth_table(base, ours) -> None:
+    m = ours["meta"].model
+    flops = train_flops_per_char(m)
+    ceiling = matmul_gflops()
+    achieved = ours["target_chars_per_s"] * flops / 1e9
+
+    print("\n| lowercased Macbeth, same budget | tutorial | charlstm | ratio |")
+    print("|---|---|---|---|")
+    if base:
+        print(f"| target chars/s | {base['target_chars_per_s']:,.0f} | {ours['target_chars_per_s']:,.0f} | "
+              f"{ours['target_chars_per_s'] / base['target_chars_per_s']:,.0f}× |")
+        print(f"| held-out bits/char (nats) | {base['val_bits_per_char']:.3f} ({base['val_nats_per_char']:.3f}) | "
+              f"{ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | "
+              f"{ours['val_bits_per_char'] / base['val_bits_per_char']:.2f}× |")
+        print(f"| peak RSS | {base['peak_rss_mb']:,.0f} MB | {ours['peak_rss_mb']:,.0f} MB | "
+              f"{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}× |")
+    else:
+        print(f"| target chars/s | - | {ours['target_chars_per_s']:,.0f} | |")
+        print(f"| held-out bits/char (nats) | - | {ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | |")
+        print(f"| peak RSS | - | {ours['peak_rss_mb']:,.0f} MB | |")
+    print(f"\ncharlstm model: {m.layers}×{m.units} {m.cell}, {ours['epochs']:.1f} epochs in the budget; "
+          f"{flops / 1e6:.2f} MFLOP per trained char")
+    print(f"achieved {achieved:,.0f} GFLOP/s of a {ceiling:,.0f} GFLOP/s fp32 matmul ceiling "
+          f"({achieved / ceiling:.0%}); ceiling in chars/s: {ceiling * 1e9 / flops:,.0f}")
+
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget", type=float, default=300, help="seconds per Macbeth run")
     ap.add_argument("--tiny-budget", type=float, default=180, help="seconds on tinyshakespeare (0 = skip)")
     ap.add_argument("--memory", action="store_true", help="also the 100 MB corpus memory run")
     ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--skip-macbeth", action="store_true", help="only the tinyshakespeare/memory parts")
+    ap.add_argument("--matmul", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.matmul:
+        print(_matmul_gflops())
+        return
     print(f"# train_speed on {platform.node()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}, "
           f"budget {args.budget:.0f} s", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         macbeth = CORPORA / "macbeth.txt"
         base = None
-        if not args.skip_baseline:
+        if args.skip_macbeth:
+            pass
+        elif not args.skip_baseline:
             out, _, rss = run([sys.executable, str(ROOT / "benchmarks" / "baseline_tutorial.py"),
                                str(macbeth), "--budget", str(args.budget)])
             base = json.loads(out)
             base["peak_rss_mb"] = rss
-        ours = charlstm_train(macbeth, args.budget, tmp / "macbeth", "--lowercase", "--sample-every", 0)
-        m = ours["meta"].model
-        flops = train_flops_per_char(m)
-        ceiling = matmul_gflops()
-        achieved = ours["target_chars_per_s"] * flops / 1e9
-
-        print("\n| lowercased Macbeth, same budget | tutorial | charlstm | ratio |")
-        print("|---|---|---|---|")
-        if base:
-            print(f"| target chars/s | {base['target_chars_per_s']:,.0f} | {ours['target_chars_per_s']:,.0f} | "
-                  f"{ours['target_chars_per_s'] / base['target_chars_per_s']:,.0f}× |")
-            print(f"| held-out bits/char (nats) | {base['val_bits_per_char']:.3f} ({base['val_nats_per_char']:.3f}) | "
-                  f"{ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | "
-                  f"{ours['val_bits_per_char'] / base['val_bits_per_char']:.2f}× |")
-            print(f"| peak RSS | {base['peak_rss_mb']:,.0f} MB | {ours['peak_rss_mb']:,.0f} MB | "
-                  f"{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}× |")
-        else:
-            print(f"| target chars/s | - | {ours['target_chars_per_s']:,.0f} | |")
-            print(f"| held-out bits/char (nats) | - | {ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | |")
-            print(f"| peak RSS | - | {ours['peak_rss_mb']:,.0f} MB | |")
-        print(f"\ncharlstm model: {m.layers}×{m.units} {m.cell}, {ours['epochs']:.1f} epochs in the budget; "
-              f"{flops / 1e6:.2f} MFLOP per trained char")
-        print(f"achieved {achieved:,.0f} GFLOP/s of a {ceiling:,.0f} GFLOP/s fp32 matmul ceiling "
-              f"({achieved / ceiling:.0%}); ceiling in chars/s: {ceiling * 1e9 / flops:,.0f}")
+        if not args.skip_macbeth:
+            macbeth_table(base, charlstm_train(macbeth, args.budget, tmp / "macbeth", "--lowercase",
+                                               "--sample-every", 0))
 
         if args.tiny_budget:
             tiny = charlstm_train(CORPORA / "tinyshakespeare.txt", args.tiny_budget, tmp / "tiny",
@@ -146,13 +166,13 @@ def main():
                   f"{tiny['epochs']:.2f} epochs, {tiny['target_chars_per_s']:,.0f} chars/s")
 
         if args.memory:
-            secs, itemsize = encode_seconds(100)
             big = tmp / "big.txt"
             data = (CORPORA / "shakespeare.txt").read_bytes()
             with open(big, "wb") as f:
                 for _ in range(math.ceil(100e6 / len(data))):
                     f.write(data)
             mem = charlstm_train(big, 60, tmp / "big", "--sample-every", 0)
+            secs, itemsize = encode_seconds(100)  # after the child: its text would inflate their RSS
             print(f"\n100 MB corpus: encoding to ids {secs:.2f} s ({itemsize} byte/char); "
                   f"training peak RSS {mem['peak_rss_mb']:,.0f} MB")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 
 import click
@@ -194,7 +195,8 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, jit, device, quiet, as
 
         code = 130 if result.signal == _signal.SIGINT else 143
         click.echo(f"interrupted: checkpoint written to {run_dir / ckpt_io.LAST}; resume with:\n"
-                   f"  charlstm train {' '.join(corpus)} --checkpoint-dir {run_dir} --resume", err=True)
+                   f"  charlstm train {shlex.join(corpus)} --checkpoint-dir {shlex.quote(str(run_dir))} "
+                   f"--resume", err=True)
         ctx.exit(code)
     if as_json:
         click.echo(json.dumps({

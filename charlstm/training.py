@@ -22,7 +22,7 @@ from charlstm import checkpoint as ckpt_io
 from charlstm import dataset
 from charlstm.config import ModelConfig, TrainConfig
 from charlstm.corpus import Vocabulary, describe_chars
-from charlstm.errors import CorpusError, TrainingError, UsageError
+from charlstm.errors import CorpusError, UsageError
 
 LN2 = math.log(2.0)
 
@@ -141,7 +141,12 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
     def sample(epoch: int) -> str:
         return _sample_text(model, model_lib, model_config, vocab, excerpt, config.seed + epoch)
 
-    run = _run_callback(keras)(state, config, steps, batch_size, stop, save, sample, log, progress)
+    def targets(epoch: int, first: int, end: int) -> int:
+        return dataset.targets_in(len(train_ids), L, batch_size, dataset.epoch_rng(config.seed, epoch),
+                                  first, end)
+
+    run = _run_callback(keras)(state, config, steps, batch_size, stop, save, sample, targets, log,
+                               progress)
     old_handlers = {s: signal.signal(s, stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         first, skip = state["epoch"], state["step"]
@@ -198,11 +203,13 @@ def _run_callback(keras):
         improvement the learning rate is multiplied by --lr-decay.
         """
 
-        def __init__(self, state, config, steps, batch_size, stop, save, sample, log, progress):
+        def __init__(self, state, config, steps, batch_size, stop, save, sample, targets, log,
+                     progress):
             super().__init__()
             self.state, self.config, self.steps_per_epoch = state, config, steps
-            self.chars_per_step = batch_size * config.seq_length
+            self.chars_per_step = batch_size * config.seq_length  # for the bar; exact count at the end
             self.stop, self.save, self.sample, self.log = stop, save, sample, log
+            self.targets = targets
             self.progress, self.bar, self.reason, self.skip = progress, None, None, 0
 
         def close_bar(self):
@@ -244,7 +251,7 @@ def _run_callback(keras):
                 "val_bits_per_char": float(logs["val_xent"]) / LN2,
                 "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
                 "seconds": seconds,
-                "chars": self.steps * self.chars_per_step,
+                "chars": self.targets(epoch, self.skip, done),  # real targets, padding excluded
                 "steps": done,
                 "complete": complete,
             }
@@ -313,5 +320,3 @@ def _save(model, model_lib, vocab, model_config, config, state, excerpt, corpus,
     ckpt_io.save(model, meta, last_path, model_lib.named_weights(model))
     if improved:
         ckpt_io.copy(last_path, best_path)
-    if not last_path.exists():
-        raise TrainingError(f"checkpoint {last_path} vanished after writing")

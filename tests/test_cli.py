@@ -257,3 +257,17 @@ def test_broken_pipe_exits_zero_without_traceback(trained_run):
     p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
     assert p.stdout.strip() == "0"
     assert p.stderr == ""
+
+
+def test_large_vocabulary_uses_two_byte_ids_end_to_end(runner, tmp_path):
+    rng = __import__("random").Random(0)
+    alphabet = [chr(0x4E00 + i) for i in range(300)] + ["\n"]
+    text = "".join(rng.choice(alphabet) for _ in range(6000))
+    p = tmp_path / "cjk.txt"
+    p.write_text(text, encoding="utf-8")
+    r = invoke(runner, "train", p, "--checkpoint-dir", tmp_path / "run", "--units", "8", "--layers", "1",
+               "--seq-length", "20", "--epochs", "1", "--sample-every", "0", "--quiet")
+    assert r.exit_code == 0, r.output
+    assert len(ckpt_io.load(tmp_path / "run" / "last.keras").vocabulary) == 301
+    g = invoke(runner, "generate", "-c", tmp_path / "run", "--prime", text[:5], "--seed", "1", "--length", "30")
+    assert g.exit_code == 0 and set(g.stdout[:-1]) <= set(alphabet)

@@ -35,10 +35,11 @@ def test_windows_line_up_and_cover_every_target_once(text, seq_length, batch_siz
         seen[s + 1:s + 1 + n] += 1
     assert seen[0] == 0 and (seen[1:] == 1).all()  # every char but the first: a target once
 
-    row = 0
+    row, sizes = 0, []
     for x, y, w in dataset.batches(ids, seq_length, batch_size, np.random.default_rng(seed)):
-        assert x.shape == y.shape == w.shape == (batch_size, seq_length)
-        for r in range(batch_size):
+        assert x.shape == y.shape == w.shape and x.shape[1] == seq_length
+        sizes.append(x.shape[0])
+        for r in range(x.shape[0]):
             n = int(w[r].sum())
             assert (w[r, :n] == 1).all() and (w[r, n:] == 0).all()  # real positions first
             if row < len(starts):
@@ -49,4 +50,6 @@ def test_windows_line_up_and_cover_every_target_once(text, seq_length, batch_siz
             else:
                 assert n == 0  # filler rows of the last batch carry no weight
             row += 1
-    assert row >= len(starts)
+    # every batch is full but the last; the epoch is padded to a fixed window count
+    assert row == dataset.windows_per_epoch(len(ids), seq_length) >= len(starts)
+    assert all(b == batch_size for b in sizes[:-1]) and 1 <= sizes[-1] <= batch_size

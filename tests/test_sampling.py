@@ -8,6 +8,24 @@ from charlstm.config import ModelConfig
 from charlstm.sampling import Network, SampleOptions, generate, pick
 
 
+def _random_model(layers: int):
+    from charlstm import model as model_lib
+
+    cfg = ModelConfig(vocab_size=11, layers=layers, units=12, embedding_dim=5, dropout=0.3)
+    model = model_lib.build(cfg, seed=5)
+    rng = np.random.default_rng(layers)
+    for w in model.weights:
+        w.assign(rng.normal(0, 0.5, w.shape).astype("float32"))
+    return model, Network(model_lib.named_weights(model), cfg)
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+def test_stateful_steps_equal_keras_for_other_layer_counts(layers):
+    model, net = _random_model(layers)
+    ids = np.random.default_rng(4).integers(0, 11, size=(2, 30)).astype("int32")
+    np.testing.assert_allclose(net.sequence_probs(ids), np.asarray(model(ids, training=False)), atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def keras_and_net():
     from charlstm import model as model_lib
