@@ -103,7 +103,7 @@ def main():
 # --- train ----------------------------------------------------------------------------------
 
 HYPER = ("seq_length", "batch_size", "learning_rate", "lr_decay", "clip_norm", "val_fraction",
-         "seed", "lowercase", "jit_compile")
+         "seed", "lowercase", "jit_compile", "warmup_steps")
 MODEL = ("cell", "layers", "units", "embedding_dim", "dropout")
 RUN_CONTROLS = ("epochs", "max_time", "patience", "sample_every", "save_every")  # may change on resume
 
@@ -123,6 +123,7 @@ RUN_CONTROLS = ("epochs", "max_time", "patience", "sample_every", "save_every") 
 @click.option("--clip-norm", type=click.FloatRange(0, 1e6, min_open=True), default=5.0, show_default=True, help="Global gradient-norm clip.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True, help="Last fraction of the text held out.")
 @click.option("--patience", type=click.IntRange(0, 1_000_000), default=3, show_default=True, help="Stop after this many epochs without improvement (0 = never).")
+@click.option("--warmup-steps", type=click.IntRange(0, 10**9), default=200, show_default=True, help="No learning-rate decay or early stopping before this many steps.")
 @click.option("--max-time", type=click.FloatRange(0, None, min_open=True), default=None, metavar="SECONDS", help="Stop cleanly after this wall-clock budget.")
 @click.option("--seed", type=SeedType(), default=None, help="Seed for initialisation, shuffling and dropout.")
 @click.option("--lowercase", is_flag=True, help="Fold the text to lower case first.")

@@ -46,6 +46,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # last fraction of the text, contiguous, held out
     val_max_chars: int = 1_000_000  # validate on at most this much of the tail (big corpora)
     patience: int = 3  # epochs without validation improvement before stopping (0 = never)
+    warmup_steps: int = 200  # no LR decay or early stop before this many steps: early epochs are noisy
     max_time: float | None = None  # wall-clock budget in seconds for the whole run
     seed: int = 0  # initialisation, shuffling and dropout; recorded for resume
     lowercase: bool = False  # fold case before building the vocabulary

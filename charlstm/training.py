@@ -259,7 +259,9 @@ def _run_callback(keras):
             state["history"].append(record)
             if improved:
                 state["best"], state["since_best"] = record["val_bits_per_char"], 0
-            elif complete:
+            elif complete and int(self.model.optimizer.iterations.numpy()) >= config.warmup_steps:
+                # Macbeth at batch 256 has 8 steps an epoch: one noisy early epoch must
+                # not halve the rate (seen: epoch 2) or count towards stopping.
                 state["since_best"] += 1
                 self.model.optimizer.learning_rate.assign(record["learning_rate"] * config.lr_decay)
             state["epoch"], state["step"] = (epoch + 1, 0) if complete else (epoch, done)
