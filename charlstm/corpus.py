@@ -7,7 +7,6 @@ into ids without a Python loop per character.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,7 +170,3 @@ def corpus_name(paths: list[str]) -> str:
         return "stdin"
     stem = Path(paths[0]).stem or "corpus"
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)
-
-
-def env_dir(var: str, default: str) -> Path:
-    return Path(os.environ.get(var, default))

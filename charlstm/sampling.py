@@ -157,15 +157,3 @@ def _partial_suffix(text: str, stop: str) -> int:
         if text.endswith(stop[:k]):
             return k
     return 0
-
-
-def log_likelihood(net: Network, ids: np.ndarray) -> float:
-    """Total natural-log loss of ids[1:] given what precedes, state carried throughout."""
-    state = net.zero_state(1)
-    total = 0.0
-    for t in range(len(ids) - 1):
-        logits, state = net.step(ids[t:t + 1], state)
-        z = logits[0].astype(np.float64)
-        m = z.max()
-        total += m + np.log(np.exp(z - m).sum()) - z[ids[t + 1]]
-    return total
