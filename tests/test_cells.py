@@ -149,16 +149,22 @@ def test_fresh_cells_start_as_documented(keras):
     assert tuple(cifg.kernel.shape) == (E, 3 * U) and tuple(cifg.recurrent_kernel.shape) == (U, 3 * U)
 
 
+def _random_cell_and_inputs(cell_cls, seed):
+    """A built cell with every weight random, and random x (batch, E), h and c (batch, U)."""
+    cell = cell_cls(U)
+    cell.build((None, E))
+    rng = np.random.default_rng(seed)
+    for w in cell.weights:
+        w.assign(rng.normal(0.0, 0.8, tuple(w.shape)).astype("float32"))
+    x, h, c = (rng.normal(0.0, 1.0, (BATCH, n)).astype("float32") for n in (E, U, U))
+    return cell, x, h, c
+
+
 def test_peephole_cell_one_step_matches_equations(keras):
     from charlstm.cells import PeepholeLSTMCell
     from charlstm.equations import PeepholeLSTM
 
-    cell = PeepholeLSTMCell(U)
-    cell.build((None, E))
-    rng = np.random.default_rng(7)
-    for w in cell.weights:
-        w.assign(rng.normal(0.0, 0.8, tuple(w.shape)).astype("float32"))
-    x, h, c = (rng.normal(0.0, 1.0, (BATCH, n)).astype("float32") for n in (E, U, U))
+    cell, x, h, c = _random_cell_and_inputs(PeepholeLSTMCell, seed=7)
     out, (h_new, c_new) = cell(x, [h, c])
 
     ref = PeepholeLSTM(*(np.asarray(getattr(cell, n).numpy()) for n in
@@ -179,13 +185,8 @@ def test_cifg_forget_gate_is_one_minus_input_gate(keras):
     """One direct call of the Keras cell, checked against gates computed from its weights."""
     from charlstm.cells import CIFGCell
 
-    cell = CIFGCell(U)
-    cell.build((None, E))
-    rng = np.random.default_rng(8)
-    for w in cell.weights:
-        w.assign(rng.normal(0.0, 0.8, tuple(w.shape)).astype("float32"))
+    cell, x, h, c = _random_cell_and_inputs(CIFGCell, seed=8)
     W, Uw, b = (np.asarray(v.numpy(), np.float64) for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
-    x, h, c = (rng.normal(0.0, 1.0, (BATCH, n)).astype("float32") for n in (E, U, U))
 
     z = x @ W + h @ Uw + b  # (batch, 3*units): input, candidate, output blocks
     i, g, o = _sigmoid(z[:, :U]), np.tanh(z[:, U:2 * U]), _sigmoid(z[:, 2 * U:])
