@@ -6,11 +6,17 @@
    on lowercased Macbeth for the same wall-clock budget, in their own process.
    For each: target chars/s (a target is one predicted character), held-out
    bits/char on the last 10%, peak RSS; then the ratios.
-2. charlstm's achieved training GFLOP/s against a large fp32 matmul's GFLOP/s
-   measured in this run (the machine's ceiling).
-3. tinyshakespeare with nanoGPT's split (first 90% train, last 10% val, case
-   kept) for --tiny-budget seconds: best validation nats/char.
-4. With --memory: peak RSS of training on a 100 MB corpus (shakespeare.txt
+2. Both sides' training FLOP per target and achieved GFLOP/s against a large fp32
+   matmul's GFLOP/s measured in this run (the machine's ceiling), and what ratio
+   the ceiling allows at all: the tutorial already runs at some fraction of it, so
+   charlstm's ratio can be at most (ceiling / its FLOP per char) / tutorial chars/s.
+3. Throughput at --peak-batch (default 256) for --peak-budget seconds: the
+   default batch (64) learns fastest per second, larger batches run faster.
+4. tinyshakespeare with nanoGPT's split (first 90% train, last 10% val, case
+   kept) for --tiny-budget seconds: best validation nats/char, both as training
+   measures it (50-char windows from a zero state) and with the state carried
+   across the whole held-out text (`charlstm eval`, char-rnn's convention).
+5. With --memory: peak RSS of training on a 100 MB corpus (shakespeare.txt
    repeated) and the time to encode 100 MB of text to ids.
 """
 
@@ -60,6 +66,12 @@ def charlstm_train(corpus: Path, budget: float, run_dir: Path, *extra) -> dict:
             "val_nats_per_char": best * math.log(2), "epochs": summary["epochs"]}
 
 
+def tutorial_flops_per_target(vocab_size: int, seq: int = 50, units: int = 300) -> float:
+    """The tutorial runs all 50 steps of both layers for each single predicted char."""
+    fwd = seq * 2 * ((1 + units) + (units + units)) * 4 * units + 2 * units * vocab_size
+    return 3 * fwd
+
+
 def train_flops_per_char(m) -> float:
     """Forward multiply-adds ×2, ×3 for forward + backward (the usual estimate)."""
     gates = {"lstm": 4, "peephole": 4, "cifg": 3, "gru": 3, "rnn": 1}[m.cell]
@@ -102,7 +114,7 @@ def encode_seconds(mb: int = 100) -> tuple[float, int]:
     return time.perf_counter() - t0, ids.itemsize
 
 
-def macbeth_table(base, ours) -> None:
+def macbeth_table(base, ours, peak) -> None:
     m = ours["meta"].model
     flops = train_flops_per_char(m)
     ceiling = matmul_gflops()
@@ -113,6 +125,9 @@ def macbeth_table(base, ours) -> None:
     if base:
         print(f"| target chars/s | {base['target_chars_per_s']:,.0f} | {ours['target_chars_per_s']:,.0f} | "
               f"{ours['target_chars_per_s'] / base['target_chars_per_s']:,.0f}× |")
+        if peak:
+            print(f"| target chars/s, charlstm at batch {peak['batch']} | {base['target_chars_per_s']:,.0f} | "
+                  f"{peak['target_chars_per_s']:,.0f} | {peak['target_chars_per_s'] / base['target_chars_per_s']:,.0f}× |")
         print(f"| held-out bits/char (nats) | {base['val_bits_per_char']:.3f} ({base['val_nats_per_char']:.3f}) | "
               f"{ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | "
               f"{ours['val_bits_per_char'] / base['val_bits_per_char']:.2f}× |")
@@ -122,11 +137,32 @@ def macbeth_table(base, ours) -> None:
         print(f"| target chars/s | - | {ours['target_chars_per_s']:,.0f} | |")
         print(f"| held-out bits/char (nats) | - | {ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | |")
         print(f"| peak RSS | - | {ours['peak_rss_mb']:,.0f} MB | |")
-    print(f"\ncharlstm model: {m.layers}×{m.units} {m.cell}, {ours['epochs']:.1f} epochs in the budget; "
-          f"{flops / 1e6:.2f} MFLOP per trained char")
-    print(f"achieved {achieved:,.0f} GFLOP/s of a {ceiling:,.0f} GFLOP/s fp32 matmul ceiling "
-          f"({achieved / ceiling:.0%}); ceiling in chars/s: {ceiling * 1e9 / flops:,.0f}")
+    print(f"\ncharlstm model: {m.layers}×{m.units} {m.cell}, batch {ours['meta'].training.batch_size}, "
+          f"{ours['epochs']:.1f} epochs in the budget; {flops / 1e6:.2f} MFLOP per trained char")
+    print(f"fp32 matmul ceiling (2048², tf.matmul): {ceiling:,.0f} GFLOP/s")
+    print(f"charlstm achieved {achieved:,.0f} GFLOP/s ({achieved / ceiling:.0%} of the ceiling)"
+          + (f"; at batch {peak['batch']} {peak['target_chars_per_s'] * flops / 1e9:,.0f} GFLOP/s "
+             f"({peak['target_chars_per_s'] * flops / 1e9 / ceiling:.0%})" if peak else ""))
+    if base:
+        tflops = tutorial_flops_per_target(m.vocab_size)
+        t_achieved = base["target_chars_per_s"] * tflops / 1e9
+        bound = ceiling * 1e9 / flops
+        print(f"tutorial: {tflops / 1e6:.0f} MFLOP per target ({tflops / flops:.0f}× charlstm's), achieved "
+              f"{t_achieved:,.0f} GFLOP/s ({t_achieved / ceiling:.0%} of the ceiling)")
+        print(f"bound: charlstm's model at 100% of the ceiling would train {bound:,.0f} chars/s = "
+              f"{bound / base['target_chars_per_s']:,.0f}× the tutorial measured here")
 
+
+def held_out_carried(run_dir: Path, corpus: Path, val_fraction: float = 0.1) -> float:
+    """Nats/char on the held-out tail with the state carried throughout (`charlstm eval`)."""
+    from charlstm import checkpoint as ckpt_io
+    from charlstm.corpus import Vocabulary, read_corpus
+    from charlstm.evaluation import evaluate_text
+
+    ckpt, net = ckpt_io.load_network(run_dir / ckpt_io.BEST)
+    text = read_corpus([str(corpus)], ckpt.training.lowercase)
+    tail = text[len(text) - int(round(len(text) * val_fraction)):]
+    return evaluate_text(net, Vocabulary(ckpt.vocabulary), tail)["nats_per_char"]
 
 
 def main():
@@ -134,6 +170,8 @@ def main():
     ap.add_argument("--budget", type=float, default=300, help="seconds per Macbeth run")
     ap.add_argument("--tiny-budget", type=float, default=180, help="seconds on tinyshakespeare (0 = skip)")
     ap.add_argument("--memory", action="store_true", help="also the 100 MB corpus memory run")
+    ap.add_argument("--peak-batch", type=int, default=256, help="batch size of the throughput run")
+    ap.add_argument("--peak-budget", type=float, default=90, help="seconds of the throughput run (0 = skip)")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--skip-macbeth", action="store_true", help="only the tinyshakespeare/memory parts")
     ap.add_argument("--matmul", action="store_true", help=argparse.SUPPRESS)
@@ -155,14 +193,21 @@ def main():
             base = json.loads(out)
             base["peak_rss_mb"] = rss
         if not args.skip_macbeth:
-            macbeth_table(base, charlstm_train(macbeth, args.budget, tmp / "macbeth", "--lowercase",
-                                               "--sample-every", 0))
+            ours = charlstm_train(macbeth, args.budget, tmp / "macbeth", "--lowercase", "--sample-every", 0)
+            peak = None
+            if args.peak_budget:
+                peak = charlstm_train(macbeth, args.peak_budget, tmp / "peak", "--lowercase", "--sample-every", 0,
+                                      "--batch-size", args.peak_batch, "--patience", 0)
+                peak["batch"] = args.peak_batch
+            macbeth_table(base, ours, peak)
 
         if args.tiny_budget:
             tiny = charlstm_train(CORPORA / "tinyshakespeare.txt", args.tiny_budget, tmp / "tiny",
                                   "--sample-every", 0, "--val-fraction", 0.1)
+            carried = held_out_carried(tmp / "tiny", CORPORA / "tinyshakespeare.txt")
             print(f"\ntinyshakespeare (nanoGPT split), {args.tiny_budget:.0f} s: best val "
-                  f"{tiny['val_nats_per_char']:.3f} nats/char ({tiny['val_bits_per_char']:.3f} bits/char), "
+                  f"{tiny['val_nats_per_char']:.3f} nats/char ({tiny['val_bits_per_char']:.3f} bits/char) "
+                  f"in 50-char windows, {carried:.3f} nats/char with the state carried; "
                   f"{tiny['epochs']:.2f} epochs, {tiny['target_chars_per_s']:,.0f} chars/s")
 
         if args.memory:

@@ -17,8 +17,8 @@ import click
 from click.core import ParameterSource
 
 from charlstm import __version__
+from charlstm.config import CELLS, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
 
-CELLS = ("lstm", "gru", "peephole", "cifg", "rnn")
 CHECKPOINT_HELP = ("Checkpoint file, or a training run's directory (its best checkpoint); "
                    "default: the most recent run under ./checkpoints.")
 
@@ -110,25 +110,25 @@ RUN_CONTROLS = ("epochs", "max_time", "patience", "sample_every", "save_every") 
 
 @main.command()
 @click.argument("corpus", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--cell", type=click.Choice(CELLS), default="lstm", show_default=True, help="Recurrent cell.")
-@click.option("--layers", type=click.IntRange(1, 16), default=2, show_default=True, help="Stacked recurrent layers.")
-@click.option("--units", type=click.IntRange(1, 8192), default=300, show_default=True, help="Units per layer.")
-@click.option("--embedding-dim", type=click.IntRange(1, 4096), default=64, show_default=True, help="Character embedding size.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True, help="Dropout after each recurrent layer.")
-@click.option("--seq-length", type=click.IntRange(1, 100_000), default=50, show_default=True, help="Characters per training window.")
-@click.option("--batch-size", type=click.IntRange(1, 65_536), default=256, show_default=True, help="Windows per step.")
-@click.option("--epochs", type=click.IntRange(1, 1_000_000), default=50, show_default=True, help="Maximum epochs.")
-@click.option("--learning-rate", type=click.FloatRange(0, 10, min_open=True), default=5e-3, show_default=True, help="Adam learning rate.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True, help="Learning-rate factor after an epoch without improvement.")
-@click.option("--clip-norm", type=click.FloatRange(0, 1e6, min_open=True), default=5.0, show_default=True, help="Global gradient-norm clip.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True, help="Last fraction of the text held out.")
-@click.option("--patience", type=click.IntRange(0, 1_000_000), default=3, show_default=True, help="Stop after this many epochs without improvement (0 = never).")
-@click.option("--warmup-steps", type=click.IntRange(0, 10**9), default=200, show_default=True, help="No learning-rate decay or early stopping before this many steps.")
+@click.option("--cell", type=click.Choice(CELLS), default=ModelConfig.cell, show_default=True, help="Recurrent cell.")
+@click.option("--layers", type=click.IntRange(1, 16), default=ModelConfig.layers, show_default=True, help="Stacked recurrent layers.")
+@click.option("--units", type=click.IntRange(1, 8192), default=ModelConfig.units, show_default=True, help="Units per layer.")
+@click.option("--embedding-dim", type=click.IntRange(1, 4096), default=ModelConfig.embedding_dim, show_default=True, help="Character embedding size.")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=ModelConfig.dropout, show_default=True, help="Dropout after each recurrent layer.")
+@click.option("--seq-length", type=click.IntRange(1, 100_000), default=TrainConfig.seq_length, show_default=True, help="Characters per training window.")
+@click.option("--batch-size", type=click.IntRange(1, 65_536), default=TrainConfig.batch_size, show_default=True, help="Windows per step.")
+@click.option("--epochs", type=click.IntRange(1, 1_000_000), default=TrainConfig.epochs, show_default=True, help="Maximum epochs.")
+@click.option("--learning-rate", type=click.FloatRange(0, 10, min_open=True), default=TrainConfig.learning_rate, show_default=True, help="Adam learning rate.")
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=TrainConfig.lr_decay, show_default=True, help="Learning-rate factor after an epoch without improvement.")
+@click.option("--clip-norm", type=click.FloatRange(0, 1e6, min_open=True), default=TrainConfig.clip_norm, show_default=True, help="Global gradient-norm clip.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=TrainConfig.val_fraction, show_default=True, help="Last fraction of the text held out.")
+@click.option("--patience", type=click.IntRange(0, 1_000_000), default=TrainConfig.patience, show_default=True, help="Stop after this many epochs without improvement (0 = never).")
+@click.option("--warmup-steps", type=click.IntRange(0, 10**9), default=TrainConfig.warmup_steps, show_default=True, help="No learning-rate decay or early stopping before this many steps.")
 @click.option("--max-time", type=click.FloatRange(0, None, min_open=True), default=None, metavar="SECONDS", help="Stop cleanly after this wall-clock budget.")
 @click.option("--seed", type=SeedType(), default=None, help="Seed for initialisation, shuffling and dropout.")
 @click.option("--lowercase", is_flag=True, help="Fold the text to lower case first.")
-@click.option("--sample-every", type=click.IntRange(0, 1_000_000), default=1, show_default=True, help="Print a sample to stderr every N epochs (0 = never).")
-@click.option("--save-every", type=click.IntRange(0, 10**9), default=0, show_default=True, help="Also checkpoint every N steps within an epoch (0 = at epoch ends only).")
+@click.option("--sample-every", type=click.IntRange(0, 1_000_000), default=TrainConfig.sample_every, show_default=True, help="Print a sample to stderr every N epochs (0 = never).")
+@click.option("--save-every", type=click.IntRange(0, 10**9), default=TrainConfig.save_every, show_default=True, help="Also checkpoint every N steps within an epoch (0 = at epoch ends only).")
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None, help="Where to write checkpoints [default: checkpoints/<corpus name>].")
 @click.option("--resume", is_flag=True, help="Continue the run in --checkpoint-dir from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Start a new run even if --checkpoint-dir already holds one.")
@@ -144,8 +144,8 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, jit, device, quiet, as
 
     from charlstm import checkpoint as ckpt_io
     from charlstm import fetch
-    from charlstm.config import ModelConfig, TrainConfig
     from charlstm.corpus import corpus_name, read_corpus
+    from charlstm.training import prepare
     from charlstm.training import train as run_training
 
     def log(msg):
@@ -188,9 +188,11 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, jit, device, quiet, as
         model_config = ModelConfig(vocab_size=0, **{k: opts[k] for k in MODEL})
         train_config = TrainConfig(**{k: opts[k] for k in HYPER},
                                    **{k: opts[k] for k in RUN_CONTROLS})
+    data = prepare(text, train_config.seed, stored.vocabulary if resume else None)
     corpus_info = {"names": [("<stdin>" if c == "-" else c) for c in corpus], "chars": len(text)}
-    result = run_training(text, model_config, train_config, run_dir, resume=resume, device=device,
-                          log=log, progress=not quiet, corpus=corpus_info)
+    del text  # training holds the 1-byte ids; a 100 MB string would sit unused beside them
+    result = run_training(data, model_config, train_config, run_dir, resume=resume, device=device,
+                          log=log, progress=not quiet, corpus_info=corpus_info)
     if result.signal is not None:
         import signal as _signal
 

@@ -63,40 +63,67 @@ def prime_excerpt(text: str, seed: int, length: int = 40) -> str:
     return text[start:start + length]
 
 
-def train(text: str, model_config: ModelConfig | None, config: TrainConfig, checkpoint_dir: Path, *,
-          resume: bool = False, device: str = "auto", log: Callable[[str], None] = print,
-          progress: bool = True, corpus: dict | None = None) -> TrainResult:
-    """Train on `text` (already read and case-folded) and write checkpoints.
+@dataclass
+class Corpus:
+    """The training text as the run holds it: ids, not the string.
 
-    With `resume`, the model config, vocabulary, weights, optimizer, schedule,
-    counters and RNG state come from `checkpoint_dir/last.keras`; `model_config` is
-    ignored and `config` should be the stored one (run controls such as --epochs
-    and --max-time may differ).
+    The caller drops the text once this exists, so a 100 MB corpus costs 100 MB of
+    1-byte ids during training rather than the string, its code points and the ids.
     """
-    state: dict = {"step": 0, "best": None, "since_best": 0, "history": [], "epoch": 0}
-    last_path, best_path = checkpoint_dir / ckpt_io.LAST, checkpoint_dir / ckpt_io.BEST
-    if resume:
-        if not last_path.is_file():
-            raise UsageError(f"--resume: {last_path} does not exist; train without --resume first")
-        meta = ckpt_io.load(last_path)
-        vocab, model_config = Vocabulary(meta.vocabulary), meta.model
-        missing = vocab.unknown(text)
+
+    ids: np.ndarray  # (chars,) the text as vocabulary ids, uint8 for most corpora
+    vocab: Vocabulary  # sorted distinct characters; an id indexes into it
+    excerpt: str  # a line start of the text: the default prime stored in checkpoints
+
+
+def prepare(text: str, seed: int, vocabulary: str | None = None) -> Corpus:
+    """Encode `text` (already read and case-folded) for `train`.
+
+    `vocabulary` is a resumed checkpoint's: the text must not bring new characters.
+    """
+    found = Vocabulary.from_text(text)
+    if vocabulary is None:
+        vocab = found
+    else:
+        vocab = Vocabulary(vocabulary)
+        missing = "".join(sorted(set(found.chars) - set(vocabulary)))
         if missing:
             raise CorpusError(
                 f"the corpus has {len(missing)} character(s) the checkpoint's vocabulary lacks: "
                 f"{describe_chars(missing)}; resume only on text made of the same characters"
             )
+    return Corpus(vocab.encode(text), vocab, prime_excerpt(text, seed))
+
+
+def train(corpus: Corpus, model_config: ModelConfig | None, config: TrainConfig, checkpoint_dir: Path, *,
+          resume: bool = False, device: str = "auto", log: Callable[[str], None] = print,
+          progress: bool = True, corpus_info: dict | None = None) -> TrainResult:
+    """Train on `corpus` (from `prepare`) and write checkpoints.
+
+    With `resume`, the model config, weights, optimizer, schedule, counters and RNG
+    state come from `checkpoint_dir/last.keras`; `model_config` is ignored and
+    `config` should be the stored one (run controls such as --epochs and
+    --max-time may differ). `corpus_info` (names, chars) is stored in checkpoints.
+    """
+    state: dict = {"step": 0, "best": None, "since_best": 0, "history": [], "epoch": 0}
+    last_path, best_path = checkpoint_dir / ckpt_io.LAST, checkpoint_dir / ckpt_io.BEST
+    vocab, excerpt = corpus.vocab, corpus.excerpt
+    if resume:
+        if not last_path.is_file():
+            raise UsageError(f"--resume: {last_path} does not exist; train without --resume first")
+        meta = ckpt_io.load(last_path)
+        if meta.vocabulary != vocab.chars:
+            raise UsageError("--resume: the corpus was not encoded with the checkpoint's vocabulary; "
+                             "prepare it with prepare(text, seed, vocabulary=...)")
+        model_config = meta.model
         state.update(meta.extra.get("resume", {}))
         state["history"], state["epoch"] = meta.history, meta.epoch
         excerpt = meta.prime_excerpt
     else:
-        vocab = Vocabulary.from_text(text)
         model_config.vocab_size = len(vocab)
-        excerpt = prime_excerpt(text, config.seed)
     config.validate()
 
-    ids = vocab.encode(text)  # (chars,) uint8 for most corpora
-    train_ids, val_ids = dataset.split(ids, config.val_fraction, config.seq_length)
+    train_ids, val_ids = dataset.split(corpus.ids, config.val_fraction, config.seq_length)
     if len(vocab) < 2:
         raise CorpusError(f"the text uses only one distinct character ({vocab.chars!r}); "
                           f"there is nothing to predict")
@@ -135,7 +162,7 @@ def train(text: str, model_config: ModelConfig | None, config: TrainConfig, chec
     stop = _Stop(time.monotonic() + config.max_time if config.max_time else None)
 
     def save(improved: bool) -> None:
-        _save(model, model_lib, vocab, model_config, config, state, excerpt, corpus,
+        _save(model, model_lib, vocab, model_config, config, state, excerpt, corpus_info,
               last_path, best_path, improved)
 
     def sample(epoch: int) -> str:
@@ -260,8 +287,9 @@ def _run_callback(keras):
             if improved:
                 state["best"], state["since_best"] = record["val_bits_per_char"], 0
             elif complete and int(self.model.optimizer.iterations.numpy()) >= config.warmup_steps:
-                # Macbeth at batch 256 has 8 steps an epoch: one noisy early epoch must
-                # not halve the rate (seen: epoch 2) or count towards stopping.
+                # Short epochs (Macbeth: 8 steps at batch 256, 29 at 64) are noisy early
+                # on: one bad epoch must not halve the rate (seen: epoch 2) or count
+                # towards stopping.
                 state["since_best"] += 1
                 self.model.optimizer.learning_rate.assign(record["learning_rate"] * config.lr_decay)
             state["epoch"], state["step"] = (epoch + 1, 0) if complete else (epoch, done)
