@@ -32,3 +32,14 @@ def test_prepare_with_a_checkpoint_vocabulary_refuses_new_characters():
     with pytest.raises(CorpusError, match=r"^the corpus has 2 character\(s\) the checkpoint's "
                                           r"vocabulary lacks: ! Z; resume only on text"):
         prepare(TINY_TEXT + "Z!", seed=0, vocabulary="".join(sorted(set(TINY_TEXT))))
+
+
+def test_resume_refuses_ids_encoded_with_another_vocabulary(trained_run):
+    from charlstm import checkpoint as ckpt_io
+    from charlstm.errors import UsageError
+    from charlstm.training import train
+
+    stored = ckpt_io.load(trained_run / ckpt_io.LAST)
+    other = prepare(TINY_TEXT.replace("c", "k"), seed=0)  # its own vocabulary: no 'c', a 'k'
+    with pytest.raises(UsageError, match="not encoded with the checkpoint's vocabulary"):
+        train(other, None, stored.training, trained_run, resume=True, progress=False)
