@@ -42,7 +42,7 @@ class Engine:
             # Checkpoints from before carried state built these without it; the saved
             # graph uses output 0 either way, so switching it on changes nothing saved.
             layer.return_state = True
-        self.optimizer = model.optimizer
+        self.optimizer = getattr(model, "optimizer", None)  # None: a forward-only engine (tests, eval)
         self.dropout, self.seed, self.clip_norm = dropout, seed, clip_norm
         self.loss_scale = loss_scale  # float16: Keras's LossScaleOptimizer scales and unscales
         self.replicas = strategy.num_replicas_in_sync
@@ -141,7 +141,8 @@ class Engine:
             grads, _ = tf.clip_by_global_norm([g / scale for g in grads], self.clip_norm)
             # Keras's optimizer sums across replicas again: hand each its 1/n share.
             self.optimizer.apply_gradients(zip([g * (scale / self.replicas) for g in grads], variables))
-            stop = ctx.all_reduce(tf.distribute.ReduceOp.SUM, stop)
+            # identity: a raw per-replica input has no device, and multi-worker all-reduce needs one
+            stop = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.identity(stop))
             return loss_sum, new_state, stop
 
         loss_sum, new_state, stop = self.strategy.run(replica, args=(x, y, w, state, row0, stop))

@@ -34,6 +34,14 @@ class Monitor:
         if tensorboard is not None and enabled:
             from charlstm.tf_runtime import keras
 
+            try:
+                import tensorboard as _  # noqa: F401  (Keras's callback writes through it)
+            except ImportError:
+                from charlstm.errors import UsageError
+
+                raise UsageError("--tensorboard needs the tensorboard package: "
+                                 "pip install 'charlstm[tensorboard]'") from None
+
             self.tensorboard = keras().callbacks.TensorBoard(log_dir=str(tensorboard), write_graph=False)
             self.tensorboard.set_model(model)
             self.tensorboard.on_train_begin()

@@ -35,7 +35,10 @@ def _quiet_import():
         try:
             import tensorflow as tf
 
-            tf.config.list_logical_devices()  # device set-up logs (cuInit on GPU-less hosts) too
+            if not os.environ.get("TF_CONFIG"):
+                # Device set-up logs (cuInit on GPU-less hosts) too. Not for multi-worker:
+                # collective ops must be configured before the runtime starts.
+                tf.config.list_logical_devices()
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)

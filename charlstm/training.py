@@ -159,6 +159,8 @@ class TrainingRun:
         val_ids = val_ids[: cfg.val_max_chars]  # a 10 MB tail would cost minutes per epoch
         keras = tf_runtime.keras(opts.device)
         self.strategy = tf_runtime.strategy(opts.strategy, opts.device, opts.collective_timeout)
+        self.tf = tf_runtime.tensorflow(opts.device)
+        self.multi_worker = isinstance(self.strategy, self.tf.distribute.MultiWorkerMirroredStrategy)
         self.chief = tf_runtime.is_chief(self.strategy)
         if self.chief:
             ckpt_io.check_writable(self.run_dir)
@@ -226,6 +228,13 @@ class TrainingRun:
         try:
             while self.state.epoch < self.config.epochs and self.stop.reason is None:
                 self._epoch()
+        except self.tf.errors.OpError as e:
+            if self.strategy.num_replicas_in_sync == 1 and not self.multi_worker:
+                raise
+            # A collective timed out or a peer went away: say so in one line, not a stack of C++.
+            raise TrainingError(
+                f"a worker stopped answering or failed ({type(e).__name__} in a collective); the chief's last "
+                f"checkpoint in {self.run_dir} is intact: restart every worker with --resume") from None
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
@@ -248,7 +257,7 @@ class TrainingRun:
             nats = result.loss_sum / max(float(batch[2].sum()), 1.0)
             self.monitor.step_end(nats, time.monotonic() - t0)
             if result.stop:
-                self.stop.reason = self.stop.reason or "max-time"
+                self.stop.reason = self.stop.reason or "another-worker"  # a peer hit its deadline or a signal
                 break
             if cfg.save_every and (done - first) % cfg.save_every == 0 and done < self.batches.steps:
                 self._save(improved=False, carried=carried)
