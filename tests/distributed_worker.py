@@ -20,7 +20,6 @@ import numpy as np
 def main(spec: dict) -> int:
     import tensorflow as tf
 
-    tf.debugging.disable_traceback_filtering()
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.config.threading.set_intra_op_parallelism_threads(1)
     if spec.get("cpus", 1) > 1:
