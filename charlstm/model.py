@@ -11,8 +11,6 @@ reset_after=True); regularisation is the dropout between layers instead.
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from charlstm.config import ModelConfig
@@ -63,21 +61,7 @@ def require_cudnn(model, cell: str) -> None:
         raise UsageError(f"--device gpu needs a cuDNN kernel and the {cell} cell has none: "
                          f"use --cell lstm or gru, or --device auto")
     for layer in parts(model)[1]:
-        layer.use_cudnn = True
-
-
-@contextlib.contextmanager
-def portable(model):
-    """Save with `use_cudnn="auto"` so a GPU-trained checkpoint loads on a CPU-only machine."""
-    rnn = [layer for layer in parts(model)[1] if hasattr(layer, "use_cudnn")]
-    saved = [layer.use_cudnn for layer in rnn]
-    for layer in rnn:
-        layer.use_cudnn = "auto"
-    try:
-        yield model
-    finally:
-        for layer, value in zip(rnn, saved):
-            layer.use_cudnn = value
+        layer.use_cudnn = True  # not part of the layer's saved config: checkpoints stay portable
 
 
 def named_weights(model) -> dict[str, np.ndarray]:

@@ -31,7 +31,7 @@ from charlstm import checkpoint as ckpt_io
 from charlstm import dataset, resume, schedule
 from charlstm.config import ModelConfig, TrainConfig
 from charlstm.corpus import Vocabulary, describe_chars
-from charlstm.errors import CorpusError, TrainingError, UsageError
+from charlstm.errors import CorpusError, DeviceError, TrainingError, UsageError
 from charlstm.monitor import LN2, Monitor
 from charlstm.runstate import RunState
 
@@ -228,6 +228,11 @@ class TrainingRun:
         try:
             while self.state.epoch < self.config.epochs and self.stop.reason is None:
                 self._epoch()
+        except ValueError as e:
+            if "use_cudnn=True" not in str(e):
+                raise
+            raise DeviceError(f"--device gpu: cuDNN cannot run this model's recurrent layers ({e}); "
+                              f"use --device auto to allow the slower generic kernel") from None
         except self.tf.errors.OpError as e:
             if self.strategy.num_replicas_in_sync == 1 and not self.multi_worker:
                 raise
@@ -343,8 +348,7 @@ class TrainingRun:
             epoch=self.state.epoch, history=self.state.history, prime_excerpt=self.excerpt,
             extra={"resume": self.state.to_dict(), "corpus": self.options.corpus_info or {}},
         )
-        with model_lib.portable(self.model):
-            ckpt_io.save(self.model, meta, path, model_lib.named_weights(self.model), carry=carry)
+        ckpt_io.save(self.model, meta, path, model_lib.named_weights(self.model), carry=carry)
         if improved:
             ckpt_io.copy(path, self.run_dir / ckpt_io.BEST)
 
