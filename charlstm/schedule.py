@@ -18,6 +18,7 @@ elapsed time and gets the same rate the uninterrupted run would have used.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 
 def warmup_factor(step: int, warmup_steps: int) -> float:
@@ -52,3 +53,29 @@ def progress(step: int, elapsed: float, *, total_steps: int, budget_seconds: flo
     by_steps = step / max(total_steps, 1)
     by_time = elapsed / budget_seconds if budget_seconds else 0.0
     return min(1.0, max(by_steps, by_time))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an epoch's validation loss means for the run."""
+
+    improved: bool  # a new best: checkpoint it as `best`
+    since_best: int  # complete epochs without improvement, after this one
+    decay: bool  # plateau schedule: multiply the rate by --lr-decay now
+    stop: bool  # patience ran out
+
+
+def judge_epoch(val: float, best: float | None, since_best: int, *, complete: bool, past_warmup: bool,
+                patience: int, schedule: str) -> Verdict:
+    """The patience and plateau-decay decision after an epoch, as a pure function.
+
+    Only a complete epoch after warm-up counts against the run: early epochs are
+    noisy (Macbeth's are 29 steps at batch 64), and one bad one must not decay the
+    rate or count towards stopping; a partial epoch (interrupted) never does.
+    """
+    if best is None or val < best:
+        return Verdict(True, 0, False, False)
+    if not (complete and past_warmup):
+        return Verdict(False, since_best, False, False)
+    since_best += 1
+    return Verdict(False, since_best, schedule == "plateau", bool(patience) and since_best >= patience)

@@ -314,22 +314,21 @@ class TrainingRun:
             "steps": done,
             "complete": complete,
         }
-        improved = s.best is None or val < s.best
+        verdict = schedule.judge_epoch(val, s.best, s.since_best, complete=complete,
+                                       past_warmup=s.global_step >= cfg.warmup_steps, patience=cfg.patience,
+                                       schedule=cfg.schedule)
         s.history.append(record)
-        if improved:
-            s.best, s.since_best = val, 0
-        elif complete and s.global_step >= cfg.warmup_steps:
-            # Short epochs are noisy early on: one bad epoch in warm-up must not decay the
-            # rate or count towards stopping.
-            s.since_best += 1
-            if cfg.schedule == "plateau":
-                s.plateau_scale *= cfg.lr_decay
+        s.since_best = verdict.since_best
+        if verdict.improved:
+            s.best = val
+        if verdict.decay:
+            s.plateau_scale *= cfg.lr_decay
         s.epoch, s.step = (epoch + 1, 0) if complete else (epoch, done)
-        self._save(improved, carried=None if complete else carried)
-        self.monitor.epoch_end(record, improved)
+        self._save(verdict.improved, carried=None if complete else carried)
+        self.monitor.epoch_end(record, verdict.improved)
         if complete and cfg.sample_every and (epoch + 1) % cfg.sample_every == 0 and self.chief:
             self.monitor.log(self._sample(epoch))
-        if self.stop.reason is None and cfg.patience and s.since_best >= cfg.patience:
+        if self.stop.reason is None and verdict.stop:
             self.stop.reason = "patience"
             self.monitor.log(f"stopping: validation loss has not improved for {cfg.patience} epochs")
 

@@ -59,3 +59,33 @@ def test_resume_continues_the_schedule():
     first, elapsed = run(80)
     rest, _ = run(200, start=80, elapsed0=elapsed)
     assert first + rest == straight
+
+
+def judge(val, best, since=0, complete=True, past_warmup=True, patience=3, schedule="plateau"):
+    from charlstm.schedule import judge_epoch
+
+    return judge_epoch(val, best, since, complete=complete, past_warmup=past_warmup, patience=patience,
+                       schedule=schedule)
+
+
+def test_an_improvement_resets_patience():
+    v = judge(2.0, 2.5, since=2)
+    assert (v.improved, v.since_best, v.decay, v.stop) == (True, 0, False, False)
+    assert judge(2.0, None).improved
+
+
+def test_a_worse_complete_epoch_counts_and_decays_on_plateau_only():
+    v = judge(2.6, 2.5, since=1)
+    assert (v.improved, v.since_best, v.decay, v.stop) == (False, 2, True, False)
+    assert judge(2.6, 2.5, since=1, schedule="linear").decay is False
+
+
+def test_patience_runs_out_and_zero_means_never():
+    assert judge(2.6, 2.5, since=2).stop is True
+    assert judge(2.6, 2.5, since=99, patience=0).stop is False
+
+
+def test_warmup_and_partial_epochs_never_count():
+    for kw in ({"past_warmup": False}, {"complete": False}):
+        v = judge(2.6, 2.5, since=2, **kw)
+        assert (v.since_best, v.decay, v.stop) == (2, False, False)
