@@ -27,14 +27,26 @@ import shutil
 import struct
 import sys
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
-from charlstm.corpus import (EXCERPT_SPAN, Vocabulary, check_bom, check_text, codepoints, describe_chars,
-                             normalize_newlines, nul_error, open_binary, prime_excerpt, utf8_error)
+from charlstm.corpus import (
+    EXCERPT_SPAN,
+    Vocabulary,
+    check_bom,
+    check_text,
+    codepoints,
+    describe_chars,
+    normalize_newlines,
+    nul_error,
+    open_binary,
+    prime_excerpt,
+    utf8_error,
+)
 from charlstm.errors import CorpusError, TrainingError
 
 MAGIC = b"CLSTMIDS"
