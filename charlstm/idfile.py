@@ -54,6 +54,7 @@ FORMAT_VERSION = 1
 CHUNK_SIZE = 16 << 20  # bytes read at a time: peak memory is a small multiple of this
 _HEAD_HASH_BYTES = 1 << 20  # the cache key hashes this much of each input's start
 _LOWER_HOLD = 1 << 22  # see _Normaliser: longest text held back waiting for a space
+_STEP = 1 << 20  # characters per NumPy step inside a chunk: temporaries of a few MB
 _PREFIX = struct.Struct("<8sII")  # magic, format version, header length
 
 
@@ -222,8 +223,9 @@ def _count(inputs, lowercase: bool, chunk_size: int) -> tuple[str, int]:
     total = 0
     for text in _pieces(inputs, lowercase, chunk_size):
         cps = codepoints(text)
-        found = np.bincount(cps)
-        counts[:found.size] += found
+        for lo in range(0, cps.size, _STEP):  # bincount widens its input to int64: 8 bytes a char
+            found = np.bincount(cps[lo:lo + _STEP])
+            counts[:found.size] += found
         total += cps.size
     return "".join(map(chr, np.flatnonzero(counts))), total
 
@@ -243,18 +245,7 @@ def _build(inputs, cache_path: Path, key: dict, lowercase: bool, vocabulary: str
     try:
         with open(tmp, "wb") as out:
             data_offset = _write_header(out, header)
-            crc, written = 0, 0
-            for text in _pieces(inputs, lowercase, chunk_size):
-                ids = table[codepoints(text)]
-                if ids.min() < 0 or written + ids.size > total:
-                    raise CorpusError("an input changed while it was being encoded; run again")
-                ids = ids.astype(vocab.dtype.newbyteorder("<")).tobytes()
-                crc = zlib.crc32(ids, crc)
-                out.write(ids)
-                written += len(ids) // vocab.dtype.itemsize
-            if written != total:
-                raise CorpusError("an input changed while it was being encoded; run again")
-            header["crc32"] = crc
+            header["crc32"] = _write_ids(out, _pieces(inputs, lowercase, chunk_size), table, vocab.dtype, total)
             out.seek(0)
             if _write_header(out, header) != data_offset:
                 raise AssertionError("the header changed size")  # crc is fixed-width below: unreachable
@@ -268,6 +259,26 @@ def _build(inputs, cache_path: Path, key: dict, lowercase: bool, vocabulary: str
                             f"free some disk space or choose another --checkpoint-dir") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_ids(out: BinaryIO, pieces: Iterator[str], table: np.ndarray, dtype: np.dtype, total: int) -> int:
+    """Pass 2: append the pieces' ids to `out`; return their CRC32."""
+    dtype = dtype.newbyteorder("<")
+    changed = CorpusError("an input changed while it was being encoded; run again")
+    crc, written = 0, 0
+    for text in pieces:
+        cps = codepoints(text)
+        for lo in range(0, cps.size, _STEP):  # the int32 lookup is 4 bytes a char
+            ids = table[cps[lo:lo + _STEP]]
+            if ids.min() < 0:
+                raise changed
+            ids = ids.astype(dtype)
+            crc = zlib.crc32(ids, crc)
+            out.write(ids)
+            written += ids.size
+    if written != total:
+        raise changed
+    return crc
 
 
 def _check_vocabulary(text_chars: str, vocabulary: str) -> None:
