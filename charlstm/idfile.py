@@ -26,6 +26,7 @@ import os
 import shutil
 import struct
 import sys
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -241,7 +242,7 @@ def _build(inputs, cache_path: Path, key: dict, lowercase: bool, vocabulary: str
     header = {"format": FORMAT_VERSION, "dtype": vocab.dtype.newbyteorder("<").str, "length": total, "vocab": vocab.chars,
               "vocab_sha256": hashlib.sha256(vocab.chars.encode()).hexdigest(), "text_chars": text_chars,
               "lowercase": lowercase, "inputs": key, "crc32": 0}
-    tmp = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.tmp")
+    tmp = cache_path.with_name(f".{cache_path.name}.{uuid.uuid4().hex}.tmp")  # unique even across hosts
     try:
         with open(tmp, "wb") as out:
             data_offset = _write_header(out, header)
@@ -369,7 +370,7 @@ def _make_parent(cache_path: Path) -> None:
 
 def _spool_stdin(cache_path: Path, chunk_size: int) -> Path:
     """Copy stdin to a file beside the cache, so both passes can read it."""
-    spool = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.stdin")
+    spool = cache_path.with_name(f".{cache_path.name}.{uuid.uuid4().hex}.stdin")
     try:
         with open(spool, "wb") as out:
             shutil.copyfileobj(sys.stdin.buffer, out, chunk_size)

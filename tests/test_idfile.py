@@ -190,6 +190,24 @@ def test_read_and_release_pages(tmp_path):
 # ---- resume vocabulary ---------------------------------------------------------------
 
 
+def test_same_corpus_as_training_prepare_fresh_and_resumed(tmp_path):
+    from charlstm.training import prepare
+
+    a = write(tmp_path / "a.txt", MIXED * 40)
+    text = read_corpus([str(a)])
+    for vocabulary in (None, "".join(sorted(set(text) | set("QZ")))):
+        want = prepare(text, 5, vocabulary)
+        got = encode_corpus([str(a)], tmp_path / "ids", vocabulary=vocabulary, seed=5, chunk_size=13)
+        assert (got.vocab, got.excerpt) == (want.vocab, want.excerpt)
+        np.testing.assert_array_equal(got.ids, want.ids)
+    with pytest.raises(CorpusError) as want_err:
+        prepare(text, 5, "abc")
+    with pytest.raises(CorpusError) as got_err:
+        encode_corpus([str(a)], tmp_path / "ids", vocabulary="abc")
+    assert str(got_err.value) == str(want_err.value)
+
+
+
 def test_resume_vocabulary_refuses_new_characters(tmp_path):
     a = write(tmp_path / "a.txt", b"abc xyz\n")
     with pytest.raises(CorpusError, match=r"^the corpus has 2 character\(s\) the checkpoint's vocabulary lacks: "
