@@ -72,30 +72,39 @@ def decode(data: bytes, name: str) -> str:
     return normalize_newlines(text)
 
 
-def open_binary(path: str) -> BinaryIO:
-    """A file opened for binary reading, with errors a user can act on (not for '-')."""
+def _check_file(path: str) -> Path:
     p = Path(path)
     if not p.exists():
         raise CorpusError(f"{path}: no such file")
     if p.is_dir():
         raise CorpusError(f"{path}: is a directory; give a text file (or several)")
+    return p
+
+
+def _read_error(path: str, e: OSError) -> CorpusError:
+    if isinstance(e, PermissionError):
+        return CorpusError(f"{path}: permission denied; check the file's read permission")
+    return CorpusError(f"{path}: cannot read: {e.strerror or e}")
+
+
+def open_binary(path: str) -> BinaryIO:
+    """A file opened for binary reading, with read_bytes's errors (not for '-')."""
+    p = _check_file(path)
     try:
         return open(p, "rb")
-    except PermissionError:
-        raise CorpusError(f"{path}: permission denied; check the file's read permission") from None
     except OSError as e:
-        raise CorpusError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise _read_error(path, e) from None
 
 
 def read_bytes(path: str) -> bytes:
     """Bytes of a file, or of stdin for '-', with errors a user can act on."""
     if path == "-":
         return sys.stdin.buffer.read()
-    with open_binary(path) as f:
-        try:
-            return f.read()
-        except OSError as e:
-            raise CorpusError(f"{path}: cannot read: {e.strerror or e}") from None
+    p = _check_file(path)
+    try:
+        return p.read_bytes()
+    except OSError as e:
+        raise _read_error(path, e) from None
 
 
 def check_text(name: str, chars: int, non_space: bool) -> None:
