@@ -170,49 +170,67 @@ def _decoded(f: BinaryIO, name: str, chunk_size: int) -> Iterator[str]:
         raise utf8_error(name, *bad)
 
 
-class _Normaliser:
-    """Folds line endings and case of a file's decoded pieces as read_corpus does for the whole.
+class _Lines:
+    """Folds a file's line endings piece by piece as corpus.decode does for the whole file.
 
-    Held back until the next piece: a trailing CR (it may start a CRLF), and with
-    lower case the text after the last space or newline, because str.lower() turns
-    a capital sigma into 'ς' or 'σ' depending on the letters around it and a space
-    or newline ends that context. A run of more than _LOWER_HOLD characters without
-    either is lowered anyway (the sigma at such a cut may then differ from the in-memory path).
+    A trailing CR is held until the next piece (it may start a CRLF) or the file's end.
+    Counts what read_corpus checks: characters, and whether any is not whitespace.
     """
 
-    def __init__(self, lowercase: bool):
-        self.lowercase, self.carry = lowercase, ""
-        self.chars, self.non_space = 0, False  # for the empty / whitespace-only checks
+    def __init__(self):
+        self.carry, self.chars, self.non_space = "", 0, False
 
     def feed(self, text: str, final: bool = False) -> str:
         text, self.carry = self.carry + text, ""
-        if not final:
-            cut = len(text) - 1 if text.endswith("\r") else len(text)
-            if self.lowercase:
-                space = max(text.rfind("\n", 0, cut), text.rfind(" ", 0, cut))
-                if space >= 0 or cut <= _LOWER_HOLD:
-                    cut = space + 1
-            text, self.carry = text[:cut], text[cut:]
+        if not final and text.endswith("\r"):
+            text, self.carry = text[:-1], "\r"
         text = normalize_newlines(text)
         self.chars += len(text)
         if not self.non_space and text and not text.isspace():
             self.non_space = True
-        return text.lower() if self.lowercase else text
+        return text
+
+
+class _Lower:
+    """Lower-cases the corpus piece by piece as read_corpus lowers the joined text.
+
+    str.lower() turns a capital sigma into 'ς' or 'σ' depending on the letters around
+    it, even across a file boundary, and a space or newline ends that context. So the
+    text after the last space or newline is held until the next piece (of this or the
+    next file). A run of more than _LOWER_HOLD characters without either is lowered
+    anyway (only a sigma at that cut could then differ from the in-memory path).
+    """
+
+    def __init__(self):
+        self.carry = ""
+
+    def feed(self, text: str, final: bool = False) -> str:
+        text, self.carry = self.carry + text, ""
+        if not final:
+            cut = max(text.rfind("\n"), text.rfind(" ")) + 1
+            if cut or len(text) <= _LOWER_HOLD:
+                text, self.carry = text[:cut], text[cut:]
+        return text.lower()
 
 
 def _pieces(inputs: list[tuple[str, Path]], lowercase: bool, chunk_size: int) -> Iterator[str]:
     """The whole corpus as normalised text pieces, file after file; checks each file has text."""
+    lower = _Lower() if lowercase else None
     for name, path in inputs:
-        norm = _Normaliser(lowercase)
+        lines = _Lines()
         with open_binary(str(path)) as f:
             for piece in _decoded(f, name, chunk_size):
-                text = norm.feed(piece)
-                if text:
+                if text := _fold(lines.feed(piece), lower):
                     yield text
-        text = norm.feed("", final=True)
-        if text:
+        if text := _fold(lines.feed("", final=True), lower):
             yield text
-        check_text(name, norm.chars, norm.non_space)
+        check_text(name, lines.chars, lines.non_space)
+    if lower is not None and (text := lower.feed("", final=True)):
+        yield text
+
+
+def _fold(text: str, lower: _Lower | None) -> str:
+    return text if lower is None or not text else lower.feed(text)
 
 
 # ---- the two passes ------------------------------------------------------------------

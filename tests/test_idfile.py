@@ -55,6 +55,9 @@ def test_lowercase_matches_including_final_sigma_at_chunk_edges(tmp_path, chunk_
     # str.lower() makes Σ 'ς' at a word end and 'σ' inside one: a chunk cut must not change that
     a = write(tmp_path / "a.txt", ("ΟΔΥΣΣΕΥΣ ΣΑΣ İstanbul ΑΣ\r\nΣΣ Σ ABC ΑΣ.Β\n" * 9).encode())
     check_equal([a], tmp_path / "ids", lowercase=True, chunk_size=chunk_size)
+    # across files too: read_corpus lowers the joined text, so "ΑΣ" + "Β" gives 'σ', not 'ς'
+    b, c = write(tmp_path / "b.txt", "x ΑΣ".encode()), write(tmp_path / "c.txt", "Β y ΑΣ".encode())
+    check_equal([b, c, b], tmp_path / "ids2", lowercase=True, chunk_size=chunk_size)
 
 
 def test_crlf_split_exactly_at_a_chunk_boundary(tmp_path):
