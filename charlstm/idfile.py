@@ -100,22 +100,25 @@ def encode_corpus(paths: list[str], cache_path: Path, *, lowercase: bool = False
     cache_path = Path(cache_path)
     if list(paths).count("-") > 1:
         raise CorpusError("stdin ('-') can be given only once")
-    _make_parent(cache_path)
-    spool = _spool_stdin(cache_path, chunk_size) if "-" in paths else None
+    for p in paths:
+        if p != "-":
+            open_binary(p).close()  # missing/directory/permission errors before anything is written
+    made = _make_parent(cache_path)
+    spool = None
     try:
+        spool = _spool_stdin(cache_path, chunk_size) if "-" in paths else None
         inputs = [(("<stdin>", spool) if p == "-" else (p, Path(p))) for p in paths]
-        for name, path in inputs:
-            open_binary(str(path)).close()  # missing/directory/permission errors before anything else
         key = None if spool else _key(inputs, lowercase)
         found = _load(cache_path, key, vocabulary) if key else None
-        if found is None:
+        reused = found is not None
+        if not reused:
             _build(inputs, cache_path, key, lowercase, vocabulary, chunk_size)
             found = _load(cache_path, key, vocabulary, verify=False)
             if found is None:
                 raise TrainingError(f"{cache_path}: changed while it was being written; run again")
-            reused = False
-        else:
-            reused = True
+    except BaseException:
+        _remove_empty(cache_path.parent, made)  # a failed first run leaves no empty run directory behind
+        raise
     finally:
         if spool is not None:
             spool.unlink(missing_ok=True)
@@ -378,12 +381,28 @@ def _crc32(path: Path, offset: int, block: int = 16 << 20) -> int:
     return crc
 
 
-def _make_parent(cache_path: Path) -> None:
+def _make_parent(cache_path: Path) -> Path | None:
+    """Create the cache's folder if needed; return the top folder created, if any."""
+    top = None
+    for d in reversed(cache_path.parents):
+        if not d.exists():
+            top = d
+            break
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise TrainingError(f"cannot create {cache_path.parent}: {e.strerror or e}; "
                             f"choose another --checkpoint-dir") from None
+    return top
+
+
+def _remove_empty(folder: Path, top: Path | None) -> None:
+    """Remove `folder` and its parents up to `top` (the first folder _make_parent created) while empty."""
+    while top is not None and not any(folder.iterdir()):
+        folder.rmdir()
+        if folder == top:
+            return
+        folder = folder.parent
 
 
 def _spool_stdin(cache_path: Path, chunk_size: int) -> Path:

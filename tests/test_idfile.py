@@ -183,8 +183,15 @@ def test_no_temp_files_left_behind(tmp_path):
 def test_failed_encode_leaves_no_cache_and_no_temp(tmp_path):
     a = write(tmp_path / "a.txt", b"good text\n" * 3 + b"\xff")
     with pytest.raises(CorpusError):
+        encode_corpus([str(a)], tmp_path / "runs" / "run" / "ids")
+    assert not (tmp_path / "runs").exists()  # the folders it made for the cache are gone again
+    (tmp_path / "run").mkdir()
+    with pytest.raises(CorpusError):
         encode_corpus([str(a)], tmp_path / "run" / "ids")
-    assert list((tmp_path / "run").iterdir()) == []
+    assert (tmp_path / "run").is_dir() and list((tmp_path / "run").iterdir()) == []  # not made here: kept
+    with pytest.raises(CorpusError, match="no such file"):
+        encode_corpus([str(tmp_path / "nope")], tmp_path / "other" / "ids")
+    assert not (tmp_path / "other").exists()
 
 
 def test_stdin_is_spooled_and_matches(tmp_path, monkeypatch):
