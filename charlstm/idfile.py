@@ -54,7 +54,7 @@ MAGIC = b"CLSTMIDS"
 FORMAT_VERSION = 1
 CHUNK_SIZE = 16 << 20  # bytes read at a time: peak memory is a small multiple of this
 _HEAD_HASH_BYTES = 1 << 20  # the cache key hashes this much of each input's start
-_LOWER_HOLD = 1 << 22  # see _Normaliser: longest text held back waiting for a space
+_LOWER_HOLD = 1 << 22  # see _Lower: longest text held back waiting for a space or newline
 _STEP = 1 << 20  # characters per NumPy step inside a chunk: temporaries of a few MB
 _PREFIX = struct.Struct("<8sII")  # magic, format version, header length
 
