@@ -37,8 +37,9 @@ def train(*corpus: str | os.PathLike, checkpoint_dir: str | os.PathLike | None =
     from charlstm import checkpoint as ckpt_io
     from charlstm import fetch
     from charlstm import resume as resume_rules
-    from charlstm.corpus import corpus_name, read_corpus
-    from charlstm.training import RunOptions, prepare
+    from charlstm.corpus import corpus_name
+    from charlstm.idfile import encode_corpus
+    from charlstm.training import Corpus, RunOptions
     from charlstm.training import train as run_training
 
     unknown = sorted(set(options) - set(TRAIN_OPTIONS))
@@ -66,12 +67,26 @@ def train(*corpus: str | os.PathLike, checkpoint_dir: str | os.PathLike | None =
         model_config = ModelConfig(vocab_size=0, **{k: v for k, v in options.items() if k in MODEL_OPTIONS})
         train_config = TrainConfig(**{k: v for k, v in options.items() if k not in MODEL_OPTIONS})
         lowercase, vocabulary, seed = train_config.lowercase, None, train_config.seed
-    text = read_corpus(paths, lowercase)
-    data = prepare(text, seed, vocabulary)
-    corpus_info = {"names": [("<stdin>" if c == "-" else c) for c in paths], "chars": len(text)}
-    del text  # training holds the 1-byte ids; a 100 MB string would sit unused beside them
+    # Streamed into a memory-mapped id file: the corpus never sits in memory as text.
+    encoded = encode_corpus(paths, _cache_path(run_dir), lowercase=lowercase, vocabulary=vocabulary, seed=seed)
+    data = Corpus(encoded.ids, encoded.vocab, encoded.excerpt, release=encoded.release_pages)
+    corpus_info = {"names": [("<stdin>" if c == "-" else c) for c in paths], "chars": encoded.chars}
     run_options = RunOptions(device=device, strategy=strategy, log=log, progress=verbose,
                              tensorboard=Path(tensorboard) if tensorboard else None,
                              corpus_info=corpus_info, collective_timeout=collective_timeout)
     return run_training(data, model_config, train_config, run_dir, resume=resume, options=run_options,
                         options_given=options)
+
+
+def _cache_path(run_dir: Path) -> Path:
+    """Where the encoded corpus lives: the run directory, except for a multi-worker run's
+    non-chief workers, which write nothing there (a temp folder of their own instead)."""
+    from charlstm.tf_runtime import chief_task
+
+    if chief_task():
+        return run_dir / "corpus.ids"
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(f"{run_dir.resolve()}|{os.environ.get('TF_CONFIG')}".encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"charlstm-worker-{key}" / "corpus.ids"

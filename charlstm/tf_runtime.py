@@ -113,6 +113,22 @@ def strategy(name: str = "auto", device: str = "auto", collective_timeout: float
     raise DeviceError(f"unknown strategy {name!r}")
 
 
+def chief_task() -> bool:
+    """From TF_CONFIG alone (no TensorFlow): is this process the chief, or the only one?"""
+    import json
+
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return True
+    try:
+        config = json.loads(raw)
+        task, cluster = config.get("task", {}), config.get("cluster", {})
+        kind, index = task.get("type"), int(task.get("index", 0))
+    except (ValueError, TypeError, AttributeError):
+        raise DeviceError("TF_CONFIG is not valid JSON with a 'cluster' and a 'task'") from None
+    return kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+
+
 def is_chief(strategy) -> bool:
     """The worker that writes checkpoints and logs: the `chief` task, else worker 0."""
     resolver = getattr(strategy, "cluster_resolver", None)

@@ -30,7 +30,7 @@ import numpy as np
 from charlstm import checkpoint as ckpt_io
 from charlstm import dataset, resume, schedule
 from charlstm.config import ModelConfig, TrainConfig
-from charlstm.corpus import Vocabulary, describe_chars
+from charlstm.corpus import Vocabulary, describe_chars, prime_excerpt
 from charlstm.errors import CorpusError, DeviceError, TrainingError, UsageError
 from charlstm.monitor import LN2, Monitor
 from charlstm.runstate import RunState
@@ -58,14 +58,7 @@ class Corpus:
     ids: np.ndarray  # (chars,) the text as vocabulary ids, uint8 for most corpora (may be a memmap)
     vocab: Vocabulary  # sorted distinct characters; an id indexes into it
     excerpt: str  # a line start of the text: the default prime stored in checkpoints
-
-
-def prime_excerpt(text: str, seed: int, length: int = 40) -> str:
-    """A line start of the training text, to prime generation when none is given."""
-    rng = np.random.default_rng(seed)
-    starts = [i + 1 for i in range(min(len(text), 200_000) - 1) if text[i] == "\n" and text[i + 1] != "\n"]
-    start = int(rng.choice(starts)) if starts else 0
-    return text[start:start + length]
+    release: Callable[[], None] | None = None  # drop a memmap's pages from RSS (they stay in the page cache)
 
 
 def prepare(text: str, seed: int, vocabulary: str | None = None) -> Corpus:
@@ -264,6 +257,9 @@ class TrainingRun:
             if result.stop:
                 self.stop.reason = self.stop.reason or "another-worker"  # a peer hit its deadline or a signal
                 break
+            if self.corpus.release is not None and done % 256 == 0:
+                # A memmapped corpus: every page an epoch reads would otherwise count in RSS.
+                self.corpus.release()
             if cfg.save_every and (done - first) % cfg.save_every == 0 and done < self.batches.steps:
                 self._save(improved=False, carried=carried)
         self._end_epoch(epoch, first, done, time.monotonic() - t0, nats, carried)
