@@ -22,6 +22,7 @@ SENTENCE_END = ".!?"
 # An all-caps name alone at the start of a line and ending in "." or ":" (MACBETH. / ROMEO:)
 SPEAKER = re.compile(r"^[A-Z][A-Z'\- ]*[A-Z](?=[.:])", re.MULTILINE)
 SATURATED_LOW, SATURATED_HIGH = 0.1, 0.9  # Karpathy et al.'s thresholds
+MIN_DROP = 0.05  # a forget gate "drops" at sentence ends when its mean there is this much lower
 
 
 def in_quotes(text: str) -> np.ndarray:
@@ -184,7 +185,7 @@ def forget_at_sentence_end(text: str, layers: list[dict[str, np.ndarray]], top: 
                  "at_end": float(g[mask, u].mean()), "elsewhere": float(g[~mask, u].mean())}
                 for u in range(drop.size)]
     out.sort(key=lambda d: -d["drop"])
-    return [d for d in out[:top] if d["drop"] > 0]
+    return [d for d in out[:top] if d["drop"] > MIN_DROP]
 
 
 def saturation(layers: list[dict[str, np.ndarray]]) -> list[dict]:

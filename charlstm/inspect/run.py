@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -12,7 +11,7 @@ from typing import Callable
 import numpy as np
 
 from charlstm import checkpoint as ckpt_io
-from charlstm.corpus import Vocabulary, decode, describe_chars, read_corpus
+from charlstm.corpus import Vocabulary, decode, describe_chars, read_bytes, read_corpus
 from charlstm.errors import CorpusError, UsageError, VocabularyError
 from charlstm.inspect import detectors
 from charlstm.inspect.trace import Reference, record
@@ -78,10 +77,8 @@ def load_text(opts: InspectOptions, ckpt, vocab: Vocabulary, warn: Callable[[str
     if opts.text_file is None:
         text, source = default_text(ckpt)
     else:
-        if opts.text_file == "-":
-            text, source = decode(sys.stdin.buffer.read(), "<stdin>"), "<stdin>"
-        else:
-            text, source = read_corpus([opts.text_file], False), opts.text_file
+        source = "<stdin>" if opts.text_file == "-" else opts.text_file
+        text = decode(read_bytes(opts.text_file), source)
         if ckpt.training.lowercase:
             text = text.lower()  # the model only ever saw lower case
     if not text:
