@@ -226,10 +226,8 @@ async function main() {
     if (a.levels !== 256) for (let i = 0; i < q.length; i++) q[i] = Math.round(q[i] * f);
     a.bytes = q; delete a.b64;
   }
-  const t0 = performance.now();
   drawLegend(document.getElementById("legend-surprise"), SURPRISE);
-  buildText(); buildControls(); colourText(); const t1 = performance.now(); buildHeatmaps(); const t2 = performance.now(); buildStrips();
-  document.body.dataset.timing = [t0, t1 - t0, t2 - t1, performance.now() - t2].map(Math.round).join(",");
+  buildText(); buildControls(); colourText(); buildHeatmaps(); buildStrips();
   document.body.dataset.ready = "1";
 }
 main().catch((e) => { console.error(e); document.body.dataset.ready = "error"; });
