@@ -154,3 +154,19 @@ def test_failed_write_leaves_no_partial_page(trained_run, text_file, tmp_path, m
                                        gradients=False))
     assert out.read_text() == "old page"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.html", "text.txt"]
+
+
+@pytest.mark.slow
+def test_forward_views_never_load_tensorflow(trained_run, text_file, tmp_path):
+    """Only the gradient view may import TensorFlow; --no-gradients runs on NumPy alone."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from charlstm.cli import main; sys.argv = ['charlstm', 'inspect', '-c', sys.argv[1], "
+            "sys.argv[2], '--out', sys.argv[3], '--no-gradients']\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'")
+    done = subprocess.run([sys.executable, "-c", code, str(trained_run), str(text_file), str(tmp_path / "p.html")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "p.html").is_file()

@@ -17,6 +17,11 @@ const DIVERGING = lut([[5, 48, 97], [67, 147, 195], [209, 229, 240], [247, 247, 
 const SEQUENTIAL = lut([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]]);
 const SURPRISE = lut([[255, 255, 255], [254, 217, 118], [253, 141, 60], [227, 26, 28], [128, 0, 38]]);
 const GREY = lut([[255, 255, 255], [60, 60, 60]]);
+function lut32(L) {  // RGBA packed for a Uint32 view of ImageData (little-endian: A B G R)
+  const out = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) out[i] = (255 << 24 | L[i * 3 + 2] << 16 | L[i * 3 + 1] << 8 | L[i * 3]) >>> 0;
+  return out;
+}
 const isGate = (q) => !(q === "h" || q === "c");
 const scaleFor = (q) => isGate(q) ? SEQUENTIAL : DIVERGING;
 const rgb = (L, i) => { i = Math.max(0, Math.min(255, i | 0)); return `rgb(${L[i * 3]},${L[i * 3 + 1]},${L[i * 3 + 2]})`; };
@@ -164,11 +169,9 @@ function buildHeatmaps() {
     title.textContent = `layer ${l.layer} · ${a.label} · ${U} units × ${T} characters · ${a.lo.toFixed(2)} … ${a.hi.toFixed(2)}`;
     const c = document.createElement("canvas"); c.width = T; c.height = U;
     c.dataset.layer = l.layer; c.dataset.quantity = q;
-    const ctx = c.getContext("2d"), img = ctx.createImageData(T, U), L = scaleFor(q);
-    for (let i = 0; i < U * T; i++) {
-      const v = a.bytes[i] * 3;
-      img.data[i * 4] = L[v]; img.data[i * 4 + 1] = L[v + 1]; img.data[i * 4 + 2] = L[v + 2]; img.data[i * 4 + 3] = 255;
-    }
+    const ctx = c.getContext("2d"), img = ctx.createImageData(T, U), px = new Uint32Array(img.data.buffer);
+    const L32 = lut32(scaleFor(q)), bytes = a.bytes;
+    for (let i = 0; i < U * T; i++) px[i] = L32[bytes[i]];  // one 32-bit store per pixel
     ctx.putImageData(img, 0, 0);
     const at = (e) => {
       const r = c.getBoundingClientRect();

@@ -123,6 +123,8 @@ def _headlines(findings) -> list[str]:
             if s["share_mostly_closed"] >= 0.05:
                 out.append(f"layer {li}: {s['share_mostly_closed']:.0%} of {name} gates are shut (< 0.1) "
                            f"more than half the time")
+    if not any(findings["saturation"]):
+        return []  # a plain RNN: no gates
     return out or ["no gate is saturated more than half the time in 5% of units or more"]
 
 
