@@ -15,8 +15,7 @@ import tempfile
 import time
 
 import pytest
-
-from tests.conftest import TINY_TEXT, invoke
+from conftest import TINY_TEXT, invoke
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +32,8 @@ def chromium():
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 pytest.skip(f"could not install chromium ({' '.join(cmd)}: {done.stderr.strip()[-300:]})")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in the test extra: pip install -e '.[test]'")
+    webdriver = pytest.importorskip("selenium.webdriver",
+                                    reason="selenium is in the test extra: pip install -e '.[test]'")
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()

@@ -8,8 +8,7 @@ import re
 import zipfile
 
 import pytest
-
-from tests.conftest import TINY_TEXT, invoke
+from conftest import TINY_TEXT, invoke
 
 
 @pytest.fixture
@@ -84,8 +83,10 @@ def test_unknown_characters(runner, trained_run, tmp_path):
 
 
 @pytest.mark.parametrize("args, code, message", [
-    (["--layer", "2"], 2, "Error: --layer 2 is out of range: this model has layers 1 to 1 (see 'charlstm inspect --help')"),
-    (["--layer", "0"], 2, "Error: --layer 0 is out of range: this model has layers 1 to 1 (see 'charlstm inspect --help')"),
+    (["--layer", "2"], 2, "Error: --layer 2 is out of range: this model has layers 1 to 1 "
+                          "(see 'charlstm inspect --help')"),
+    (["--layer", "0"], 2, "Error: --layer 0 is out of range: this model has layers 1 to 1 "
+                          "(see 'charlstm inspect --help')"),
     (["--units", "0-16"], 2, "Error: --units 0-16 is out of range: this model's layers have units 0 to 15 "
                              "(see 'charlstm inspect --help')"),
     (["--units", "a-b"], 2, "Error: --units 'a-b': write unit numbers and ranges like 0-49,120 "

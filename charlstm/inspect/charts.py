@@ -18,7 +18,8 @@ def _frame(xlabel: str, ylabel: str, ylabel2: str = "") -> list[str]:
     out = [f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" class="chart">',
            f'<rect x="{ML}" y="{MT}" width="{W - ML - MR}" height="{H - MT - MB}" class="plot"/>',
            f'<text x="{(W + ML - MR) / 2}" y="{H - 8}" class="axis-label">{escape(xlabel)}</text>',
-           f'<text transform="translate(14 {(H + MT - MB) / 2}) rotate(-90)" class="axis-label">{escape(ylabel)}</text>']
+           f'<text transform="translate(14 {(H + MT - MB) / 2}) rotate(-90)" class="axis-label">'
+           f'{escape(ylabel)}</text>']
     if ylabel2:
         out.append(f'<text transform="translate({W - 12} {(H + MT - MB) / 2}) rotate(90)" class="axis-label">'
                    f'{escape(ylabel2)}</text>')

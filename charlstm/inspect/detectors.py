@@ -191,7 +191,7 @@ def forget_at_sentence_end(text: str, layers: list[dict[str, np.ndarray]], top: 
 def saturation(layers: list[dict[str, np.ndarray]]) -> list[dict]:
     """Per layer and gate: per-unit fractions of time below 0.1 and above 0.9, plus headline shares."""
     out = []
-    for li, rec in enumerate(layers, start=1):
+    for rec in layers:
         gates = {}
         for gate in ("f", "i", "o", "z", "r"):
             if gate not in rec:
