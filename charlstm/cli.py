@@ -353,7 +353,11 @@ def corpus_fetch(name, dest):
 @click.option("--gradients/--no-gradients", default=True, show_default=True, help="Measure the vanishing gradient (loads TensorFlow).")
 @library_errors
 def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path, detectors, on_unknown, gradients):
-    """Write an HTML page showing the gates, cell states and gradients of a checkpoint on TEXT_FILE."""
+    """Write one self-contained HTML page showing a checkpoint's cell states, gates and gradients.
+
+    TEXT_FILE is the text to run ('-' reads stdin); default: the held-out part of the
+    training corpus named in the checkpoint, else its stored excerpt.
+    """
     from charlstm.inspect.run import InspectOptions, inspect as run_inspect
 
     opts = InspectOptions(checkpoints=list(checkpoints) + list(compare), text_file=text_file, out=out, chars=chars,
