@@ -33,6 +33,7 @@ FORMAT = "charlstm-checkpoint"
 FORMAT_VERSION = 1
 META_NAME = "charlstm.json"
 WEIGHTS_NAME = "charlstm_weights.npz"
+CARRY_NAME = "charlstm_carry.npz"  # mid-epoch checkpoints of carried-state runs: the state of every row
 BEST, LAST = "best.keras", "last.keras"
 # Layer classes a charlstm model is made of; anything else (Lambda above all) is refused.
 ALLOWED_LAYERS = {"InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN", "Dropout", "Dense"}
@@ -177,6 +178,22 @@ def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
             raise CheckpointError(f"{path}: corrupted weights in checkpoint ({e})") from None
 
 
+def load_resume_arrays(path: str | os.PathLike) -> list[list[np.ndarray]] | None:
+    """The carried state saved with a mid-epoch checkpoint, or None."""
+    path = Path(path)
+    with _open_zip(path) as z:
+        if CARRY_NAME not in z.namelist():
+            return None
+        try:
+            with np.load(io.BytesIO(z.read(CARRY_NAME)), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+            raise CheckpointError(f"{path}: corrupted carried state in checkpoint ({e})") from None
+    layers = sorted({int(k.split("/")[0][5:]) for k in arrays})
+    return [[arrays[f"layer{i}/{j}"] for j in range(sum(k.startswith(f"layer{i}/") for k in arrays))]
+            for i in layers]
+
+
 def load_network(path):
     """(Checkpoint, sampling.Network) from a checkpoint file, without TensorFlow."""
     from charlstm.sampling import Network
@@ -248,8 +265,13 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def save(model, ckpt: Checkpoint, path: Path, weights: dict[str, np.ndarray]) -> Path:
-    """Write model + metadata to `path` atomically: temp file, fsync, rename."""
+def save(model, ckpt: Checkpoint, path: Path, weights: dict[str, np.ndarray],
+         carry: list[list[np.ndarray]] | None = None) -> Path:
+    """Write model + metadata to `path` atomically: temp file, fsync, rename.
+
+    `carry` is the state carried across windows at a mid-epoch checkpoint, per
+    layer a list of (rows, units) arrays, so that resuming continues exactly.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
     try:
@@ -259,6 +281,10 @@ def save(model, ckpt: Checkpoint, path: Path, weights: dict[str, np.ndarray]) ->
         with zipfile.ZipFile(tmp, "a") as z:
             z.writestr(META_NAME, json.dumps(ckpt.to_json(), indent=1))
             z.writestr(WEIGHTS_NAME, buf.getvalue())
+            if carry is not None:
+                buf = io.BytesIO()
+                np.savez(buf, **{f"layer{i}/{j}": a for i, layer in enumerate(carry) for j, a in enumerate(layer)})
+                z.writestr(CARRY_NAME, buf.getvalue())
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -17,7 +17,7 @@ import click
 from click.core import ParameterSource
 
 from charlstm import __version__
-from charlstm.config import CELLS, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
+from charlstm.config import CELLS, SCHEDULES, STRATEGIES, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
 
 CHECKPOINT_HELP = ("Checkpoint file, or a training run's directory (its best checkpoint); "
                    "default: the most recent run under ./checkpoints.")
@@ -102,12 +102,6 @@ def main():
 
 # --- train ----------------------------------------------------------------------------------
 
-HYPER = ("seq_length", "batch_size", "learning_rate", "lr_decay", "clip_norm", "val_fraction",
-         "seed", "lowercase", "jit_compile", "warmup_steps")
-MODEL = ("cell", "layers", "units", "embedding_dim", "dropout")
-RUN_CONTROLS = ("epochs", "max_time", "patience", "sample_every", "save_every")  # may change on resume
-
-
 @main.command()
 @click.argument("corpus", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--cell", type=click.Choice(CELLS), default=ModelConfig.cell, show_default=True, help="Recurrent cell.")
@@ -115,89 +109,55 @@ RUN_CONTROLS = ("epochs", "max_time", "patience", "sample_every", "save_every") 
 @click.option("--units", type=click.IntRange(1, 8192), default=ModelConfig.units, show_default=True, help="Units per layer.")
 @click.option("--embedding-dim", type=click.IntRange(1, 4096), default=ModelConfig.embedding_dim, show_default=True, help="Character embedding size.")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=ModelConfig.dropout, show_default=True, help="Dropout after each recurrent layer.")
-@click.option("--seq-length", type=click.IntRange(1, 100_000), default=TrainConfig.seq_length, show_default=True, help="Characters per training window.")
-@click.option("--batch-size", type=click.IntRange(1, 65_536), default=TrainConfig.batch_size, show_default=True, help="Windows per step.")
+@click.option("--seq-length", type=click.IntRange(1, 100_000), default=TrainConfig.seq_length, show_default=True, help="Characters per training window (backpropagation length).")
+@click.option("--batch-size", type=click.IntRange(1, 65_536), default=TrainConfig.batch_size, show_default=True, help="Windows per step, all workers together (the learning rate is not scaled with it).")
+@click.option("--carry-state/--no-carry-state", default=TrainConfig.carry_state, show_default=True, help="Rows are contiguous streams and each window starts from the previous one's final state (char-rnn's truncated BPTT); off: shuffled windows from a zero state.")
 @click.option("--epochs", type=click.IntRange(1, 1_000_000), default=TrainConfig.epochs, show_default=True, help="Maximum epochs.")
-@click.option("--learning-rate", type=click.FloatRange(0, 10, min_open=True), default=TrainConfig.learning_rate, show_default=True, help="Adam learning rate.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=TrainConfig.lr_decay, show_default=True, help="Learning-rate factor after an epoch without improvement.")
+@click.option("--learning-rate", type=click.FloatRange(0, 10, min_open=True), default=TrainConfig.learning_rate, show_default=True, help="Adam's peak learning rate.")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default=TrainConfig.schedule, show_default=True, help="After warm-up: linear or cosine decay to zero at the end of --max-time (else of --epochs), or plateau halving.")
+@click.option("--warmup-steps", type=click.IntRange(0, 10**9), default=TrainConfig.warmup_steps, show_default=True, help="Linear learning-rate warm-up; no decay or early stopping before it ends.")
+@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=TrainConfig.lr_decay, show_default=True, help="Plateau schedule: learning-rate factor after an epoch without improvement.")
 @click.option("--clip-norm", type=click.FloatRange(0, 1e6, min_open=True), default=TrainConfig.clip_norm, show_default=True, help="Global gradient-norm clip.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=TrainConfig.val_fraction, show_default=True, help="Last fraction of the text held out.")
 @click.option("--patience", type=click.IntRange(0, 1_000_000), default=TrainConfig.patience, show_default=True, help="Stop after this many epochs without improvement (0 = never).")
-@click.option("--warmup-steps", type=click.IntRange(0, 10**9), default=TrainConfig.warmup_steps, show_default=True, help="No learning-rate decay or early stopping before this many steps.")
-@click.option("--max-time", type=click.FloatRange(0, None, min_open=True), default=None, metavar="SECONDS", help="Stop cleanly after this wall-clock budget.")
-@click.option("--seed", type=SeedType(), default=None, help="Seed for initialisation, shuffling and dropout.")
+@click.option("--max-time", type=click.FloatRange(0, None, min_open=True), default=None, metavar="SECONDS", help="Wall-clock budget: the schedule decays to zero at it, then training stops cleanly.")
+@click.option("--seed", type=SeedType(), default=None, help="Seed for initialisation, data order and dropout.")
 @click.option("--lowercase", is_flag=True, help="Fold the text to lower case first.")
 @click.option("--sample-every", type=click.IntRange(0, 1_000_000), default=TrainConfig.sample_every, show_default=True, help="Print a sample to stderr every N epochs (0 = never).")
 @click.option("--save-every", type=click.IntRange(0, 10**9), default=TrainConfig.save_every, show_default=True, help="Also checkpoint every N steps within an epoch (0 = at epoch ends only).")
 @click.option("--checkpoint-dir", type=click.Path(file_okay=False), default=None, help="Where to write checkpoints [default: checkpoints/<corpus name>].")
 @click.option("--resume", is_flag=True, help="Continue the run in --checkpoint-dir from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Start a new run even if --checkpoint-dir already holds one.")
-@click.option("--jit/--no-jit", "jit", default=False, show_default=True, help="XLA-compile the training step (slower for LSTMs on CPU).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True)
+@click.option("--jit/--no-jit", "jit_compile", default=TrainConfig.jit_compile, show_default=True, help="XLA-compile the training step (slower for LSTMs on CPU).")
+@click.option("--mixed-precision", is_flag=True, help="float16 on a GPU, bfloat16 on a CPU that has it (an error otherwise); softmax and loss stay float32.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True, help="gpu: require cuDNN for every recurrent layer (an error, not a silent slow path).")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True, help="tf.distribute: auto is multi-worker when TF_CONFIG is set, mirrored with several GPUs, else one device.")
+@click.option("--collective-timeout", type=click.FloatRange(0, None, min_open=True), default=300.0, show_default=True, metavar="SECONDS", help="Multi-worker: give up when a worker is missing this long.")
+@click.option("--tensorboard", type=click.Path(file_okay=False), default=None, metavar="DIR", help="Write per-epoch scalars for TensorBoard here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or logs on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
 @click.pass_context
 @library_errors
-def train(ctx, corpus, checkpoint_dir, resume, overwrite, jit, device, quiet, as_json, **opts):
+def train(ctx, corpus, checkpoint_dir, resume, overwrite, device, strategy, collective_timeout, tensorboard,
+          quiet, as_json, **opts):
     """Train on CORPUS files (or - for stdin; default: Macbeth, fetched on first use)."""
-    from pathlib import Path
-
-    from charlstm import checkpoint as ckpt_io
-    from charlstm import fetch
-    from charlstm.corpus import corpus_name, read_corpus
-    from charlstm.training import prepare
-    from charlstm.training import train as run_training
+    from charlstm import api
 
     def log(msg):
         if not quiet:
             click.echo(msg, err=True)
 
-    if not corpus:
-        corpus = (str(fetch.fetch("macbeth")),)
-        log(f"no corpus given: training on {corpus[0]}")
-    if list(corpus).count("-") > 1:
-        raise click.UsageError("stdin ('-') can be given only once", ctx)
-    run_dir = Path(checkpoint_dir) if checkpoint_dir else ckpt_io.default_root() / corpus_name(list(corpus))
-    opts["jit_compile"] = jit
-    if opts["seed"] is None:
-        opts["seed"] = int.from_bytes(os.urandom(4), "little")
-    explicit = {k for k in opts if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
-    if ctx.get_parameter_source("jit") == ParameterSource.COMMANDLINE:
-        explicit.add("jit_compile")
-    if resume:
-        stored = ckpt_io.load(run_dir / ckpt_io.LAST) if (run_dir / ckpt_io.LAST).is_file() else None
-        if stored is None:
-            raise click.UsageError(f"--resume: no {run_dir / ckpt_io.LAST}; train without --resume first", ctx)
-        for name in sorted(explicit & set(HYPER + MODEL)):
-            have = getattr(stored.training, name, getattr(stored.model, name, None))
-            if have != opts[name]:
-                raise click.UsageError(
-                    f"--{name.replace('_', '-')} {opts[name]} conflicts with the checkpoint's "
-                    f"{have}: a resumed run keeps its hyper-parameters", ctx)
-        text = read_corpus(list(corpus), stored.training.lowercase)
-        for name in RUN_CONTROLS:
-            if name in explicit or name == "max_time":
-                setattr(stored.training, name, opts[name])
-        model_config, train_config = None, stored.training
-    else:
-        if (run_dir / ckpt_io.LAST).exists() and not overwrite:
-            raise click.UsageError(
-                f"{run_dir} already holds a training run: add --resume to continue it, "
-                f"--overwrite to start over, or choose another --checkpoint-dir", ctx)
-        text = read_corpus(list(corpus), opts["lowercase"])
-        model_config = ModelConfig(vocab_size=0, **{k: opts[k] for k in MODEL})
-        train_config = TrainConfig(**{k: opts[k] for k in HYPER},
-                                   **{k: opts[k] for k in RUN_CONTROLS})
-    data = prepare(text, train_config.seed, stored.vocabulary if resume else None)
-    corpus_info = {"names": [("<stdin>" if c == "-" else c) for c in corpus], "chars": len(text)}
-    del text  # training holds the 1-byte ids; a 100 MB string would sit unused beside them
-    result = run_training(data, model_config, train_config, run_dir, resume=resume, device=device,
-                          log=log, progress=not quiet, corpus_info=corpus_info)
+    # Only what the user typed: defaults equal the dataclasses', and a resumed run keeps its own.
+    given = {k: v for k, v in opts.items() if ctx.get_parameter_source(k) == ParameterSource.COMMANDLINE}
+    result = api.train(*corpus, checkpoint_dir=checkpoint_dir, resume=resume, overwrite=overwrite,
+                       verbose=not quiet, log=log, device=device, strategy=strategy,
+                       tensorboard=tensorboard, collective_timeout=collective_timeout, **given)
+    run_dir = result.checkpoint.parent
     if result.signal is not None:
         import signal as _signal
 
         code = 130 if result.signal == _signal.SIGINT else 143
-        click.echo(f"interrupted: checkpoint written to {run_dir / ckpt_io.LAST}; resume with:\n"
+        click.echo(f"interrupted: checkpoint written to {run_dir / 'last.keras'}; resume with:\n"
                    f"  charlstm train {shlex.join(corpus)} --checkpoint-dir {shlex.quote(str(run_dir))} "
                    f"--resume", err=True)
         ctx.exit(code)

@@ -1,17 +1,27 @@
 """Hyper-parameters as dataclasses: the CLI fills them, checkpoints store them.
 
 Stored as plain JSON inside every checkpoint, so a checkpoint alone is enough to
-rebuild, sample from or resume a model (torch-rnn's rule).
+rebuild, sample from or resume a model (torch-rnn's rule). A `TrainConfig` field
+marked `run_control` may change when a run is resumed (how long to go on, how
+often to report); every other field is a hyper-parameter the resumed run keeps.
+The resume rules read these markers, so a new option is never silently dropped.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from charlstm.errors import UsageError
 
 CELLS = ("lstm", "gru", "peephole", "cifg", "rnn")
+SCHEDULES = ("linear", "cosine", "plateau")
+STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
+
+
+def run_control(default):
+    """A TrainConfig field that a resumed run may change (`--epochs`, `--max-time`, ...)."""
+    return field(default=default, metadata={"run_control": True})
 
 
 @dataclass
@@ -37,22 +47,25 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    seq_length: int = 50  # chars per training window; every position is a target
-    batch_size: int = 64  # windows per step: small batches learn most per second (shrunk for tiny corpora)
-    epochs: int = 50  # upper bound; --max-time and --patience usually stop first
-    learning_rate: float = 5e-3  # Adam's step size at the start, tuned with batch 64 on tinyshakespeare
-    lr_decay: float = 0.5  # factor applied when validation loss stops improving
-    clip_norm: float = 5.0  # global gradient-norm clip; LSTMs occasionally explode
+    seq_length: int = 50  # chars per training window (truncated-BPTT length); every position is a target
+    batch_size: int = 64  # global rows per step (split across workers): small batches learn most per second
+    learning_rate: float = 5e-3  # Adam's peak step size, reached at the end of warm-up
+    schedule: str = "linear"  # lr after warm-up: linear or cosine to ~0 at the budget's end, or plateau halving
+    warmup_steps: int = 50  # lr ramps up linearly over these steps; no plateau decay or early stop before
+    lr_decay: float = 0.5  # plateau schedule: factor applied when validation loss stops improving
+    clip_norm: float = 5.0  # global gradient-norm clip (after the cross-replica sum); LSTMs occasionally explode
+    carry_state: bool = True  # rows are contiguous streams; a window starts from the previous one's final state
     val_fraction: float = 0.1  # last fraction of the text, contiguous, held out
     val_max_chars: int = 1_000_000  # validate on at most this much of the tail (big corpora)
-    patience: int = 3  # epochs without validation improvement before stopping (0 = never)
-    warmup_steps: int = 200  # no LR decay or early stop before this many steps: early epochs are noisy
-    max_time: float | None = None  # wall-clock budget in seconds for the whole run
-    seed: int = 0  # initialisation, shuffling and dropout; recorded for resume
+    seed: int = 0  # initialisation, data order and dropout masks; recorded for resume
     lowercase: bool = False  # fold case before building the vocabulary
-    sample_every: int = 1  # print a sample to stderr every N epochs (0 = never)
-    save_every: int = 0  # also write `last` every N steps within an epoch (0 = epoch ends only)
+    mixed_precision: bool = False  # float16 on GPU, bfloat16 on CPUs that have it; softmax and loss in float32
     jit_compile: bool = False  # XLA for the train step: slower for LSTMs on CPU (22K vs 27K chars/s)
+    epochs: int = run_control(50)  # upper bound; --max-time and --patience usually stop first
+    max_time: float | None = run_control(None)  # wall-clock budget in seconds for the whole run
+    patience: int = run_control(3)  # epochs without validation improvement before stopping (0 = never)
+    sample_every: int = run_control(1)  # print a sample to stderr every N epochs (0 = never)
+    save_every: int = run_control(0)  # also write `last` every N steps within an epoch (0 = epoch ends only)
 
     def validate(self) -> None:
         if self.seq_length < 1:
@@ -63,6 +76,8 @@ class TrainConfig:
             raise UsageError("--epochs must be at least 1")
         if not self.learning_rate > 0:
             raise UsageError("--learning-rate must be positive")
+        if self.schedule not in SCHEDULES:
+            raise UsageError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if not 0 < self.lr_decay <= 1:
             raise UsageError("--lr-decay must be in (0, 1]")
         if not self.clip_norm > 0:
@@ -73,7 +88,25 @@ class TrainConfig:
             raise UsageError("--max-time must be positive")
 
 
+def field_names(cls) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+MODEL_OPTIONS = tuple(n for n in field_names(ModelConfig) if n != "vocab_size")  # fixed for a run's life
+RUN_CONTROLS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("run_control"))
+HYPER = tuple(n for n in field_names(TrainConfig) if n not in RUN_CONTROLS)  # kept on resume
+
+
 def from_dict(cls, data: dict):
-    """Build a config from stored JSON, ignoring keys a newer version may add."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    """Build a config from stored JSON, ignoring keys a newer version may add.
+
+    Keys an older checkpoint lacks take the value that older charlstm used, not
+    today's default: checkpoints written before `carry_state` and `schedule`
+    existed trained on shuffled windows with plateau halving.
+    """
+    names = set(field_names(cls))
+    values = {k: v for k, v in data.items() if k in names}
+    if cls is TrainConfig:
+        values.setdefault("carry_state", False)
+        values.setdefault("schedule", "plateau")
+    return cls(**values)

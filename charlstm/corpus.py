@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -24,49 +25,94 @@ _BOMS = {
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def decode(data: bytes, name: str) -> str:
-    """Strict UTF-8 with a leading BOM dropped and every line ending made LF."""
+def normalize_newlines(text: str) -> str:
+    """CRLF and lone CR made LF: the one place line endings are folded (corpus and prime)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def check_bom(head: bytes, name: str) -> int:
+    """Refuse a UTF-16/32 BOM; return the length of a UTF-8 BOM to drop (0 or 3)."""
     for bom, encoding in _BOMS.items():
-        if data.startswith(bom):
+        if head.startswith(bom):
             raise CorpusError(
                 f"{name}: this is {encoding} text, not UTF-8; re-encode it first, "
                 f"e.g. iconv -f {encoding} -t UTF-8 {name} > {Path(name).stem}.utf8.txt"
             )
-    if data.startswith(_UTF8_BOM):
-        data = data[len(_UTF8_BOM):]
+    return len(_UTF8_BOM) if head.startswith(_UTF8_BOM) else 0
+
+
+def nul_error(name: str, offset: int) -> CorpusError:
+    return CorpusError(f"{name}: NUL byte at byte offset {offset}: this looks like a binary file, not text")
+
+
+def utf8_error(name: str, offset: int, byte: int) -> CorpusError:
+    return CorpusError(
+        f"{name}: not valid UTF-8 at byte offset {offset} "
+        f"(byte 0x{byte:02x}); re-encode it to UTF-8 "
+        f"(e.g. iconv -f latin1 -t UTF-8)"
+    )
+
+
+def decode(data: bytes, name: str) -> str:
+    """Strict UTF-8 with a leading BOM dropped and every line ending made LF.
+
+    Byte offsets in errors count from after a dropped UTF-8 BOM (charlstm/idfile.py,
+    the streaming twin of this function, counts the same way).
+    """
+    data = data[check_bom(data[:4], name):]
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise CorpusError(
-            f"{name}: NUL byte at byte offset {nul}: this looks like a binary file, not text"
-        )
+        raise nul_error(name, nul)
     try:
         text = data.decode("utf-8", errors="strict")
     except UnicodeDecodeError as e:
-        raise CorpusError(
-            f"{name}: not valid UTF-8 at byte offset {e.start} "
-            f"(byte 0x{data[e.start]:02x}); re-encode it to UTF-8 "
-            f"(e.g. iconv -f latin1 -t UTF-8)"
-        ) from None
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
+        raise utf8_error(name, e.start, data[e.start]) from None
+    return normalize_newlines(text)
+
+
+def _check_file(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise CorpusError(f"{path}: no such file")
+    if p.is_dir():
+        raise CorpusError(f"{path}: is a directory; give a text file (or several)")
+    return p
+
+
+def _read_error(path: str, e: OSError) -> CorpusError:
+    if isinstance(e, PermissionError):
+        return CorpusError(f"{path}: permission denied; check the file's read permission")
+    return CorpusError(f"{path}: cannot read: {e.strerror or e}")
+
+
+def open_binary(path: str) -> BinaryIO:
+    """A file opened for binary reading, with read_bytes's errors (not for '-')."""
+    p = _check_file(path)
+    try:
+        return open(p, "rb")
+    except OSError as e:
+        raise _read_error(path, e) from None
 
 
 def read_bytes(path: str) -> bytes:
     """Bytes of a file, or of stdin for '-', with errors a user can act on."""
     if path == "-":
         return sys.stdin.buffer.read()
-    p = Path(path)
-    if not p.exists():
-        raise CorpusError(f"{path}: no such file")
-    if p.is_dir():
-        raise CorpusError(f"{path}: is a directory; give a text file (or several)")
+    p = _check_file(path)
     try:
         return p.read_bytes()
-    except PermissionError:
-        raise CorpusError(f"{path}: permission denied; check the file's read permission") from None
     except OSError as e:
-        raise CorpusError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise _read_error(path, e) from None
+
+
+def check_text(name: str, chars: int, non_space: bool) -> None:
+    """Refuse a file with nothing to learn from: no characters, or only whitespace."""
+    if not chars:
+        raise CorpusError(f"{name}: is empty; give a file with text to learn from")
+    if not non_space:
+        raise CorpusError(f"{name}: contains only whitespace; nothing to learn from")
 
 
 def read_corpus(paths: list[str], lowercase: bool = False) -> str:
@@ -75,10 +121,7 @@ def read_corpus(paths: list[str], lowercase: bool = False) -> str:
     for path in paths:
         name = "<stdin>" if path == "-" else path
         text = decode(read_bytes(path), name)
-        if not text:
-            raise CorpusError(f"{name}: is empty; give a file with text to learn from")
-        if not text.strip():
-            raise CorpusError(f"{name}: contains only whitespace; nothing to learn from")
+        check_text(name, len(text), bool(text.strip()))
         parts.append(text)
     text = "".join(parts)
     return text.lower() if lowercase else text
@@ -155,6 +198,21 @@ class Vocabulary:
     def decode(self, ids) -> str:
         chars = self.chars
         return "".join(chars[i] for i in np.asarray(ids).ravel())
+
+
+def prime_excerpt(text: str, seed: int, length: int = 40) -> str:
+    """A line start of the training text, to prime generation when none is given.
+
+    Reads only text[:EXCERPT_SPAN], so a streamed corpus passes just its head.
+    """
+    rng = np.random.default_rng(seed)
+    starts = [i + 1 for i in range(min(len(text), _EXCERPT_SCAN) - 1) if text[i] == "\n" and text[i + 1] != "\n"]
+    start = int(rng.choice(starts)) if starts else 0
+    return text[start:start + length]
+
+
+_EXCERPT_SCAN = 200_000  # line starts are looked for in this many first characters
+EXCERPT_SPAN = _EXCERPT_SCAN + 40  # characters prime_excerpt may read (length 40 at most)
 
 
 def describe_chars(chars: str, limit: int = 40) -> str:

@@ -1,4 +1,12 @@
-"""Cut an id array into training windows, many-to-many, without materialising them.
+"""Cut an id array into training batches, many-to-many, without materialising them.
+
+Two layouts, both a pure function of (seed, epoch), so a resumed or multi-worker
+run sees exactly the batches of one uninterrupted process:
+
+- streams (`carry_state`, the default; char-rnn's truncated BPTT): the text is cut
+  into `rows` contiguous streams and step k feeds window k of every stream, so
+  the final state of one window is the right initial state of the next;
+- windows: shuffled independent windows, each from a zero state (below).
 
 A window of length L holds inputs ids[s : s+L] and targets ids[s+1 : s+L+1], so
 every position is a training target (the tutorial trained only the last one).
@@ -14,6 +22,7 @@ Ids stay in their 1-byte (or 2-byte) array; a batch is gathered on demand, so a
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -105,54 +114,98 @@ def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
     return np.random.default_rng([seed, epoch])
 
 
-def _tf_gather(tf, ids_t, seq_length: int):
-    n = tf.cast(tf.shape(ids_t, out_type=tf.int64)[0], tf.int64)
+# --- streams: contiguous rows for carried state -------------------------------------------
 
-    def fn(starts, lengths):  # (batch,) each
-        pos = starts[:, None] + tf.range(seq_length + 1, dtype=tf.int64)  # (batch, seq+1)
-        window = tf.cast(tf.gather(ids_t, tf.minimum(pos, n - 1)), tf.int32)
-        weights = tf.sequence_mask(lengths, seq_length, dtype=tf.float32)  # (batch, seq)
-        return window[:, :-1], window[:, 1:], weights
-
-    return fn
+def stream_row_length(n: int, seq_length: int, rows: int) -> int:
+    """Targets per stream, the same for every epoch offset (offset < seq_length)."""
+    return (n - seq_length) // rows
 
 
-def tf_batches(ids: np.ndarray, seq_length: int, batch_size: int, seed: int,
-               first_epoch: int, end_epoch: int, skip: int = 0):
-    """Training batches for epochs [first_epoch, end_epoch), all inside tf.data.
+def stream_rows(n: int, seq_length: int, batch_size: int, multiple: int = 1) -> int:
+    """Rows to use: the batch size, unless the text is too short for every row to
+    hold at least one full window (then fewer, a multiple of the replica count)."""
+    rows = batch_size
+    while rows > multiple and stream_row_length(n, seq_length, rows) < seq_length:
+        rows -= multiple
+    return rows
 
-    Python runs once per epoch (to draw the shuffled plan); gathering, casting and
-    masking run in TensorFlow's threads. A Python generator per batch cost ~40%
-    of the step time on 2 cores through GIL contention with the train step.
+
+def stream_steps(n: int, seq_length: int, rows: int) -> int:
+    return math.ceil(stream_row_length(n, seq_length, rows) / seq_length)
+
+
+def stream_starts(n: int, seq_length: int, rows: int, rng: np.random.Generator | None) -> np.ndarray:
+    """First input position of each row; the random offset moves the window grid each epoch."""
+    offset = int(rng.integers(0, seq_length)) if rng is not None else 0
+    return offset + np.arange(rows, dtype=np.int64) * stream_row_length(n, seq_length, rows)
+
+
+def stream_batch(ids: np.ndarray, starts: np.ndarray, row_length: int, k: int, seq_length: int):
+    """Window k of every row: inputs (rows, seq), targets (rows, seq), weights (rows, seq).
+
+    Positions past a row's end (only in the last window) get weight 0 and read
+    the next row's text, which the weight hides.
     """
-    import tensorflow as tf
-
-    ids_t = tf.constant(ids)
-    total = windows_per_epoch(len(ids), seq_length)
-
-    def plan(epoch):
-        return epoch_plan(len(ids), seq_length, epoch_rng(seed, int(epoch)))
-
-    def epoch_ds(epoch):
-        starts, lengths = tf.numpy_function(plan, [epoch], (tf.int64, tf.int64), stateful=False)
-        starts.set_shape([total])
-        lengths.set_shape([total])
-        return tf.data.Dataset.from_tensor_slices((starts, lengths))
-
-    # batch within each epoch, so an epoch's smaller last batch never mixes with the next
-    ds = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(
-        lambda e: epoch_ds(e).batch(batch_size))
-    if skip:
-        ds = ds.skip(skip)  # resume mid-epoch: only the first epoch is cut
-    ds = ds.map(_tf_gather(tf, ids_t, seq_length), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    lo = k * seq_length
+    pos = starts[:, None] + lo + np.arange(seq_length + 1)  # (rows, seq+1)
+    np.minimum(pos, len(ids) - 1, out=pos)
+    window = ids[pos].astype(np.int32)
+    weights = np.broadcast_to(((lo + np.arange(seq_length)) < row_length).astype(np.float32),
+                              (len(starts), seq_length))
+    return window[:, :-1], window[:, 1:], np.ascontiguousarray(weights)
 
 
-def tf_eval_batches(ids: np.ndarray, seq_length: int, batch_size: int):
-    """Validation batches: the grid from offset 0, in text order, the same every epoch."""
-    import tensorflow as tf
+@dataclass(frozen=True)
+class Batches:
+    """An epoch's batches in either layout: what the training loop iterates.
 
-    starts, lengths = epoch_plan(len(ids), seq_length, None)
-    ds = tf.data.Dataset.from_tensor_slices((starts, lengths)).batch(batch_size)
-    ds = ds.map(_tf_gather(tf, tf.constant(ids), seq_length), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.cache().prefetch(tf.data.AUTOTUNE)
+    `rows` is the global batch (all replicas together); each replica takes its
+    contiguous block of rows, so a 2-worker run computes the 1-worker batches.
+    """
+
+    ids: np.ndarray  # (chars,) the training ids (an array or a read-only memmap)
+    seq_length: int
+    rows: int  # global rows per step
+    seed: int
+    carry: bool  # streams (state carried between steps) or shuffled windows
+
+    @property
+    def steps(self) -> int:
+        if self.carry:
+            return stream_steps(len(self.ids), self.seq_length, self.rows)
+        return steps_per_epoch(len(self.ids), self.seq_length, self.rows)
+
+    def epoch(self, epoch: int, skip: int = 0) -> Iterator[tuple]:
+        """Batches [skip, steps) of `epoch`: (inputs, targets, weights), (rows, seq) each
+        (windows: the last batch may have fewer rows)."""
+        rng = epoch_rng(self.seed, epoch)
+        if not self.carry:
+            yield from batches(self.ids, self.seq_length, self.rows, rng, skip)
+            return
+        n, L = len(self.ids), self.seq_length
+        starts = stream_starts(n, L, self.rows, rng)
+        row_length = stream_row_length(n, L, self.rows)
+        for k in range(skip, self.steps):
+            yield stream_batch(self.ids, starts, row_length, k, L)
+
+    def targets(self, epoch: int, first: int, end: int) -> int:
+        """Real targets (weight 1) in batches [first, end) of `epoch`: the honest chars count."""
+        if not self.carry:
+            return targets_in(len(self.ids), self.seq_length, self.rows, epoch_rng(self.seed, epoch),
+                              first, end)
+        row_length = stream_row_length(len(self.ids), self.seq_length, self.rows)
+        done = min(end * self.seq_length, row_length) - min(first * self.seq_length, row_length)
+        return max(done, 0) * self.rows
+
+
+def validation_batches(ids: np.ndarray, seq_length: int, rows: int, carry: bool) -> list[tuple]:
+    """The held-out batches, the same every epoch: streams from offset 0 (state carried,
+    so the figure is close to `charlstm eval`'s) or windows in text order."""
+    if carry:
+        rows = stream_rows(len(ids), seq_length, rows)
+        starts = stream_starts(len(ids), seq_length, rows, None)
+        row_length = stream_row_length(len(ids), seq_length, rows)
+        return [stream_batch(ids, starts, row_length, k, seq_length)
+                for k in range(stream_steps(len(ids), seq_length, rows))]
+    return list(batches(ids, seq_length, rows))
+

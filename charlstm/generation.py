@@ -7,7 +7,7 @@ import time
 from typing import Callable, TextIO
 
 from charlstm.checkpoint import Checkpoint
-from charlstm.corpus import Vocabulary, describe_chars
+from charlstm.corpus import Vocabulary, describe_chars, normalize_newlines
 from charlstm.errors import VocabularyError
 from charlstm.sampling import Network, SampleOptions, generate
 
@@ -17,8 +17,7 @@ def prepare_prime(prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unk
     """The prime to feed: the stored excerpt when none is given, case-folded like training."""
     if prime is None:
         return ckpt.prime_excerpt or vocab.chars[0]
-    if "\r" in prime:
-        prime = prime.replace("\r\n", "\n").replace("\r", "\n")
+    prime = normalize_newlines(prime)
     if ckpt.training.lowercase:
         prime = prime.lower()  # the model only ever saw lower case
     missing = vocab.unknown(prime)

@@ -1,7 +1,7 @@
 """Import TensorFlow and Keras on demand, quietly, on the device the user chose.
 
 Kept apart so that `charlstm --help`, `generate` and `info` never pay the ~4 s
-TensorFlow import: only training, `eval --keras` and resume come through here.
+TensorFlow import: only training (and `inspect`'s gradient view) come through here.
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ def _quiet_import():
         try:
             import tensorflow as tf
 
-            tf.config.list_logical_devices()  # device set-up logs (cuInit on GPU-less hosts) too
+            if not os.environ.get("TF_CONFIG"):
+                # Device set-up logs (cuInit on GPU-less hosts) too. Not for multi-worker:
+                # collective ops must be configured before the runtime starts.
+                tf.config.list_logical_devices()
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)
@@ -75,14 +78,75 @@ def keras(device: str = "auto"):
     return k
 
 
-def strategy(device: str = "auto"):
-    """The tf.distribute strategy: mirrored over every visible GPU when there are several.
+def strategy(name: str = "auto", device: str = "auto", collective_timeout: float | None = None):
+    """The tf.distribute strategy for --strategy NAME.
 
-    One device needs no strategy (the default one is free); on a multi-GPU machine
-    Keras's fit splits each batch across replicas and all-reduces the gradients.
+    auto: multi-worker when TF_CONFIG is set, mirrored when several GPUs are
+    visible, otherwise TensorFlow's default one-device strategy. `mirrored` runs
+    one replica per visible GPU (or per logical CPU device, which tests configure).
+    Multi-worker collectives give up after `collective_timeout` seconds, so a dead
+    or missing worker ends the run with an error instead of a hang.
     """
     tf = tensorflow(device)
-    gpus = tf.config.list_logical_devices("GPU")
-    if device != "cpu" and len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    if name == "auto":
+        if os.environ.get("TF_CONFIG"):
+            name = "multi-worker"
+        elif device != "cpu" and len(tf.config.list_logical_devices("GPU")) > 1:
+            name = "mirrored"
+        else:
+            name = "one"
+    if name == "one":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") if device != "cpu" else []
+        devices = devices or tf.config.list_logical_devices("CPU")
+        if len(devices) < 2:
+            raise DeviceError("--strategy mirrored needs several devices and TensorFlow sees one; "
+                              "use --strategy one (or auto)")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multi-worker":
+        if not os.environ.get("TF_CONFIG"):
+            raise DeviceError("--strategy multi-worker needs TF_CONFIG describing the cluster and this "
+                              "worker's task (see the README's 'Training on several machines')")
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    raise DeviceError(f"unknown strategy {name!r}")
+
+
+def is_chief(strategy) -> bool:
+    """The worker that writes checkpoints and logs: the `chief` task, else worker 0."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def set_precision(mixed: bool, device: str = "auto") -> str:
+    """Keras's global dtype policy for new layers: mixed_float16 on a GPU, mixed_bfloat16
+    on a CPU with bfloat16 arithmetic; anything else is an error, not a slow emulation."""
+    keras_mod = keras(device)
+    if not mixed:
+        keras_mod.mixed_precision.set_global_policy("float32")
+        return "float32"
+    tf = tensorflow(device)
+    if device != "cpu" and tf.config.list_physical_devices("GPU"):
+        policy = "mixed_float16"
+    elif cpu_has_bfloat16():
+        policy = "mixed_bfloat16"
+    else:
+        raise DeviceError("--mixed-precision: no GPU, and this CPU has no bfloat16 arithmetic "
+                          "(AVX512_BF16 or AMX); train in float32 (leave the flag out)")
+    keras_mod.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def cpu_has_bfloat16() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))

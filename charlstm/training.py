@@ -1,16 +1,25 @@
-"""The training run: data, model, fit loop, validation, checkpoints, resume.
+"""The training run, top to bottom.
 
-One `model.fit` call per epoch over a tf.data pipeline whose batch order is a pure
-function of (seed, epoch), so a run resumed from a checkpoint sees exactly the data
-it would have seen. A callback drives the tqdm bar and stops cleanly between steps
-at the --max-time deadline or on SIGINT/SIGTERM; either way a checkpoint is written.
+`TrainingRun.start` (a new run) or `TrainingRun.resume` (from a run directory's
+`last` checkpoint) sets up the run; `run()` is the loop:
+
+    for each epoch:                       # the data order is a function of (seed, epoch)
+        state = zeros                     # carried state resets at every epoch start
+        for each global batch:
+            lr = schedule.get_lr(...)     # a pure function of step and elapsed time
+            loss, state = engine.train_step(batch, state)
+            stop between steps at the deadline or on SIGINT/SIGTERM (all workers together)
+        validate; record history; checkpoint (`last`, and `best` when it improved)
+        sample; early stop on patience
+
+One loop for every tf.distribute strategy (engine.py). Only the chief writes
+checkpoints and speaks; other workers compute their share and write nothing.
 """
 
 from __future__ import annotations
 
 import math
 import signal
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,48 +28,23 @@ from typing import Callable
 import numpy as np
 
 from charlstm import checkpoint as ckpt_io
-from charlstm import dataset
+from charlstm import dataset, resume, schedule
 from charlstm.config import ModelConfig, TrainConfig
 from charlstm.corpus import Vocabulary, describe_chars
-from charlstm.errors import CorpusError, UsageError
-
-LN2 = math.log(2.0)
+from charlstm.errors import CorpusError, DeviceError, TrainingError, UsageError
+from charlstm.monitor import LN2, Monitor
+from charlstm.runstate import RunState
 
 
 @dataclass
 class TrainResult:
-    epochs: int  # epochs completed (a partial last epoch counts as its fraction)
+    epochs: float  # epochs completed (a partial last epoch counts as its fraction)
     val_bits_per_char: float | None  # best validation loss seen, bits per char
     train_chars_per_s: float  # target chars per second of training-step time
     checkpoint: Path  # the best checkpoint
     stopped: str  # why training ended: epochs, patience, max-time, interrupted
     history: list = field(default_factory=list)
     signal: int | None = None  # the signal that interrupted training, if any
-
-
-class _Stop:
-    """Why the fit loop should stop between steps (deadline or a caught signal)."""
-
-    def __init__(self, deadline: float | None):
-        self.deadline, self.reason, self.signal = deadline, None, None
-
-    def check(self) -> bool:
-        if self.reason is None and self.deadline is not None and time.monotonic() >= self.deadline:
-            self.reason = "max-time"
-        return self.reason is not None
-
-    def handle(self, signum, frame):
-        if self.reason == "interrupted":  # a second Ctrl-C: the user means it
-            raise KeyboardInterrupt
-        self.reason, self.signal = "interrupted", signum
-
-
-def prime_excerpt(text: str, seed: int, length: int = 40) -> str:
-    """A line start of the training text, to prime generation when none is given."""
-    rng = np.random.default_rng(seed)
-    starts = [i + 1 for i in range(min(len(text), 200_000) - 1) if text[i] == "\n" and text[i + 1] != "\n"]
-    start = int(rng.choice(starts)) if starts else 0
-    return text[start:start + length]
 
 
 @dataclass
@@ -71,13 +55,21 @@ class Corpus:
     1-byte ids during training rather than the string, its code points and the ids.
     """
 
-    ids: np.ndarray  # (chars,) the text as vocabulary ids, uint8 for most corpora
+    ids: np.ndarray  # (chars,) the text as vocabulary ids, uint8 for most corpora (may be a memmap)
     vocab: Vocabulary  # sorted distinct characters; an id indexes into it
     excerpt: str  # a line start of the text: the default prime stored in checkpoints
 
 
+def prime_excerpt(text: str, seed: int, length: int = 40) -> str:
+    """A line start of the training text, to prime generation when none is given."""
+    rng = np.random.default_rng(seed)
+    starts = [i + 1 for i in range(min(len(text), 200_000) - 1) if text[i] == "\n" and text[i + 1] != "\n"]
+    start = int(rng.choice(starts)) if starts else 0
+    return text[start:start + length]
+
+
 def prepare(text: str, seed: int, vocabulary: str | None = None) -> Corpus:
-    """Encode `text` (already read and case-folded) for `train`.
+    """Encode `text` (already read and case-folded) for training.
 
     `vocabulary` is a resumed checkpoint's: the text must not bring new characters.
     """
@@ -95,258 +87,303 @@ def prepare(text: str, seed: int, vocabulary: str | None = None) -> Corpus:
     return Corpus(vocab.encode(text), vocab, prime_excerpt(text, seed))
 
 
-def train(corpus: Corpus, model_config: ModelConfig | None, config: TrainConfig, checkpoint_dir: Path, *,
-          resume: bool = False, device: str = "auto", log: Callable[[str], None] = print,
-          progress: bool = True, corpus_info: dict | None = None) -> TrainResult:
-    """Train on `corpus` (from `prepare`) and write checkpoints.
+@dataclass
+class RunOptions:
+    """How to run, as opposed to what to learn: nothing here is stored in checkpoints."""
 
-    With `resume`, the model config, weights, optimizer, schedule, counters and RNG
-    state come from `checkpoint_dir/last.keras`; `model_config` is ignored and
-    `config` should be the stored one (run controls such as --epochs and
-    --max-time may differ). `corpus_info` (names, chars) is stored in checkpoints.
-    """
-    state: dict = {"step": 0, "best": None, "since_best": 0, "history": [], "epoch": 0}
-    last_path, best_path = checkpoint_dir / ckpt_io.LAST, checkpoint_dir / ckpt_io.BEST
-    vocab, excerpt = corpus.vocab, corpus.excerpt
-    if resume:
-        if not last_path.is_file():
-            raise UsageError(f"--resume: {last_path} does not exist; train without --resume first")
-        meta = ckpt_io.load(last_path)
-        if meta.vocabulary != vocab.chars:
+    device: str = "auto"  # auto | cpu | gpu (gpu: cuDNN required, an error otherwise)
+    strategy: str = "auto"  # auto | one | mirrored | multi-worker
+    log: Callable[[str], None] = print  # one line at a time, to stderr in the CLI
+    progress: bool = True  # tqdm bar on stderr
+    tensorboard: Path | None = None  # write per-epoch scalars here with Keras's TensorBoard callback
+    corpus_info: dict | None = None  # names and size of the corpus, stored in checkpoints
+    collective_timeout: float = 300.0  # multi-worker: seconds before a missing worker is an error
+
+
+class _Stop:
+    """Why the loop should stop between steps (deadline or a caught signal)."""
+
+    def __init__(self):
+        self.reason, self.signal = None, None
+
+    def handle(self, signum, frame):
+        if self.reason == "interrupted":  # a second Ctrl-C: the user means it
+            raise KeyboardInterrupt
+        self.reason, self.signal = "interrupted", signum
+
+
+class TrainingRun:
+    def __init__(self, corpus: Corpus, model_config: ModelConfig, config: TrainConfig, run_dir: Path,
+                 state: RunState, excerpt: str, options: RunOptions, resume_from: Path | None = None):
+        self.corpus, self.model_config, self.config = corpus, model_config, config
+        self.run_dir, self.state, self.excerpt = Path(run_dir), state, excerpt
+        self.options, self.resume_from = options, resume_from
+        self.stop = _Stop()
+
+    @classmethod
+    def start(cls, corpus: Corpus, model_config: ModelConfig, config: TrainConfig, run_dir: Path,
+              options: RunOptions | None = None) -> "TrainingRun":
+        """A new run in `run_dir` (the caller has checked it may be written)."""
+        model_config.vocab_size = len(corpus.vocab)
+        state = RunState(budget=config.max_time)
+        return cls(corpus, model_config, config, run_dir, state, corpus.excerpt, options or RunOptions())
+
+    @classmethod
+    def resume(cls, run_dir: Path, corpus: Corpus, options_given: dict | None = None,
+               options: RunOptions | None = None) -> "TrainingRun":
+        """Continue the run in `run_dir` from its `last` checkpoint; `options_given` are
+        the user's explicit options, checked by the rules in `charlstm.resume`."""
+        stored = resume.stored_run(run_dir)
+        if stored.vocabulary != corpus.vocab.chars:
             raise UsageError("--resume: the corpus was not encoded with the checkpoint's vocabulary; "
                              "prepare it with prepare(text, seed, vocabulary=...)")
-        model_config = meta.model
-        state.update(meta.extra.get("resume", {}))
-        state["history"], state["epoch"] = meta.history, meta.epoch
-        excerpt = meta.prime_excerpt
-    else:
-        model_config.vocab_size = len(vocab)
-    config.validate()
+        config = resume.resumed_config(stored, options_given or {})
+        state = resume.resumed_state(stored, config)
+        return cls(corpus, stored.model, config, run_dir, state, stored.prime_excerpt, options or RunOptions(),
+                   resume_from=stored.path)
 
-    train_ids, val_ids = dataset.split(corpus.ids, config.val_fraction, config.seq_length)
-    if len(vocab) < 2:
-        raise CorpusError(f"the text uses only one distinct character ({vocab.chars!r}); "
-                          f"there is nothing to predict")
-    model_config.validate()
-    val_ids = val_ids[: config.val_max_chars]  # a 10 MB tail would cost minutes per epoch
-    n_windows = math.ceil((len(train_ids) - 1) / config.seq_length)
-    batch_size = config.batch_size
-    if n_windows < batch_size:
-        batch_size = max(1, n_windows)
-        log(f"note: only {n_windows} training windows; batch size shrunk from "
-            f"{config.batch_size} to {batch_size}")
-    ckpt_io.check_writable(checkpoint_dir)
+    # --- set-up -------------------------------------------------------------------------------
 
-    from charlstm import model as model_lib
-    from charlstm import tf_runtime
+    def _setup(self) -> None:
+        from charlstm import model as model_lib
+        from charlstm import tf_runtime
+        from charlstm.engine import Engine
 
-    keras = tf_runtime.keras(device)
-    strategy = tf_runtime.strategy(device)
-    with strategy.scope():
-        if resume:
-            # Compiled load restores the optimizer's slots, step count and learning rate.
-            model = ckpt_io.load_keras_model(last_path, compile=True)
-            _restore_dropout_states(model, state.get("dropout_rng", {}))
+        cfg, opts = self.config, self.options
+        cfg.validate()
+        train_ids, val_ids = dataset.split(self.corpus.ids, cfg.val_fraction, cfg.seq_length)
+        if len(self.corpus.vocab) < 2:
+            raise CorpusError(f"the text uses only one distinct character ({self.corpus.vocab.chars!r}); "
+                              f"there is nothing to predict")
+        self.model_config.validate()
+        val_ids = val_ids[: cfg.val_max_chars]  # a 10 MB tail would cost minutes per epoch
+        keras = tf_runtime.keras(opts.device)
+        self.strategy = tf_runtime.strategy(opts.strategy, opts.device, opts.collective_timeout)
+        self.tf = tf_runtime.tensorflow(opts.device)
+        self.multi_worker = isinstance(self.strategy, self.tf.distribute.MultiWorkerMirroredStrategy)
+        self.chief = tf_runtime.is_chief(self.strategy)
+        if self.chief:
+            ckpt_io.check_writable(self.run_dir)
+        replicas = self.strategy.num_replicas_in_sync
+        if cfg.batch_size % replicas:
+            raise UsageError(f"--batch-size {cfg.batch_size} does not split evenly over {replicas} replicas: "
+                             f"use a multiple of {replicas}")
+        self.batches = dataset.Batches(train_ids, cfg.seq_length, self._rows(len(train_ids), replicas),
+                                       cfg.seed, cfg.carry_state)
+        self.val_batches = dataset.validation_batches(val_ids, cfg.seq_length, cfg.batch_size, cfg.carry_state)
+        self.val_window_batches = (dataset.validation_batches(val_ids, cfg.seq_length, cfg.batch_size, False)
+                                   if cfg.carry_state else None)
+        policy = tf_runtime.set_precision(cfg.mixed_precision, opts.device)
+        with self.strategy.scope():
+            self.model = self._load_or_build(keras, model_lib, policy)
+        if opts.device == "gpu":
+            model_lib.require_cudnn(self.model, self.model_config.cell)
+        self.engine = Engine(self.model, self.strategy, dropout=self.model_config.dropout, seed=cfg.seed,
+                             clip_norm=cfg.clip_norm, loss_scale=policy == "mixed_float16")
+        self.monitor = Monitor(log=opts.log, progress=opts.progress, enabled=self.chief, epochs=cfg.epochs,
+                               steps=self.batches.steps, chars_per_step=self.batches.rows * cfg.seq_length,
+                               tensorboard=opts.tensorboard, model=self.model)
+        if self.resume_from is None:
+            m = self.model_config
+            self.monitor.log(f"model: {m.layers}×{m.units} {m.cell}, {model_lib.count_params(self.model):,} "
+                             f"parameters, vocabulary {len(self.corpus.vocab)}; {len(train_ids):,} training / "
+                             f"{len(val_ids):,} validation chars")
+
+    def _rows(self, n_train: int, replicas: int) -> int:
+        """Global rows per step: the batch size, or fewer when the text is too short."""
+        cfg = self.config
+        if cfg.carry_state:
+            rows = dataset.stream_rows(n_train, cfg.seq_length, cfg.batch_size, replicas)
+            what = f"{rows} streams of at least one window"
         else:
-            model = model_lib.build(model_config, config.seed)
-            model_lib.compile(model, config.learning_rate, config.clip_norm, config.jit_compile)
-    n_params = model_lib.count_params(model)
-    if not resume:
-        log(f"model: {model_config.layers}×{model_config.units} {model_config.cell}, "
-            f"{n_params:,} parameters, vocabulary {len(vocab)}; "
-            f"{len(train_ids):,} training / {len(val_ids):,} validation chars")
+            n_windows = math.ceil((n_train - 1) / cfg.seq_length)
+            rows = max(replicas, min(cfg.batch_size, n_windows // replicas * replicas))
+            what = f"{n_windows} training windows"
+        if rows < cfg.batch_size:
+            self.options.log(f"note: only {what}; batch size shrunk from {cfg.batch_size} to {rows}")
+        return rows
 
-    L = config.seq_length
-    steps = dataset.steps_per_epoch(len(train_ids), L, batch_size)
-    val_ds = dataset.tf_eval_batches(val_ids, L, batch_size)
-    stop = _Stop(time.monotonic() + config.max_time if config.max_time else None)
+    def _load_or_build(self, keras, model_lib, policy: str):
+        cfg = self.config
+        if self.resume_from is not None:
+            # A compiled load restores the optimizer's slots and step count.
+            model = ckpt_io.load_keras_model(self.resume_from, compile=True)
+            self.carry = ckpt_io.load_resume_arrays(self.resume_from)
+            return model
+        self.carry = None
+        model = model_lib.build(self.model_config, cfg.seed)
+        optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+        if policy == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer)  # saved with the model, so resume restores Adam's moments
+        optimizer.build(model.trainable_variables)
+        return model
 
-    def save(improved: bool) -> None:
-        _save(model, model_lib, vocab, model_config, config, state, excerpt, corpus_info,
-              last_path, best_path, improved)
+    # --- the loop -----------------------------------------------------------------------------
 
-    def sample(epoch: int) -> str:
-        return _sample_text(model, model_lib, model_config, vocab, excerpt, config.seed + epoch)
+    def run(self) -> TrainResult:
+        self._setup()
+        old_handlers = {s: signal.signal(s, self.stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.t_start, self.elapsed_before = time.monotonic(), self.state.elapsed
+        try:
+            while self.state.epoch < self.config.epochs and self.stop.reason is None:
+                self._epoch()
+        except ValueError as e:
+            if "use_cudnn=True" not in str(e):
+                raise
+            raise DeviceError(f"--device gpu: cuDNN cannot run this model's recurrent layers ({e}); "
+                              f"use --device auto to allow the slower generic kernel") from None
+        except self.tf.errors.OpError as e:
+            if self.strategy.num_replicas_in_sync == 1 and not self.multi_worker:
+                raise
+            # A collective timed out or a peer went away: say so in one line, not a stack of C++.
+            raise TrainingError(
+                f"a worker stopped answering or failed ({type(e).__name__} in a collective); the chief's last "
+                f"checkpoint in {self.run_dir} is intact: restart every worker with --resume") from None
+        finally:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            self.monitor.close()
+        return self._result()
 
-    def targets(epoch: int, first: int, end: int) -> int:
-        return dataset.targets_in(len(train_ids), L, batch_size, dataset.epoch_rng(config.seed, epoch),
-                                  first, end)
+    def _epoch(self) -> None:
+        s, cfg = self.state, self.config
+        epoch, first = s.epoch, s.step
+        carried = self._initial_state(first)
+        self.monitor.epoch_begin(epoch, first)
+        t0, nats, done = time.monotonic(), None, first
+        for batch in self.batches.epoch(epoch, skip=first):
+            self.model.optimizer.learning_rate.assign(self._lr())
+            initial = carried if cfg.carry_state else self.engine.zero_state(len(batch[0]))
+            result, carried = self.engine.train_step(batch, initial, step=s.global_step,
+                                                     stop=self._local_stop())
+            done, s.step, s.global_step = done + 1, done + 1, s.global_step + 1
+            s.elapsed = self.elapsed_before + time.monotonic() - self.t_start
+            nats = result.loss_sum / max(float(batch[2].sum()), 1.0)
+            self.monitor.step_end(nats, time.monotonic() - t0)
+            if result.stop:
+                self.stop.reason = self.stop.reason or "another-worker"  # a peer hit its deadline or a signal
+                break
+            if cfg.save_every and (done - first) % cfg.save_every == 0 and done < self.batches.steps:
+                self._save(improved=False, carried=carried)
+        self._end_epoch(epoch, first, done, time.monotonic() - t0, nats, carried)
 
-    run = _run_callback(keras)(state, config, steps, batch_size, stop, save, sample, targets, log,
-                               progress)
-    old_handlers = {s: signal.signal(s, stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        first, skip = state["epoch"], state["step"]
-        if skip and first < config.epochs:
-            # Resuming mid-epoch: finish that epoch alone (its first `skip` steps are done).
-            run.skip = skip
-            if skip < steps:
-                model.fit(dataset.tf_batches(train_ids, L, batch_size, config.seed, first, first + 1, skip),
-                          epochs=first + 1, initial_epoch=first, steps_per_epoch=steps - skip,
-                          validation_data=val_ds, callbacks=[run], verbose=0, shuffle=False)
-            else:  # killed right after the epoch's last step was saved: only its end is missing
-                run.set_model(model)
-                run.on_epoch_begin(first)
-                val = model.evaluate(val_ds, verbose=0, return_dict=True)
-                run.on_epoch_end(first, {"val_xent": val["xent"]})
-            run.skip = 0
-            first += 1
-        if run.reason is None and first < config.epochs:
-            # One fit call for the whole run: a fit call per epoch cost seconds each here.
-            model.fit(dataset.tf_batches(train_ids, L, batch_size, config.seed, first, config.epochs),
-                      epochs=config.epochs, initial_epoch=first, steps_per_epoch=steps,
-                      validation_data=val_ds, callbacks=[run], verbose=0, shuffle=False)
-    finally:
-        for s, h in old_handlers.items():
-            signal.signal(s, h)
-        run.close_bar()
-    history = state["history"]
-    seconds = sum(h.get("seconds", 0.0) for h in history)
-    return TrainResult(
-        epochs=state["epoch"] + (state["step"] / steps if state["step"] else 0),
-        val_bits_per_char=state["best"],
-        train_chars_per_s=sum(h.get("chars", 0) for h in history) / max(seconds, 1e-9),
-        checkpoint=best_path if best_path.exists() else last_path,
-        stopped=run.reason or "epochs",
-        history=history,
-        signal=stop.signal,
-    )
+    def _initial_state(self, first: int):
+        """Zeros at an epoch start; the saved carried state when resuming mid-epoch."""
+        if first and self.config.carry_state and self.carry is not None:
+            state, self.carry = self.engine.distribute_state(self.carry), None
+            return state
+        if first and self.config.carry_state:
+            raise TrainingError(f"{self.resume_from}: a mid-epoch checkpoint without its carried state; "
+                                f"resume from an epoch-end checkpoint or start over")
+        self.carry = None
+        return self.engine.zero_state(self.batches.rows)
 
+    def _lr(self) -> float:
+        s, cfg = self.state, self.config
+        where = schedule.progress(s.global_step, s.elapsed, total_steps=cfg.epochs * self.batches.steps,
+                                  budget_seconds=s.budget)
+        return schedule.get_lr(s.global_step, where, peak=cfg.learning_rate, schedule=cfg.schedule,
+                               warmup_steps=cfg.warmup_steps, plateau_scale=s.plateau_scale)
 
-def _bar(epoch: int, epochs: int, steps: int, initial: int, progress: bool):
-    from tqdm.auto import tqdm
+    def _local_stop(self) -> bool:
+        """This worker's wish to stop after the coming step (the engine agrees it with the others)."""
+        s = self.state
+        if self.stop.reason is None and s.budget is not None:
+            if self.elapsed_before + time.monotonic() - self.t_start >= s.budget:
+                self.stop.reason = "max-time"
+        return self.stop.reason is not None
 
-    return tqdm(total=steps, initial=initial, desc=f"epoch {epoch + 1}/{epochs}", unit="step",
-                file=sys.stderr, disable=not progress, leave=False, dynamic_ncols=True)
+    def _end_epoch(self, epoch: int, first: int, done: int, seconds: float, nats, carried) -> None:
+        s, cfg = self.state, self.config
+        complete = done >= self.batches.steps
+        val = self.engine.evaluate(self.val_batches, carry=cfg.carry_state) / LN2
+        windows = (self.engine.evaluate(self.val_window_batches, carry=False) / LN2
+                   if self.val_window_batches is not None else None)
+        chars = self.batches.targets(epoch, first, done)
+        record = {
+            "epoch": epoch + 1,
+            "train_bits_per_char": nats / LN2 if nats is not None else None,
+            "val_bits_per_char": val,  # state carried across the held-out text when carry_state
+            "val_window_bits_per_char": windows if windows is not None else val,  # each window from zeros
+            "carry_state": cfg.carry_state,
+            "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+            "seconds": seconds,  # training steps only, not validation
+            "chars": chars,  # real targets, padding excluded
+            "chars_per_s": chars / max(seconds, 1e-9),
+            "steps": done,
+            "complete": complete,
+        }
+        verdict = schedule.judge_epoch(val, s.best, s.since_best, complete=complete,
+                                       past_warmup=s.global_step >= cfg.warmup_steps, patience=cfg.patience,
+                                       schedule=cfg.schedule)
+        s.history.append(record)
+        s.since_best = verdict.since_best
+        if verdict.improved:
+            s.best = val
+        if verdict.decay:
+            s.plateau_scale *= cfg.lr_decay
+        s.epoch, s.step = (epoch + 1, 0) if complete else (epoch, done)
+        self._save(verdict.improved, carried=None if complete else carried)
+        self.monitor.epoch_end(record, verdict.improved)
+        if complete and cfg.sample_every and (epoch + 1) % cfg.sample_every == 0 and self.chief:
+            self.monitor.log(self._sample(epoch))
+        if self.stop.reason is None and verdict.stop:
+            self.stop.reason = "patience"
+            self.monitor.log(f"stopping: validation loss has not improved for {cfg.patience} epochs")
 
+    # --- output -------------------------------------------------------------------------------
 
-def _run_callback(keras):
-    class Run(keras.callbacks.Callback):
-        """Everything around the steps: progress bar, stopping, epoch bookkeeping.
+    def _save(self, improved: bool, carried) -> None:
+        from charlstm import model as model_lib
 
-        Stops between steps at the --max-time deadline or on SIGINT/SIGTERM (Keras
-        then still validates and ends the epoch, so a checkpoint is written), and at
-        an epoch's end when --patience runs out. After a complete epoch without
-        improvement the learning rate is multiplied by --lr-decay.
-        """
+        carry = (self.engine.gather_state(carried)  # a collective: every worker takes part
+                 if carried is not None and self.config.carry_state and self.state.step else None)
+        if not self.chief:
+            return
+        path = self.run_dir / ckpt_io.LAST
+        meta = ckpt_io.Checkpoint(
+            path=path, vocabulary=self.corpus.vocab.chars, model=self.model_config, training=self.config,
+            epoch=self.state.epoch, history=self.state.history, prime_excerpt=self.excerpt,
+            extra={"resume": self.state.to_dict(), "corpus": self.options.corpus_info or {}},
+        )
+        ckpt_io.save(self.model, meta, path, model_lib.named_weights(self.model), carry=carry)
+        if improved:
+            ckpt_io.copy(path, self.run_dir / ckpt_io.BEST)
 
-        def __init__(self, state, config, steps, batch_size, stop, save, sample, targets, log,
-                     progress):
-            super().__init__()
-            self.state, self.config, self.steps_per_epoch = state, config, steps
-            self.chars_per_step = batch_size * config.seq_length  # for the bar; exact count at the end
-            self.stop, self.save, self.sample, self.log = stop, save, sample, log
-            self.targets = targets
-            self.progress, self.bar, self.reason, self.skip = progress, None, None, 0
+    def _sample(self, epoch: int) -> str:
+        from charlstm import model as model_lib
+        from charlstm.sampling import Network, SampleOptions, generate
 
-        def close_bar(self):
-            if self.bar is not None:
-                self.bar.close()
-                self.bar = None
+        net = Network(model_lib.named_weights(self.model), self.model_config)
+        opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)
+        vocab = self.corpus.vocab
+        body = "".join(step[0] for step in generate(net, vocab.encode(self.excerpt), opts, vocab.chars))
+        return f"--- sample ---\n{self.excerpt}{body}\n--------------"
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch, self.steps, self.last_xent = epoch, 0, None
-            self.t0 = self.t_last = time.monotonic()
-            self.bar = _bar(epoch, self.config.epochs, self.steps_per_epoch, self.skip, self.progress)
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.steps += 1
-            self.t_last = time.monotonic()
-            if logs and "xent" in logs:
-                self.last_xent = float(logs["xent"])
-            self.bar.update(1)
-            if self.last_xent is not None:
-                rate = self.steps * self.chars_per_step / max(self.t_last - self.t0, 1e-9)
-                self.bar.set_postfix_str(f"loss {self.last_xent:.3f}, {self.last_xent / LN2:.3f} "
-                                         f"bits/char, {rate:,.0f} chars/s", refresh=False)
-            if self.stop.check():
-                self.model.stop_training = True
-            elif self.config.save_every and self.steps % self.config.save_every == 0:
-                # a crash from here on loses fewer than save_every steps
-                self.state["epoch"], self.state["step"] = self.epoch, self.skip + self.steps
-                self.save(False)
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.close_bar()
-            state, config = self.state, self.config
-            done = self.skip + self.steps
-            complete = done >= self.steps_per_epoch
-            seconds = self.t_last - self.t0  # training steps only, not validation
-            record = {
-                "epoch": epoch + 1,
-                "train_bits_per_char": self.last_xent / LN2 if self.last_xent is not None else None,
-                "val_bits_per_char": float(logs["val_xent"]) / LN2,
-                "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
-                "seconds": seconds,
-                "chars": self.targets(epoch, self.skip, done),  # real targets, padding excluded
-                "steps": done,
-                "complete": complete,
-            }
-            improved = state["best"] is None or record["val_bits_per_char"] < state["best"]
-            state["history"].append(record)
-            if improved:
-                state["best"], state["since_best"] = record["val_bits_per_char"], 0
-            elif complete and int(self.model.optimizer.iterations.numpy()) >= config.warmup_steps:
-                # Short epochs (Macbeth: 8 steps at batch 256, 29 at 64) are noisy early
-                # on: one bad epoch must not halve the rate (seen: epoch 2) or count
-                # towards stopping.
-                state["since_best"] += 1
-                self.model.optimizer.learning_rate.assign(record["learning_rate"] * config.lr_decay)
-            state["epoch"], state["step"] = (epoch + 1, 0) if complete else (epoch, done)
-            self.save(improved)
-            self.log(_epoch_line(record, improved, record["chars"] / max(seconds, 1e-9)))
-            if complete and config.sample_every and (epoch + 1) % config.sample_every == 0:
-                self.log(self.sample(epoch))
-            if self.stop.check():
-                self.reason = self.stop.reason
-            elif config.patience and state["since_best"] >= config.patience:
-                self.reason = "patience"
-                self.log(f"stopping: validation loss has not improved for {config.patience} epochs")
-            if self.reason:
-                self.model.stop_training = True
-
-    return Run
-
-
-def _epoch_line(r: dict, improved: bool, chars_per_s: float) -> str:
-    part = "" if r["complete"] else f" (partial: {r['steps']} steps)"
-    train = f"train {r['train_bits_per_char']:.3f}" if r["train_bits_per_char"] is not None else "train -"
-    return (f"epoch {r['epoch']}{part}: {train} / val {r['val_bits_per_char']:.3f} bits/char, "
-            f"{chars_per_s:,.0f} chars/s, lr {r['learning_rate']:.2g}"
-            f"{' (best)' if improved else ''}")
-
-
-def _sample_text(model, model_lib, model_config, vocab, excerpt, seed) -> str:
-    from charlstm.sampling import Network, SampleOptions, generate
-
-    net = Network(model_lib.named_weights(model), model_config)
-    opts = SampleOptions(length=200, temperature=0.8, seed=seed)
-    body = "".join(step[0] for step in generate(net, vocab.encode(excerpt), opts, vocab.chars))
-    return f"--- sample ---\n{excerpt}{body}\n--------------"
-
-
-def _dropout_states(model) -> dict:
-    """Dropout RNG states by layer: Keras does not save them, resume needs them."""
-    return {l.name: np.asarray(l.seed_generator.state.numpy()).tolist()
-            for l in model.layers if hasattr(l, "seed_generator")}
+    def _result(self) -> TrainResult:
+        s = self.state
+        best = self.run_dir / ckpt_io.BEST
+        return TrainResult(
+            epochs=s.epoch + (s.step / self.batches.steps if s.step else 0),
+            val_bits_per_char=s.best,
+            train_chars_per_s=s.chars_trained / max(s.seconds_trained, 1e-9),
+            checkpoint=best if best.exists() else self.run_dir / ckpt_io.LAST,
+            stopped=self.stop.reason or "epochs",
+            history=s.history,
+            signal=self.stop.signal,
+        )
 
 
-def _restore_dropout_states(model, states: dict) -> None:
-    for layer in model.layers:
-        if hasattr(layer, "seed_generator") and layer.name in states:
-            var = layer.seed_generator.state
-            var.assign(np.asarray(states[layer.name], dtype=var.dtype))
+def train(corpus: Corpus, model_config: ModelConfig | None, config: TrainConfig, checkpoint_dir: Path, *,
+          resume: bool = False, options: RunOptions | None = None, options_given: dict | None = None,
+          **option_fields) -> TrainResult:
+    """Start or resume a run and train it: `TrainingRun.start(...).run()` or `.resume(...)`.
 
-
-def _save(model, model_lib, vocab, model_config, config, state, excerpt, corpus,
-          last_path, best_path, improved) -> None:
-    resume = {k: state[k] for k in ("step", "best", "since_best")}
-    resume["dropout_rng"] = _dropout_states(model)
-    meta = ckpt_io.Checkpoint(
-        path=last_path, vocabulary=vocab.chars, model=model_config, training=config,
-        epoch=state["epoch"], history=state["history"], prime_excerpt=excerpt,
-        extra={"resume": resume, "corpus": corpus or {}},
-    )
-    ckpt_io.save(model, meta, last_path, model_lib.named_weights(model))
-    if improved:
-        ckpt_io.copy(last_path, best_path)
+    Keyword arguments named like RunOptions fields (log=, progress=, device=, ...) build
+    the options when `options` is not given.
+    """
+    options = options or RunOptions(**option_fields)
+    if resume:
+        return TrainingRun.resume(checkpoint_dir, corpus, options_given, options).run()
+    return TrainingRun.start(corpus, model_config, config, checkpoint_dir, options).run()

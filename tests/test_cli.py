@@ -168,9 +168,19 @@ def test_small_corpus_shrinks_batch_and_says_so(runner, tmp_path):
     p.write_text("abcdefghij" * 30)
     r = invoke(runner, "train", p, "--checkpoint-dir", tmp_path / "run", "--units", "4",
                "--layers", "1", "--seq-length", "10", "--batch-size", "64", "--epochs", "1",
-               "--sample-every", "0", "--no-jit")
+               "--sample-every", "0", "--no-jit", "--no-carry-state")
     assert r.exit_code == 0, r.output
     assert "note: only 27 training windows; batch size shrunk from 64 to 27" in r.stderr
+
+
+def test_small_corpus_shrinks_streams_and_says_so(runner, tmp_path):
+    p = tmp_path / "small.txt"
+    p.write_text("abcdefghij" * 30)  # 270 training chars: 26 streams of >= 10 targets each
+    r = invoke(runner, "train", p, "--checkpoint-dir", tmp_path / "run", "--units", "4",
+               "--layers", "1", "--seq-length", "10", "--batch-size", "64", "--epochs", "1",
+               "--sample-every", "0", "--no-jit")
+    assert r.exit_code == 0, r.output
+    assert "note: only 26 streams of at least one window; batch size shrunk from 64 to 26" in r.stderr
 
 
 @pytest.mark.parametrize("content, message", [

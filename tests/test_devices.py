@@ -1,0 +1,91 @@
+"""The GPU path that cannot fall back silently, and mixed precision.
+
+GPU tests are marked `gpu` and skip where TensorFlow sees no GPU; the rest run anywhere.
+"""
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from charlstm import checkpoint as ckpt_io
+from charlstm.config import ModelConfig
+from charlstm.errors import UsageError
+from conftest import TINY_TRAIN_ARGS, invoke
+
+
+def _gpus():
+    from charlstm.tf_runtime import tensorflow
+
+    return tensorflow().config.list_physical_devices("GPU")
+
+
+def test_cudnn_is_required_of_every_recurrent_layer_and_not_saved(tmp_path):
+    from charlstm import model as model_lib
+
+    model = model_lib.build(ModelConfig(vocab_size=7, units=4, layers=2, embedding_dim=3))
+    model_lib.require_cudnn(model, "lstm")
+    assert [layer.use_cudnn for layer in model_lib.parts(model)[1]] == [True, True]
+    path = tmp_path / "m.keras"
+    model.save(path)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    saved = [layer["config"] for layer in config["config"]["layers"] if layer["class_name"] == "LSTM"]
+    assert len(saved) == 2 and not any("use_cudnn" in c for c in saved)  # loads on a CPU-only machine
+
+
+@pytest.mark.parametrize("cell", ["peephole", "cifg", "rnn"])
+def test_gpu_refuses_cells_without_a_cudnn_kernel(cell):
+    from charlstm import model as model_lib
+
+    model = model_lib.build(ModelConfig(vocab_size=7, cell=cell, units=4, layers=1, embedding_dim=3))
+    with pytest.raises(UsageError, match=f"--device gpu needs a cuDNN kernel and the {cell} cell has none"):
+        model_lib.require_cudnn(model, cell)
+
+
+def test_device_gpu_without_a_gpu_is_one_line(runner, tiny_corpus, tmp_path):
+    if _gpus():
+        pytest.skip("a GPU is present")
+    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", tmp_path / "run", "--device", "gpu",
+               *TINY_TRAIN_ARGS)
+    assert r.exit_code == 1
+    assert r.stderr.startswith("Error: --device gpu: TensorFlow sees no GPU") and r.stderr.count("\n") == 1
+
+
+def test_mixed_precision_trains_where_the_hardware_has_it_and_says_why_not_elsewhere(runner, tiny_corpus,
+                                                                                      tmp_path):
+    from charlstm.tf_runtime import cpu_has_bfloat16
+
+    run = tmp_path / "run"
+    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--mixed-precision", "--quiet",
+               *TINY_TRAIN_ARGS)
+    if not (cpu_has_bfloat16() or _gpus()):
+        assert r.exit_code == 1
+        assert r.stderr == ("Error: --mixed-precision: no GPU, and this CPU has no bfloat16 arithmetic "
+                            "(AVX512_BF16 or AMX); train in float32 (leave the flag out)\n")
+        return
+    assert r.exit_code == 0, r.stderr
+    meta = ckpt_io.load(run / "best.keras")
+    assert meta.training.mixed_precision is True
+    weights = ckpt_io.load_weights(run / "best.keras")
+    assert all(w.dtype == np.float32 for w in weights.values())  # variables stay float32
+    r = invoke(runner, "generate", "-c", run, "--length", "30", "--seed", "1")  # the NumPy sampler reads it
+    assert r.exit_code == 0 and len(r.stdout) > 30
+    from charlstm.tf_runtime import keras
+
+    keras().mixed_precision.set_global_policy("float32")
+    model = ckpt_io.load_keras_model(run / "best.keras", compile=False)  # loads on a CPU-only machine
+    probs = np.asarray(model(np.zeros((1, 5), "int32")), np.float32)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-2)
+
+
+@pytest.mark.gpu
+def test_gpu_trains_with_cudnn_and_mixed_precision(runner, tiny_corpus, tmp_path):
+    if not _gpus():
+        pytest.skip("no GPU visible to TensorFlow")
+    for flags in ([], ["--mixed-precision"]):
+        run = tmp_path / f"run{len(flags)}"
+        r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--device", "gpu", "--quiet", *flags,
+                   *TINY_TRAIN_ARGS)
+        assert r.exit_code == 0, r.stderr
+        assert invoke(runner, "generate", "-c", run, "--length", "20", "--seed", "1").exit_code == 0

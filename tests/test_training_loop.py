@@ -1,0 +1,152 @@
+"""The training loop: carried state, resets, exact resume (also mid-epoch), TensorBoard."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from charlstm import checkpoint as ckpt_io
+from charlstm.config import ModelConfig, TrainConfig
+from charlstm.training import RunOptions, TrainingRun, prepare
+from conftest import TINY_TEXT
+
+TINY_MODEL = {"units": 8, "layers": 2, "embedding_dim": 4, "dropout": 0.2}
+TINY_TRAIN = {"seq_length": 20, "batch_size": 8, "seed": 3, "sample_every": 0, "patience": 0, "warmup_steps": 5}
+
+
+def start(run_dir: Path, cell="lstm", options=None, **train) -> TrainingRun:
+    corpus = prepare(TINY_TEXT, seed=3)
+    return TrainingRun.start(corpus, ModelConfig(vocab_size=0, cell=cell, **TINY_MODEL),
+                             TrainConfig(**{**TINY_TRAIN, **train}), run_dir,
+                             options or RunOptions(progress=False, log=lambda m: None))
+
+
+def resume(run_dir: Path, **given) -> TrainingRun:
+    stored = ckpt_io.load(run_dir / ckpt_io.LAST)
+    corpus = prepare(TINY_TEXT, seed=3, vocabulary=stored.vocabulary)
+    return TrainingRun.resume(run_dir, corpus, given, RunOptions(progress=False, log=lambda m: None))
+
+
+def assert_same_weights(a: Path, b: Path):
+    wa, wb = ckpt_io.load_weights(a), ckpt_io.load_weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        np.testing.assert_allclose(wa[k], wb[k], atol=1e-6, err_msg=k)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "peephole", "cifg", "rnn"])
+def test_carried_state_equals_one_pass_over_the_concatenated_windows(cell):
+    """Two 9-char windows with the state carried give the outputs of one 18-char pass."""
+    import tensorflow as tf
+
+    from charlstm import model as model_lib
+    from charlstm.engine import Engine
+
+    config = ModelConfig(vocab_size=11, cell=cell, layers=2, units=6, embedding_dim=5, dropout=0.0)
+    model = model_lib.build(config, seed=1)
+    rng = np.random.default_rng(0)
+    for w in model.weights:
+        w.assign(rng.normal(0, 0.5, w.shape).astype("float32"))
+    engine = Engine(model, tf.distribute.get_strategy(), dropout=0.0, seed=0, clip_norm=1.0)
+    ids = tf.constant(rng.integers(0, 11, size=(3, 18)), tf.int32)
+    zeros = [[tf.zeros((3, 6)) for _ in (layer.cell.state_size if isinstance(layer.cell.state_size, list) else [0])]
+             for layer in engine.rnn]
+    whole, final = engine._forward(ids, zeros, False, 0, 0, 3)
+    first, carried = engine._forward(ids[:, :9], zeros, False, 0, 0, 3)
+    second, final2 = engine._forward(ids[:, 9:], carried, False, 0, 0, 3)
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), whole, atol=1e-5)
+    for a, b in zip(sum(final, []), sum(final2, [])):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_state_resets_at_each_epoch_start_and_is_carried_within(tmp_path, monkeypatch):
+    from charlstm.engine import Engine
+
+    seen = []
+    original = Engine.train_step
+
+    def spy(self, batch, state, **kw):
+        seen.append(max(float(np.abs(np.asarray(s)).max()) for layer in state for s in layer))
+        return original(self, batch, state, **kw)
+
+    monkeypatch.setattr(Engine, "train_step", spy)
+    run = start(tmp_path / "run", epochs=2)
+    run.run()
+    steps = run.batches.steps
+    assert len(seen) == 2 * steps
+    assert seen[0] == 0.0 and seen[steps] == 0.0  # each epoch starts from zeros
+    assert all(v > 0 for i, v in enumerate(seen) if i % steps)  # and carries within it
+
+
+def test_windows_mode_starts_every_batch_from_zero(tmp_path, monkeypatch):
+    from charlstm.engine import Engine
+
+    seen = []
+    original = Engine.train_step
+
+    def spy(self, batch, state, **kw):
+        seen.append(max(float(np.abs(np.asarray(s)).max()) for layer in state for s in layer))
+        return original(self, batch, state, **kw)
+
+    monkeypatch.setattr(Engine, "train_step", spy)
+    start(tmp_path / "run", epochs=1, carry_state=False).run()
+    assert seen and set(seen) == {0.0}
+
+
+@pytest.mark.parametrize("schedule", ["linear", "cosine"])
+def test_interrupted_at_an_epoch_end_resumes_exactly(tmp_path, schedule):
+    """Linear/cosine decay depends on the planned epochs: stop a 4-epoch run after epoch 2
+    (as SIGINT would), resume it, and it ends with the uninterrupted run's weights."""
+    start(tmp_path / "straight", epochs=4, schedule=schedule).run()
+    run = start(tmp_path / "cut", epochs=4, schedule=schedule)
+    original = run._end_epoch
+
+    def end_epoch(epoch, *args):
+        original(epoch, *args)
+        if epoch == 1:
+            run.stop.handle(2, None)
+
+    run._end_epoch = end_epoch
+    assert run.run().stopped == "interrupted"
+    assert ckpt_io.load(tmp_path / "cut" / "last.keras").epoch == 2
+    resume(tmp_path / "cut").run()
+    assert_same_weights(tmp_path / "straight" / "last.keras", tmp_path / "cut" / "last.keras")
+    a = ckpt_io.load(tmp_path / "straight" / "last.keras").history
+    b = ckpt_io.load(tmp_path / "cut" / "last.keras").history
+    assert [h["learning_rate"] for h in a] == pytest.approx([h["learning_rate"] for h in b], abs=1e-9)
+
+
+def test_interrupted_mid_epoch_resumes_exactly_with_the_carried_state(tmp_path):
+    """Stopped after step 7 of a carried-state epoch: the checkpoint holds every row's
+    state, and the resumed run ends with the uninterrupted run's weights."""
+    start(tmp_path / "straight", epochs=2).run()
+    run = start(tmp_path / "cut", epochs=2)
+    original = run._local_stop
+
+    def local_stop():
+        if run.state.global_step == 7 and run.stop.reason is None:
+            run.stop.handle(15, None)
+        return original()
+
+    run._local_stop = local_stop
+    result = run.run()
+    assert result.stopped == "interrupted" and result.signal == 15
+    assert ckpt_io.load_resume_arrays(tmp_path / "cut" / "last.keras") is not None
+    assert ckpt_io.load(tmp_path / "cut" / "last.keras").extra["resume"]["step"] == 8
+    resume(tmp_path / "cut").run()
+    assert_same_weights(tmp_path / "straight" / "last.keras", tmp_path / "cut" / "last.keras")
+
+
+def test_tensorboard_scalars_are_written(tmp_path):
+    logs = tmp_path / "tb"
+    start(tmp_path / "run", epochs=2, options=RunOptions(progress=False, log=lambda m: None, tensorboard=logs)).run()
+    events = list(logs.rglob("events.out.tfevents.*"))
+    assert events, list(logs.rglob("*"))
+    import tensorflow as tf
+
+    tags = set()
+    for path in events:
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            tags.update(v.tag for v in event.summary.value)
+    assert {"epoch_bits_per_char", "epoch_learning_rate", "epoch_chars_per_s"} <= tags, tags
+    assert any(p.parent.name == "validation" for p in events)  # val_* scalars, in Keras's layout
