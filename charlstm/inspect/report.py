@@ -98,6 +98,7 @@ def _settings(ckpt, findings) -> list[tuple[str, str]]:
     corpus = ckpt.extra.get("corpus") or {}
     best = ckpt.best_val_bits_per_char
     return [
+        ("checkpoint", str(ckpt.path)),
         ("model", f"{m.layers}×{m.units} {m.cell}, embedding {m.embedding_dim}, dropout {m.dropout}"),
         ("vocabulary", f"{len(ckpt.vocabulary)} characters"),
         ("corpus", f"{', '.join(corpus.get('names', [])) or '-'} ({corpus.get('chars', 0):,} chars)"),
