@@ -295,3 +295,33 @@ def corpus_fetch(name, dest):
     from charlstm import fetch
 
     click.echo(str(fetch.fetch(name, Path(dest) if dest else None)))
+
+
+# --- inspect --------------------------------------------------------------------------------
+
+@main.command()
+@click.argument("text_file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-c", "--checkpoint", "checkpoints", multiple=True, help=CHECKPOINT_HELP + " Repeat to compare gradient curves.")
+@click.option("--compare", "compare", multiple=True, help="Another checkpoint whose gradient curve joins the chart.")
+@click.option("--out", default="report.html", show_default=True, help="The HTML page to write.")
+@click.option("--chars", type=click.IntRange(2, 1_000_000), default=2000, show_default=True, help="Inspect at most this many characters.")
+@click.option("--layer", type=int, default=None, help="Show only this layer (1-based) in the text view and heatmaps.")
+@click.option("--units", default=None, help="Show only these units, e.g. 0-49,120.")
+@click.option("--json", "json_path", default=None, metavar="FILE", help="Also write the findings as JSON to FILE and the arrays beside it (.npz).")
+@click.option("--detector", "detectors", multiple=True, metavar="NAME=REGEX", help="An extra detector: on inside regex matches. Repeatable.")
+@click.option("--on-unknown", type=click.Choice(["error", "skip"]), default="error", show_default=True, help="Text characters outside the vocabulary.")
+@click.option("--gradients/--no-gradients", default=True, show_default=True, help="Measure the vanishing gradient (loads TensorFlow).")
+@library_errors
+def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path, detectors, on_unknown, gradients):
+    """Write one self-contained HTML page showing a checkpoint's cell states, gates and gradients.
+
+    TEXT_FILE is the text to run ('-' reads stdin); default: the held-out part of the
+    training corpus named in the checkpoint, else its stored excerpt.
+    """
+    from charlstm.inspect.run import InspectOptions, inspect as run_inspect
+
+    opts = InspectOptions(checkpoints=list(checkpoints) + list(compare), text_file=text_file, out=out, chars=chars,
+                          layer=layer, units=units, json_path=json_path, detectors=list(detectors),
+                          on_unknown=on_unknown, gradients=gradients)
+    run_inspect(opts, warn=lambda m: click.echo(f"warning: {m}", err=True))
+    click.echo(f"wrote {out}", err=True)

@@ -35,6 +35,11 @@ class LSTM:
         return x @ self.W + self.b  # (..., 4*units)
 
     def step(self, zx, state):
+        a = self.gates(zx, state)
+        return a["h"], (a["h"], a["c"])
+
+    def gates(self, zx, state) -> dict:
+        """Every activation of one step by name (`charlstm inspect` records them)."""
         h_tm1, c_tm1 = state  # (batch, units) each
         z = zx + h_tm1 @ self.U  # (batch, 4*units)
         z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
@@ -44,7 +49,7 @@ class LSTM:
         c = f * c_tm1 + i * g  # cell update
         o = sigmoid(z_o)  # output gate: how much of the cell to expose
         h = o * np.tanh(c)
-        return h, (h, c)
+        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
 
 
 class FusedLSTM(LSTM):
@@ -94,7 +99,7 @@ class PeepholeLSTM(LSTM):
         super().__init__(kernel, recurrent_kernel, bias)
         self.p_i, self.p_f, self.p_o = peephole_i, peephole_f, peephole_o
 
-    def step(self, zx, state):
+    def gates(self, zx, state) -> dict:
         h_tm1, c_tm1 = state
         z = zx + h_tm1 @ self.U
         z_i, z_f, z_g, z_o = np.split(z, 4, axis=-1)
@@ -104,7 +109,7 @@ class PeepholeLSTM(LSTM):
         c = f * c_tm1 + i * g
         o = sigmoid(z_o + self.p_o * c)
         h = o * np.tanh(c)
-        return h, (h, c)
+        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
 
 
 class CIFG(LSTM):
@@ -113,7 +118,7 @@ class CIFG(LSTM):
     Gate order: input i, candidate g, output o (no forget-gate weights at all).
     """
 
-    def step(self, zx, state):
+    def gates(self, zx, state) -> dict:
         h_tm1, c_tm1 = state
         z = zx + h_tm1 @ self.U  # (batch, 3*units)
         z_i, z_g, z_o = np.split(z, 3, axis=-1)
@@ -123,7 +128,7 @@ class CIFG(LSTM):
         c = f * c_tm1 + i * g
         o = sigmoid(z_o)
         h = o * np.tanh(c)
-        return h, (h, c)
+        return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
 
 
 class GRU:
@@ -143,6 +148,11 @@ class GRU:
         return x @ self.W + self.b_x
 
     def step(self, zx, state):
+        h = self.gates(zx, state)["h"]
+        return h, (h,)
+
+    def gates(self, zx, state) -> dict:
+        """Every activation of one step by name (`charlstm inspect` records them)."""
         (h_tm1,) = state
         x_z, x_r, x_h = np.split(zx, 3, axis=-1)
         h_z, h_r, h_h = np.split(h_tm1 @ self.U + self.b_h, 3, axis=-1)
@@ -150,7 +160,7 @@ class GRU:
         r = sigmoid(x_r + h_r)  # reset gate: how much history the candidate sees
         hh = np.tanh(x_h + r * h_h)  # candidate state
         h = z * h_tm1 + (1.0 - z) * hh
-        return h, (h,)
+        return {"z": z, "r": r, "g": hh, "h": h}
 
 
 class SimpleRNN:
@@ -166,9 +176,12 @@ class SimpleRNN:
         return x @ self.W + self.b
 
     def step(self, zx, state):
-        (h_tm1,) = state
-        h = np.tanh(zx + h_tm1 @ self.U)
+        h = self.gates(zx, state)["h"]
         return h, (h,)
+
+    def gates(self, zx, state) -> dict:
+        (h_tm1,) = state
+        return {"h": np.tanh(zx + h_tm1 @ self.U)}
 
 
 CELL_CLASSES = {"lstm": FusedLSTM, "peephole": PeepholeLSTM, "cifg": CIFG, "gru": GRU, "rnn": SimpleRNN}

@@ -1,0 +1,120 @@
+"""The inspect page in a real browser: Debian's chromium, headless, driven by selenium.
+
+Checks what a person would see: no console errors, heatmaps and charts drawn,
+hovering (and keyboard focus on) a character shows its predictions, and the page
+asks for nothing over the network. Chromium is installed by the fixture when it is
+missing and we are root (CI); elsewhere the test is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+from conftest import TINY_TEXT, invoke
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            pytest.skip("no chromium: install Debian's chromium and chromium-driver (needs root and apt-get)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                pytest.skip(f"could not install chromium ({' '.join(cmd)}: {done.stderr.strip()[-300:]})")
+    webdriver = pytest.importorskip("selenium.webdriver",
+                                    reason="selenium is in the test extra: pip install -e '.[test]'")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    profile = tempfile.mkdtemp(prefix="charlstm-chromium-")
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+                "--window-size=1240,1000"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def page(trained_run, tmp_path_factory):
+    from click.testing import CliRunner
+
+    d = tmp_path_factory.mktemp("page")
+    text = d / "text.txt"
+    text.write_text(TINY_TEXT[:600], encoding="utf-8")
+    out = d / "page.html"
+    r = invoke(CliRunner(), "inspect", "-c", trained_run, "--compare", trained_run / "last.keras", text, "--out", out)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def _load(driver, path):
+    driver.get_log("performance")  # drop what earlier pages logged
+    driver.get(path.as_uri())
+    for _ in range(200):
+        if driver.execute_script("return document.body.dataset.ready"):
+            break
+        time.sleep(0.05)
+    assert driver.execute_script("return document.body.dataset.ready") == "1"
+
+
+def test_page_draws_without_errors_or_network(chromium, page):
+    _load(chromium, page)
+    errors = [e for e in chromium.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    assert errors == []
+    # Every heatmap canvas holds a picture, not one flat colour.
+    spread = chromium.execute_script("""
+        return Array.from(document.querySelectorAll('#heatmap-list canvas')).map((c) => {
+          const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, seen = new Set();
+          for (let i = 0; i < d.length; i += 4) seen.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+          return seen.size; });""")
+    assert len(spread) == 5  # h, c, f, i, o of the one layer
+    assert min(spread) > 2 and max(spread) > 20  # the tiny model's gates saturate: few colours, but never flat
+    assert chromium.execute_script("return document.querySelectorAll('#gradient svg polyline').length") == 2
+    assert chromium.execute_script("return document.querySelectorAll('#history svg polyline').length") >= 2
+    assert chromium.execute_script("return document.querySelectorAll('#saturation svg circle').length") == 3 * 16
+    assert chromium.execute_script("return document.querySelectorAll('#strips .strip').length") > 3
+    # The text is coloured per character.
+    colours = chromium.execute_script(
+        "return new Set(Array.from(document.querySelectorAll('#text .ch')).map((s) => s.style.background)).size")
+    assert colours >= 2  # coloured, not left blank (the tiny default unit may be saturated: two colours)
+    # Nothing but the page itself was requested.
+    import json
+
+    urls = [json.loads(e["message"])["message"]["params"]["request"]["url"] for e in chromium.get_log("performance")
+            if '"Network.requestWillBeSent"' in e["message"]]
+    assert urls and all(u == page.as_uri() for u in urls), urls
+
+
+def test_hover_and_keyboard_show_predictions(chromium, page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    _load(chromium, page)
+    spans = chromium.find_elements("css selector", "#text .ch")
+    ActionChains(chromium).move_to_element(spans[3]).perform()
+    tip = chromium.find_element("id", "tip")
+    assert tip.is_displayed()
+    assert "(char 3) the model predicts" in tip.text
+    assert len(tip.find_elements("css selector", "tr")) == 5
+    assert "actual next" in tip.text and "surprise" in tip.text and "layer 1 unit" in tip.text
+    # Keyboard: focus the text, move right twice.
+    ActionChains(chromium).move_by_offset(0, 0).perform()
+    chromium.find_element("id", "text").send_keys(Keys.ARROW_RIGHT)
+    chromium.switch_to.active_element.send_keys(Keys.ARROW_RIGHT)
+    assert "(char 2) the model predicts" in chromium.find_element("id", "tip").text
+    assert chromium.switch_to.active_element.get_attribute("data-t") == "2"
