@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from charlstm import checkpoint as ckpt_io
-from conftest import TINY_TEXT, invoke
+
+from helpers import TINY_TEXT, invoke
 
 SMALL = ["--units", "8", "--layers", "1", "--embedding-dim", "4", "--seq-length", "20",
          "--batch-size", "8", "--seed", "3", "--sample-every", "0", "--no-jit", "--patience", "0"]
@@ -23,10 +24,8 @@ def _weights(path):
     return ckpt_io.load_weights(path)
 
 
-def test_two_epochs_plus_resume_equals_four_straight(runner, tiny_corpus, tmp_path):
-    import tensorflow as tf
-
-    tf.config.experimental.enable_op_determinism()
+@pytest.mark.slow
+def test_two_epochs_plus_resume_equals_four_straight(runner, tiny_corpus, tmp_path, op_determinism):
     a, b = tmp_path / "straight", tmp_path / "resumed"
     assert invoke(runner, "train", tiny_corpus, "--checkpoint-dir", a, "--epochs", "4", "--quiet", *SMALL).exit_code == 0
     assert invoke(runner, "train", tiny_corpus, "--checkpoint-dir", b, "--epochs", "2", "--quiet", *SMALL).exit_code == 0
@@ -97,6 +96,7 @@ def _wait_for(path: Path, proc, timeout=60):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_writes_checkpoint_and_prints_resume_command(tiny_corpus, tmp_path, sig, code):
     run = tmp_path / "run"
@@ -113,6 +113,7 @@ def test_signal_writes_checkpoint_and_prints_resume_command(tiny_corpus, tmp_pat
     ckpt_io.load_network(run / "last.keras")
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_a_broken_checkpoint(tiny_corpus, tmp_path):
     run = tmp_path / "run"
     rng = random.Random(1234)
