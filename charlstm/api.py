@@ -67,26 +67,53 @@ class Model:
         if on_unknown not in ("error", "skip"):
             raise UsageError(f"on_unknown={on_unknown!r}: choose 'error' or 'skip'")
         if prime == "":
-            raise UsageError("the prime is empty: give some text, or none to start from an excerpt "
-                             "of the training text")
+            raise UsageError(
+                "the prime is empty: give some text, or none to start from an excerpt of the training text"
+            )
         return prepare_prime(prime, self.checkpoint, self.vocabulary, on_unknown, warn or _warn)
 
-    def options(self, length: int = 500, seed: int | None = None, temperature: float = 1.0,
-                top_k: int | None = None, top_p: float | None = None, stop: str | None = None,
-                num_samples: int = 1, first_index: int = 0):
+    def options(
+        self,
+        length: int = 500,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop: str | None = None,
+        num_samples: int = 1,
+        first_index: int = 0,
+    ):
         """Checked sampling.SampleOptions; no seed draws a random one."""
         from charlstm.sampling import SampleOptions
 
         _check_options(length, seed, temperature, top_k, top_p, num_samples, first_index)
         if seed is None:
             seed = int.from_bytes(os.urandom(4), "little")
-        return SampleOptions(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                             num_samples=num_samples, first_index=first_index, stop=stop)
+        return SampleOptions(
+            length=length,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            num_samples=num_samples,
+            first_index=first_index,
+            stop=stop,
+        )
 
-    def stream(self, prime: str | None = None, length: int = 500, seed: int | None = None,
-               temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-               stop: str | None = None, on_unknown: str = "error", echo_prime: bool = True,
-               sample_index: int = 0, warn: Warn | None = None) -> Iterator[str]:
+    def stream(
+        self,
+        prime: str | None = None,
+        length: int = 500,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop: str | None = None,
+        on_unknown: str = "error",
+        echo_prime: bool = True,
+        sample_index: int = 0,
+        warn: Warn | None = None,
+    ) -> Iterator[str]:
         """Yield the text as it is generated: the prime first (unless echo_prime=False), then pieces.
 
         Memory stays flat for any length. The same seed and sample_index give the same
@@ -107,23 +134,48 @@ class Model:
 
         return pieces()  # arguments checked now, at the call, not at the first next()
 
-    def generate(self, prime: str | None = None, length: int = 500, seed: int | None = None,
-                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                 stop: str | None = None, on_unknown: str = "error", echo_prime: bool = True,
-                 sample_index: int = 0, warn: Warn | None = None) -> str:
+    def generate(
+        self,
+        prime: str | None = None,
+        length: int = 500,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop: str | None = None,
+        on_unknown: str = "error",
+        echo_prime: bool = True,
+        sample_index: int = 0,
+        warn: Warn | None = None,
+    ) -> str:
         """The prime (unless echo_prime=False) and `length` generated characters (fewer if `stop` appears).
 
         temperature 0 is greedy; top_k / top_p restrict sampling to the likeliest
         characters; `stop` ends the text where it appears (it is not included).
         """
-        return "".join(self.stream(prime, length, seed, temperature, top_k, top_p, stop, on_unknown,
-                                   echo_prime, sample_index, warn))
+        return "".join(
+            self.stream(
+                prime, length, seed, temperature, top_k, top_p, stop, on_unknown, echo_prime, sample_index, warn
+            )
+        )
 
-    def write(self, out: TextIO, prime: str | None = None, length: int = 500, seed: int | None = None,
-              temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-              stop: str | None = None, on_unknown: str = "error", echo_prime: bool = True,
-              num_samples: int = 1, sample_index: int = 0, as_json: bool = False,
-              warn: Warn | None = None) -> None:
+    def write(
+        self,
+        out: TextIO,
+        prime: str | None = None,
+        length: int = 500,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop: str | None = None,
+        on_unknown: str = "error",
+        echo_prime: bool = True,
+        num_samples: int = 1,
+        sample_index: int = 0,
+        as_json: bool = False,
+        warn: Warn | None = None,
+    ) -> None:
         """Generate onto a text stream as `charlstm generate` does (one sample streams as it is made;
         several samples, or JSON lines, are written at the end)."""
         from charlstm.generation import stream

@@ -62,12 +62,11 @@ def _gated_cell(keras) -> type:
 
         def build(self, input_shape):
             g, u = self.gates, self.units
-            self.kernel = self.add_weight(shape=(input_shape[-1], g * u), name="kernel",
-                                          initializer="glorot_uniform")
-            self.recurrent_kernel = self.add_weight(shape=(u, g * u), name="recurrent_kernel",
-                                                    initializer="orthogonal")
-            self.bias = self.add_weight(shape=(g * u,), name="bias",
-                                        initializer=lambda shape, dtype=None: ops.concatenate(self.bias_blocks()))
+            self.kernel = self.add_weight(shape=(input_shape[-1], g * u), name="kernel", initializer="glorot_uniform")
+            self.recurrent_kernel = self.add_weight(shape=(u, g * u), name="recurrent_kernel", initializer="orthogonal")
+            self.bias = self.add_weight(
+                shape=(g * u,), name="bias", initializer=lambda shape, dtype=None: ops.concatenate(self.bias_blocks())
+            )
             self.build_extra()
             self.built = True
 
@@ -106,8 +105,11 @@ def _peephole(ops, base: type) -> type:
         def build_extra(self):
             # Peepholes start at zero: the cell begins as a plain LSTM and learns to peek.
             for gate in ("i", "f", "o"):
-                setattr(self, f"peephole_{gate}",
-                        self.add_weight(shape=(self.units,), name=f"peephole_{gate}", initializer="zeros"))
+                setattr(
+                    self,
+                    f"peephole_{gate}",
+                    self.add_weight(shape=(self.units,), name=f"peephole_{gate}", initializer="zeros"),
+                )
 
         def call(self, inputs, states, training=False):
             h_tm1, c_tm1 = states  # (batch, units) each

@@ -235,7 +235,8 @@ def load_keras_model(path: str | os.PathLike, compile: bool = True):
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as e:  # Keras raises many types for a damaged file
-        raise CheckpointError(f"{path}: cannot load the Keras model ({type(e).__name__}: {e})".splitlines()[0]) from None
+        message = f"{path}: cannot load the Keras model ({type(e).__name__}: {e})"
+        raise CheckpointError(message.splitlines()[0]) from None
 
 
 # --- writing -------------------------------------------------------------------------------

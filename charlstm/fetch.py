@@ -99,5 +99,7 @@ def fetch(name: str, dest: Path | None = None, archive: Path | None = None) -> P
     try:
         atomic_write(path, data)
     except OSError as e:
-        raise FetchError(f"cannot write {path}: {e.strerror or e}; check the folder's permissions and free space") from None
+        raise FetchError(
+            f"cannot write {path}: {e.strerror or e}; check the folder's permissions and free space"
+        ) from None
     return path

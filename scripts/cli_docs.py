@@ -49,7 +49,7 @@ def _names(p: click.Option) -> str:
 
 def _default(p: click.Option) -> str:
     if isinstance(p.show_default, str):
-        return p.show_default
+        return _md(p.show_default)
     d = p.default if isinstance(p.default, (str, int, float, bool)) else None  # click 8.2+: UNSET sentinel
     if p.is_flag and not p.secondary_opts:
         return "on" if d is True else "off"
@@ -59,12 +59,17 @@ def _default(p: click.Option) -> str:
 
 
 def _meaning(p: click.Option) -> str:
-    text = " ".join((p.help or "").split())
+    text = _md(" ".join((p.help or "").split()))
     if isinstance(p.type, click.Choice):
         text += f" One of {', '.join(f'`{c}`' for c in p.type.choices)}."
     elif isinstance(p.type, click.types._NumberRangeBase):
         text += f" Range `{p.type._describe_range()}`."
-    return text.replace("|", "\\|").strip()
+    return text.strip()
+
+
+def _md(text: str) -> str:
+    """Cell text safe in a Markdown table: no column breaks, no `<name>` read as an HTML tag."""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def table(cmd: click.Command) -> str:
@@ -96,8 +101,10 @@ def main(argv: list[str]) -> int:
     new = render(text)
     if "--check" in argv:
         if new != text:
-            print("README.md option tables differ from the CLI: run `make docs` "
-                  "(python scripts/cli_docs.py)", file=sys.stderr)
+            print(
+                "README.md option tables differ from the CLI: run `make docs` (python scripts/cli_docs.py)",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if new != text:

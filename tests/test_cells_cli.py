@@ -57,7 +57,8 @@ def test_generate_never_imports_tensorflow(trained_run):
         f"    main(['generate', '-c', {str(trained_run)!r}, '--seed', '1', '--length', '20'], prog_name='charlstm')\n"
         "except SystemExit as e:\n"
         "    assert e.code in (0, None), e.code\n"
-        "print('TF' if any(m == 'tensorflow' or m.startswith(('tensorflow.', 'keras')) for m in sys.modules) else 'NO-TF', file=sys.stderr)\n"
+        "tf = any(m == 'tensorflow' or m.startswith(('tensorflow.', 'keras')) for m in sys.modules)\n"
+        "print('TF' if tf else 'NO-TF', file=sys.stderr)\n"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr

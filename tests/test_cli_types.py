@@ -22,8 +22,12 @@ def _commands(group, path=()):
 
 
 def _float_options():
-    return [(path, p.opts[-1]) for path, cmd in _commands(main) for p in cmd.params
-            if isinstance(p, click.Option) and isinstance(p.type, FiniteFloat)]
+    return [
+        (path, p.opts[-1])
+        for path, cmd in _commands(main)
+        for p in cmd.params
+        if isinstance(p, click.Option) and isinstance(p.type, FiniteFloat)
+    ]
 
 
 def test_every_float_option_is_finite_float():
@@ -48,8 +52,10 @@ def test_float_options_refuse_non_finite(runner, path, option, value):
 def test_generate_temperature_nan_is_refused_before_anything_is_printed(runner, trained_run):
     r = invoke(runner, "generate", "-c", trained_run, "--temperature", "nan", "--seed", "1")
     assert r.exit_code == 2 and r.stdout == ""
-    assert r.stderr == ("Error: Invalid value for '--temperature': 'nan' is not a finite number; give one in "
-                        "the range 0<=x<=100. (see 'charlstm generate --help')\n")
+    assert r.stderr == (
+        "Error: Invalid value for '--temperature': 'nan' is not a finite number; give one in "
+        "the range 0<=x<=100. (see 'charlstm generate --help')\n"
+    )
 
 
 @pytest.mark.parametrize("value, ok", [("0.5", True), ("1e-3", True), ("0", False), ("2", False)])

@@ -27,8 +27,9 @@ def _weights(path):
 @pytest.mark.slow
 def test_two_epochs_plus_resume_equals_four_straight(runner, tiny_corpus, tmp_path, op_determinism):
     a, b = tmp_path / "straight", tmp_path / "resumed"
-    assert invoke(runner, "train", tiny_corpus, "--checkpoint-dir", a, "--epochs", "4", "--quiet", *SMALL).exit_code == 0
-    assert invoke(runner, "train", tiny_corpus, "--checkpoint-dir", b, "--epochs", "2", "--quiet", *SMALL).exit_code == 0
+    for run, epochs in ((a, "4"), (b, "2")):
+        r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--epochs", epochs, "--quiet", *SMALL)
+        assert r.exit_code == 0, r.output
     r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", b, "--epochs", "4", "--resume", "--quiet")
     assert r.exit_code == 0, r.output
     wa, wb = _weights(a / "last.keras"), _weights(b / "last.keras")
@@ -66,7 +67,8 @@ def test_resume_refuses_characters_outside_the_vocabulary(runner, trained_run, t
 
 def test_write_failure_is_reported_and_previous_checkpoint_kept(runner, tiny_corpus, tmp_path, monkeypatch):
     run = tmp_path / "run"
-    assert invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--epochs", "1", "--quiet", *SMALL).exit_code == 0
+    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--epochs", "1", "--quiet", *SMALL)
+    assert r.exit_code == 0, r.output
     before = (run / "last.keras").read_bytes()
 
     def full(*a, **k):
