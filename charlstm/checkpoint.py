@@ -280,16 +280,14 @@ def remove_stale_temps(directory: Path) -> None:
                               f"files by hand or choose another --checkpoint-dir") from None
 
 
-def check_writable(directory: Path, clean: bool = True) -> None:
+def check_writable(directory: Path) -> None:
     """Fail before training, not after the first epoch, if checkpoints cannot be written.
 
-    Creates the directory; with `clean` (the default, what a starting run wants) it
-    first calls `remove_stale_temps`. `clean=False` only checks.
+    Creates the directory and writes (then deletes) a probe file; deletes nothing else
+    (`remove_stale_temps` does that).
     """
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        if clean:
-            files.remove_stale_temps(directory, STALE_TEMPS)
         atomic_write(directory / f".write-test-{os.getpid()}", b"ok")
         (directory / f".write-test-{os.getpid()}").unlink()
     except OSError as e:

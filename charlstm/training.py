@@ -136,6 +136,7 @@ def train(corpus: Corpus, model_config: ModelConfig | None, config: TrainConfig,
         log(f"note: only {n_windows} training windows; batch size shrunk from "
             f"{config.batch_size} to {batch_size}")
     ckpt_io.check_writable(checkpoint_dir)
+    ckpt_io.remove_stale_temps(checkpoint_dir)  # temporaries a killed run left (a run owns its directory)
 
     from charlstm import model as model_lib
     from charlstm import tf_runtime
