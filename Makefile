@@ -1,12 +1,14 @@
 # Two entry points, each doing all of its own set-up on a fresh machine:
 #   make demo   venv + install + fetch Macbeth + train ~2 minutes + generate
 #   make test   venv + install + the test suite (what CI runs)
+#   make lint   ruff check + ruff format --check (CI runs it before make test)
+#   make docs   regenerate the README's option tables from the click commands
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +23,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/cli_docs.py --check
+
+docs: $(STAMP)
+	$(BIN)/python scripts/cli_docs.py
 
 clean:
 	rm -rf $(VENV) checkpoints/*/ .pytest_cache

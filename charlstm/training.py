@@ -157,6 +157,7 @@ class TrainingRun:
         self.chief = tf_runtime.is_chief(self.strategy)
         if self.chief:
             ckpt_io.check_writable(self.run_dir)
+            ckpt_io.remove_stale_temps(self.run_dir)  # temporaries a killed run left (a run owns its directory)
         replicas = self.strategy.num_replicas_in_sync
         if cfg.batch_size % replicas:
             raise UsageError(f"--batch-size {cfg.batch_size} does not split evenly over {replicas} replicas: "

@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny corpus written on the fly, and one tiny trained run.
+"""Shared fixtures: a tiny corpus written on the fly, and one tiny trained run (helpers.py: data).
 
 Models here are tiny (one layer of 16 units) so the whole suite stays within
 minutes on 2 cores; real corpora appear only in the e2e tests.
@@ -12,19 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from helpers import TINY_TEXT, TINY_TRAIN_ARGS
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-
-TINY_TEXT = (
-    "the cat sat on the mat.\nthe dog sat on the log.\n"
-    "a cat and a dog met on a mat by a log.\n"
-) * 40
-
-TINY_TRAIN_ARGS = [
-    "--units", "16", "--layers", "1", "--embedding-dim", "8", "--seq-length", "20",
-    "--batch-size", "16", "--epochs", "2", "--seed", "7", "--sample-every", "0", "--no-jit",
-]
 
 
 @pytest.fixture(autouse=True)
@@ -60,7 +50,22 @@ def trained_run(tmp_path_factory) -> Path:
     return d / "ckpt"
 
 
-def invoke(runner, *args, input=None):
-    from charlstm.cli import main
 
-    return runner.invoke(main, [str(a) for a in args], input=input)
+@pytest.fixture
+def op_determinism():
+    """TensorFlow's deterministic ops for one test, switched back off after it.
+
+    `tf.config.experimental.enable_op_determinism()` sets a process-wide flag and TF
+    has no public way back; `tensorflow.python.framework.config.disable_op_determinism`
+    (what the public one wraps: `_pywrap_determinism.enable(False)`) is the way back.
+    """
+    from tensorflow.python.framework import config as tf_config
+
+    from charlstm.tf_runtime import tensorflow
+
+    tf = tensorflow()
+    was = tf_config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    yield tf
+    if not was:
+        tf_config.disable_op_determinism()

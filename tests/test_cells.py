@@ -241,3 +241,31 @@ def test_model_with_custom_cell_saves_and_loads_in_safe_mode(keras, tmp_path, ce
     loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
     assert type(loaded.get_layer("rnn_1").cell) is type(model.get_layer("rnn_1").cell)
     np.testing.assert_allclose(_keras_probs(loaded, ids), want, atol=1e-6, rtol=0)
+
+
+# --- import cost and layout -------------------------------------------------------------------
+
+def test_importing_cells_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, charlstm.cells, charlstm.checkpoint\n"
+            "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("name, weights", [
+    ("PeepholeLSTMCell", [("kernel", (E, 4 * U)), ("recurrent_kernel", (U, 4 * U)), ("bias", (4 * U,)),
+                          ("peephole_i", (U,)), ("peephole_f", (U,)), ("peephole_o", (U,))]),
+    ("CIFGCell", [("kernel", (E, 3 * U)), ("recurrent_kernel", (U, 3 * U)), ("bias", (3 * U,))]),
+])
+def test_cell_weight_names_shapes_and_order_are_fixed(keras, name, weights):
+    """Checkpoints store weights by these names, in this order: they must never change."""
+    from charlstm.cells import cell_classes
+
+    cell = cell_classes()[name](U)
+    cell.build((None, E))
+    assert [(w.name, tuple(w.shape)) for w in cell.weights] == weights
+    assert cell_classes() is cell_classes()  # defined and registered once

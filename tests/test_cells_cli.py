@@ -10,12 +10,14 @@ import pytest
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import CELLS
 from charlstm.equations import LSTM, FusedLSTM
-from conftest import TINY_TEXT, invoke
+
+from helpers import TINY_TEXT, invoke
 
 ARGS = ["--units", "6", "--layers", "2", "--embedding-dim", "4", "--seq-length", "16",
         "--batch-size", "16", "--seed", "2", "--sample-every", "0", "--quiet", "--patience", "0"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_cell_end_to_end(runner, tiny_corpus, tmp_path, cell):
     run = tmp_path / cell
@@ -46,6 +48,7 @@ def test_fused_lstm_equals_the_textbook_equations():
     np.testing.assert_allclose(c_fast, c_ref, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_generate_never_imports_tensorflow(trained_run):
     code = (
         "import sys\n"
@@ -54,7 +57,8 @@ def test_generate_never_imports_tensorflow(trained_run):
         f"    main(['generate', '-c', {str(trained_run)!r}, '--seed', '1', '--length', '20'], prog_name='charlstm')\n"
         "except SystemExit as e:\n"
         "    assert e.code in (0, None), e.code\n"
-        "print('TF' if any(m == 'tensorflow' or m.startswith(('tensorflow.', 'keras')) for m in sys.modules) else 'NO-TF', file=sys.stderr)\n"
+        "tf = any(m == 'tensorflow' or m.startswith(('tensorflow.', 'keras')) for m in sys.modules)\n"
+        "print('TF' if tf else 'NO-TF', file=sys.stderr)\n"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr

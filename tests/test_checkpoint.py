@@ -8,7 +8,8 @@ import pytest
 
 from charlstm import checkpoint as ckpt_io
 from charlstm.errors import CheckpointError
-from conftest import invoke
+
+from helpers import invoke
 
 
 def _rewrite(src, dst, replace: dict):
@@ -44,7 +45,9 @@ def test_plain_keras_model_is_not_a_charlstm_checkpoint(trained_run, tmp_path, r
     _rewrite(trained_run / "best.keras", foreign, {"charlstm.json": None, "charlstm_weights.npz": None})
     r = invoke(runner, "info", "-c", foreign)
     assert r.exit_code == 1
-    assert r.stderr == f"Error: {foreign}: not a charlstm checkpoint (a plain Keras model, not a charlstm checkpoint)\n"
+    assert r.stderr == (
+        f"Error: {foreign}: a plain Keras model, not a charlstm checkpoint (train one with charlstm train)\n"
+    )
 
 
 def test_lambda_layer_is_refused(trained_run, tmp_path):

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from charlstm import checkpoint as ckpt_io
-from conftest import TINY_TEXT, TINY_TRAIN_ARGS, invoke
+
+from helpers import TINY_TEXT, TINY_TRAIN_ARGS, invoke
 
 
 def test_help_lists_commands(runner):
@@ -45,6 +46,7 @@ def test_generate_with_seed_is_byte_identical_and_in_vocabulary(runner, trained_
     assert len(body) == 200
     assert set(body) <= set(TINY_TEXT)
     c = invoke(runner, *args[:-4], "--seed", "4", "--length", "200")
+    assert c.exit_code == 0, c.output
     assert c.stdout != a.stdout
 
 
@@ -59,7 +61,10 @@ def test_generate_defaults_to_latest_run_and_stored_excerpt(runner, trained_run,
 
 def test_generate_greedy_is_deterministic_without_seed(runner, trained_run):
     args = ("generate", "-c", trained_run, "--prime", "the", "--temperature", "0", "--length", "50")
-    assert invoke(runner, *args).stdout == invoke(runner, *args).stdout
+    a, b = invoke(runner, *args), invoke(runner, *args)
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    assert len(a.stdout) == len("the") + 50 + 1
+    assert a.stdout == b.stdout
 
 
 def test_generate_reads_prime_from_stdin(runner, trained_run):
@@ -123,7 +128,9 @@ def test_info_shows_and_json(runner, trained_run):
     assert r.exit_code == 0
     assert "model:        1×16 lstm, embedding 8, dropout 0.2" in r.stdout
     assert "epochs:       2" in r.stdout
-    j = json.loads(invoke(runner, "info", "-c", trained_run / "last.keras", "--json").stdout)
+    r = invoke(runner, "info", "-c", trained_run / "last.keras", "--json")
+    assert r.exit_code == 0, r.output
+    j = json.loads(r.stdout)
     assert j["epoch"] == 2 and j["model"]["units"] == 16 and j["format"] == "charlstm-checkpoint"
 
 
@@ -139,7 +146,9 @@ def test_eval_reports_bits_per_char(runner, trained_run, tiny_corpus):
 def test_eval_counts_unknown_characters(runner, trained_run, tmp_path):
     p = tmp_path / "x.txt"
     p.write_text("the cat! sat?\n")
-    j = json.loads(invoke(runner, "eval", p, "-c", trained_run, "--json").stdout)
+    r = invoke(runner, "eval", p, "-c", trained_run, "--json")
+    assert r.exit_code == 0, r.output
+    j = json.loads(r.stdout)
     assert j["unknown_chars"] == 2 and j["unknown"] == "!?"
     assert j["chars"] == len("the cat sat\n") - 1
 
@@ -243,8 +252,10 @@ def test_stdin_corpus(runner, tmp_path):
 
 def test_sample_i_of_a_batch_equals_sample_i_alone(runner, trained_run):
     common = ("generate", "-c", trained_run, "--prime", "the ", "--seed", "5", "--length", "80", "--json")
-    batch = [json.loads(line) for line in invoke(runner, *common, "--num-samples", "4").stdout.splitlines()]
-    alone = json.loads(invoke(runner, *common, "--sample-index", "2").stdout)
+    rb, ra = invoke(runner, *common, "--num-samples", "4"), invoke(runner, *common, "--sample-index", "2")
+    assert rb.exit_code == 0 and ra.exit_code == 0, rb.output + ra.output
+    batch = [json.loads(line) for line in rb.stdout.splitlines()]
+    alone = json.loads(ra.stdout)
     assert alone == batch[2]
     assert len({row["text"] for row in batch}) == 4
 
@@ -258,6 +269,7 @@ def test_several_samples_are_separated_on_stdout(runner, trained_run):
     assert "----- sample 1 (seed 1) -----" in lines
 
 
+@pytest.mark.slow
 def test_broken_pipe_exits_zero_without_traceback(trained_run):
     import subprocess
     import sys

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from conftest import SHARED
+from helpers import SHARED
 
 MACBETH = SHARED / "macbeth.txt"
-pytestmark = [pytest.mark.e2e,
+pytestmark = [pytest.mark.e2e, pytest.mark.slow,
               pytest.mark.skipif(not MACBETH.exists(), reason="../shared/corpora not present")]
 
 

@@ -54,7 +54,7 @@ def test_existing_corpus_is_not_downloaded_again(tmp_path):
 
 
 def test_real_macbeth_checksum_matches_shared_copy():
-    from conftest import SHARED
+    from helpers import SHARED
 
     p = SHARED / "macbeth.txt"
     if not p.exists():

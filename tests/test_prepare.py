@@ -5,7 +5,8 @@ import pytest
 
 from charlstm.errors import CorpusError
 from charlstm.training import Corpus, prepare
-from conftest import TINY_TEXT
+
+from helpers import TINY_TEXT
 
 
 def test_prepare_encodes_the_text_into_one_byte_ids():

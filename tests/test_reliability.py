@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from charlstm import checkpoint as ckpt_io
-from conftest import TINY_TEXT, invoke
+
+from helpers import TINY_TEXT, invoke
 
 SMALL = ["--units", "8", "--layers", "1", "--embedding-dim", "4", "--seq-length", "20",
          "--batch-size", "8", "--seed", "3", "--sample-every", "0", "--no-jit", "--patience", "0"]
@@ -23,17 +24,14 @@ def _weights(path):
     return ckpt_io.load_weights(path)
 
 
-def test_two_epochs_plus_resume_equals_four_straight(runner, tiny_corpus, tmp_path):
-    import tensorflow as tf
-
-    tf.config.experimental.enable_op_determinism()
+@pytest.mark.slow
+def test_two_epochs_plus_resume_equals_four_straight(runner, tiny_corpus, tmp_path, op_determinism):
     a, b = tmp_path / "straight", tmp_path / "resumed"
     # plateau: the rate does not depend on the planned --epochs, which the resume raises
-    plateau = ["--schedule", "plateau"]
-    assert invoke(runner, "train", tiny_corpus, "--checkpoint-dir", a, "--epochs", "4", "--quiet", *plateau,
-                  *SMALL).exit_code == 0
-    assert invoke(runner, "train", tiny_corpus, "--checkpoint-dir", b, "--epochs", "2", "--quiet", *plateau,
-                  *SMALL).exit_code == 0
+    for run, epochs in ((a, "4"), (b, "2")):
+        r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--epochs", epochs, "--quiet",
+                   "--schedule", "plateau", *SMALL)
+        assert r.exit_code == 0, r.output
     r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", b, "--epochs", "4", "--resume", "--quiet")
     assert r.exit_code == 0, r.output
     wa, wb = _weights(a / "last.keras"), _weights(b / "last.keras")
@@ -71,7 +69,8 @@ def test_resume_refuses_characters_outside_the_vocabulary(runner, trained_run, t
 
 def test_write_failure_is_reported_and_previous_checkpoint_kept(runner, tiny_corpus, tmp_path, monkeypatch):
     run = tmp_path / "run"
-    assert invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--epochs", "1", "--quiet", *SMALL).exit_code == 0
+    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--epochs", "1", "--quiet", *SMALL)
+    assert r.exit_code == 0, r.output
     before = (run / "last.keras").read_bytes()
 
     def full(*a, **k):
@@ -101,6 +100,7 @@ def _wait_for(path: Path, proc, timeout=60):
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_writes_checkpoint_and_prints_resume_command(tiny_corpus, tmp_path, sig, code):
     run = tmp_path / "run"
@@ -117,6 +117,7 @@ def test_signal_writes_checkpoint_and_prints_resume_command(tiny_corpus, tmp_pat
     ckpt_io.load_network(run / "last.keras")
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_a_broken_checkpoint(tiny_corpus, tmp_path):
     run = tmp_path / "run"
     rng = random.Random(1234)

@@ -92,7 +92,8 @@ def test_sample_in_batch_equals_sample_alone(keras_and_net):
     batch = ["".join(p) for p in zip(*generate(net, prime, SampleOptions(length=60, seed=9, num_samples=4), chars))]
     for i, text in enumerate(batch):
         # sample i alone: same seed, the i-th stream
-        alone = ["".join(p) for p in zip(*generate(net, prime, SampleOptions(length=60, seed=9, num_samples=i + 1), chars))][i]
+        opts = SampleOptions(length=60, seed=9, num_samples=i + 1)
+        alone = ["".join(p) for p in zip(*generate(net, prime, opts, chars))][i]
         assert alone == text
     assert len(set(batch)) > 1
 
