@@ -12,7 +12,7 @@ import pytest
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig
 from charlstm.errors import UsageError
-from conftest import TINY_TRAIN_ARGS, invoke
+from helpers import TINY_TRAIN_ARGS, invoke
 
 
 def _gpus():

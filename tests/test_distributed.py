@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import TINY_TEXT
+from helpers import TINY_TEXT
 
 pytestmark = pytest.mark.slow
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -82,7 +82,7 @@ def test_mirrored_over_two_logical_cpus_equals_one_device(corpus, one_device):
 
 
 def test_two_workers_equal_one_process_and_only_the_chief_writes(corpus, one_device, runner):
-    from conftest import invoke
+    from helpers import invoke
 
     ports = free_ports(2)
     procs = [worker(corpus, f"w{i}", "multi-worker", extra_env={"TF_CONFIG": tf_config(ports, i)})

@@ -15,7 +15,7 @@ import tempfile
 import time
 
 import pytest
-from conftest import TINY_TEXT, invoke
+from helpers import TINY_TEXT, invoke
 
 pytestmark = pytest.mark.slow
 

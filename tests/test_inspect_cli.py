@@ -8,7 +8,7 @@ import re
 import zipfile
 
 import pytest
-from conftest import TINY_TEXT, invoke
+from helpers import TINY_TEXT, invoke
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_not_a_charlstm_checkpoint(runner, text_file, tmp_path):
     with zipfile.ZipFile(fake, "w") as z:
         z.writestr("config.json", "{}")
     r = invoke(runner, "inspect", "-c", fake, text_file, "--out", tmp_path / "x.html", "--no-gradients")
-    _one_line_error(r, 1, f"Error: {fake}: not a charlstm checkpoint (a plain Keras model, not a charlstm checkpoint)")
+    _one_line_error(r, 1, f"Error: {fake}: a plain Keras model, not a charlstm checkpoint (train one with charlstm train)")
     junk = tmp_path / "junk.keras"
     junk.write_text("not a zip")
     r = invoke(runner, "inspect", "-c", junk, text_file, "--out", tmp_path / "x.html")

@@ -8,7 +8,7 @@ import pytest
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig, TrainConfig
 from charlstm.training import RunOptions, TrainingRun, prepare
-from conftest import TINY_TEXT
+from helpers import TINY_TEXT
 
 TINY_MODEL = {"units": 8, "layers": 2, "embedding_dim": 4, "dropout": 0.2}
 TINY_TRAIN = {"seq_length": 20, "batch_size": 8, "seed": 3, "sample_every": 0, "patience": 0, "warmup_steps": 5}
