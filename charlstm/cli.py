@@ -238,9 +238,9 @@ def generate(checkpoint, prime, length, temperature, top_k, top_p, seed, num_sam
     from charlstm import checkpoint as ckpt_io
     from charlstm.corpus import Vocabulary
     from charlstm.generation import prepare_prime, stream
-    from charlstm.sampling import SampleOptions
+    from charlstm.sampling import SampleOptions, load_network
 
-    ckpt, net = ckpt_io.load_network(ckpt_io.resolve(checkpoint))
+    ckpt, net = load_network(ckpt_io.resolve(checkpoint))
     if prime == "-":
         from charlstm.corpus import decode
 
@@ -307,8 +307,9 @@ def evaluate(file, checkpoint, as_json):
     from charlstm import checkpoint as ckpt_io
     from charlstm.corpus import Vocabulary, read_corpus
     from charlstm.evaluation import evaluate_text
+    from charlstm.sampling import load_network
 
-    ckpt, net = ckpt_io.load_network(ckpt_io.resolve(checkpoint))
+    ckpt, net = load_network(ckpt_io.resolve(checkpoint))
     text = read_corpus([file], ckpt.training.lowercase)
     result = evaluate_text(net, Vocabulary(ckpt.vocabulary), text)
     if as_json:

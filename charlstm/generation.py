@@ -9,7 +9,7 @@ from typing import Callable, TextIO
 from charlstm.checkpoint import Checkpoint
 from charlstm.corpus import Vocabulary, describe_chars
 from charlstm.errors import VocabularyError
-from charlstm.sampling import Network, SampleOptions, generate
+from charlstm.sampling import Network, SampleOptions, sample_steps
 
 
 def prepare_prime(prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unknown: str,
@@ -65,7 +65,7 @@ def stream(net: Network, vocab: Vocabulary, prime: str, opts: SampleOptions, out
     flat for any --length); several samples, or JSON, are written whole at the end.
     """
     prime_ids = vocab.encode(prime)
-    steps = generate(net, prime_ids, opts, vocab.chars)
+    steps = sample_steps(net, prime_ids, opts, vocab.chars)
     if opts.num_samples == 1 and not as_json:
         w = _Streamer(out)
         if echo_prime:

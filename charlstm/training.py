@@ -317,11 +317,11 @@ def _epoch_line(r: dict, improved: bool, chars_per_s: float) -> str:
 
 
 def _sample_text(model, model_lib, model_config, vocab, excerpt, seed) -> str:
-    from charlstm.sampling import Network, SampleOptions, generate
+    from charlstm.sampling import Network, SampleOptions, sample_steps
 
     net = Network(model_lib.named_weights(model), model_config)
     opts = SampleOptions(length=200, temperature=0.8, seed=seed)
-    body = "".join(step[0] for step in generate(net, vocab.encode(excerpt), opts, vocab.chars))
+    body = "".join(step[0] for step in sample_steps(net, vocab.encode(excerpt), opts, vocab.chars))
     return f"--- sample ---\n{excerpt}{body}\n--------------"
 
 
