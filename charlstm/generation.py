@@ -1,4 +1,8 @@
-"""Turn the sampler's steps into output: prime checks, streaming text, JSON lines."""
+"""The `generate` command's input and output around the sampler (`sampling.sample_steps`).
+
+`prepare_prime` checks and case-folds the prime; `stream` writes the sampled text as
+it comes (one sample), or whole samples and JSON lines at the end.
+"""
 
 from __future__ import annotations
 
