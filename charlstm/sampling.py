@@ -91,7 +91,7 @@ class _LSTMBuffers:
 
     def __init__(self, layer: FusedLSTM, state: tuple, first: bool):
         b, u = state[0].shape
-        self.layer, self.first = layer, first
+        self.layer = layer
         self.h, self.c = state[0].copy(), state[1].copy()  # (batch, units): updated in place
         self.z = np.empty((b, 4 * u), np.float32)  # gate pre-activations, then their tanh
         self.zx = None if first else np.empty((b, 4 * u), np.float32)  # input projection
