@@ -129,10 +129,12 @@ class _LSTMBuffers:
 class Stepper:
     """`Network.step` for a fixed batch with the state kept inside and no per-step allocation.
 
-    For LSTM layers (the default) every array is preallocated and written with `out=`:
-    this is what brought one stream from ~35% to ~60% of the matvec-only ceiling
-    (benchmarks/generate_speed.py). Other cells step through `Network.step`. The
-    logits returned are a buffer the next call overwrites.
+    For LSTM layers (the default) every array is preallocated and written with `out=`,
+    and two of each layer's calls fold away. With `_PickOne` this took one 2×300 stream
+    from 78-83 µs to 68-71 µs a step (1.12-1.18×), 61-67% -> 72-74% of the matvec-only
+    ceiling (interleaved runs on a shared 2-core Zen 3; benchmarks/generate_speed.py).
+    Other cells step through `Network.step`. The logits returned are a buffer the next
+    call overwrites.
     """
 
     def __init__(self, net: Network, state: list[tuple]):
