@@ -268,8 +268,8 @@ def _one_stream(stepper: Stepper, logits: np.ndarray, uniforms: _Uniforms, opts:
     """The common case (one sample, temperature only, no stop string) with nothing else per step."""
     pick_one, ids = _PickOne(logits.shape[1], opts.temperature), np.zeros(1, np.intp)
     for _ in range(opts.length):
-        ids[0] = pick_one(logits[0], uniforms.next()[0])
-        yield [chars[ids[0]]]
+        ids[0] = k = pick_one(logits[0], uniforms.next()[0])
+        yield [chars[k]]
         logits = stepper.step(ids)
 
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig
 from charlstm.sampling import Network, SampleOptions, Stepper, _PickOne, load_network, pick, sample_steps
 
