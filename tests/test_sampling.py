@@ -161,10 +161,10 @@ def test_pick_one_chooses_the_same_id_as_pick(temperature):
         logits = (rng.normal(0, 4, (1, 11))).astype(np.float32)
         u = rng.random(1)
         assert fast(logits[0], float(u[0])) == pick(logits, u, temperature)[0]
-    # u exactly on a CDF step: both must take the same side of it
-    logits = np.log(np.array([[0.25, 0.25, 0.5]], np.float32))
-    for u in (0.0, 0.25, 0.5, 0.999999):
-        assert _PickOne(3, 1.0)(logits[0], u) == pick(logits, np.array([u]), 1.0)[0]
+    # u exactly on a CDF step (uniform logits: cdf = 1, 2, 3, 4 exactly): both take the same side
+    logits = np.zeros((1, 4), np.float32)
+    for u in (0.0, 0.25, 0.5, 0.75, 0.999999):
+        assert _PickOne(4, 1.0)(logits[0], u) == pick(logits, np.array([u]), 1.0)[0]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42])
