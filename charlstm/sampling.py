@@ -21,7 +21,7 @@ import numpy as np
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig
 from charlstm.equations import CELL_CLASSES, CELL_WEIGHTS, FusedLSTM, softmax
-from charlstm.errors import CheckpointError
+from charlstm.errors import CheckpointError, UsageError
 
 
 class Network:
@@ -248,6 +248,8 @@ def sample_steps(net: Network, prime_ids: np.ndarray, opts: SampleOptions,
     A sample stops at `length` chars or when `stop` appears; text that could still
     turn out to be the start of `stop` is held back until it cannot.
     """
+    if len(prime_ids) == 0:
+        raise UsageError("the prime is empty: sampling starts from at least one character")
     n = opts.num_samples
     prime = Stepper(net, net.zero_state(1))
     for i in prime_ids:

@@ -203,3 +203,10 @@ def test_nll_per_char_matches_the_plain_step():
 
 def test_vocab_size_is_the_softmax_width():
     assert _numpy_net(vocab=7).vocab_size == 7
+
+
+def test_an_empty_prime_is_refused():
+    from charlstm.errors import UsageError
+
+    with pytest.raises(UsageError, match="prime is empty"):
+        next(sample_steps(_numpy_net(), np.array([], np.intp), SampleOptions(length=5), CHARS))
