@@ -13,8 +13,8 @@ same arithmetic on preallocated buffers, the hot loop of `sample_steps` and of
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
