@@ -10,11 +10,19 @@ Without --checkpoint it trains the default 2×300 model on Macbeth for 20 s firs
 (speed does not depend on how well the model is trained). Prints chars/s for one
 stream, for --num-samples 32, the time from command start to the first generated
 character on stdout, the peak RSS of a 1,000,000-char generation, and the ratios.
+
+It also prints the one-stream step against its matvec-only ceiling: the time of
+just the recurrent layers' matrix-vector products per step (h U for layer 1, whose
+input projection is a table lookup; x W and h U for each further layer: three for
+2 layers), with the step's own shapes, dtype (float32), (1, units) row layout and
+preallocated `out=` buffers. Ceiling and sampler run interleaved in chunks of
+steps, so a machine shared with other work slows both alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import subprocess
@@ -58,18 +66,49 @@ def tutorial_chars_per_s(ckpt: Path, n_chars: int) -> float:
 
 
 def sampler_chars_per_s(ckpt: Path, length: int, num_samples: int) -> float:
-    from charlstm.checkpoint import load_network
     from charlstm.corpus import Vocabulary
-    from charlstm.sampling import SampleOptions, generate
+    from charlstm.sampling import SampleOptions, load_network, sample_steps
 
     meta, net = load_network(ckpt)
     vocab = Vocabulary(meta.vocabulary)
     opts = SampleOptions(length=length, seed=1, num_samples=num_samples)
     prime = vocab.encode(meta.prime_excerpt)
     t0 = time.perf_counter()
-    for _ in generate(net, prime, opts, vocab.chars):
+    for _ in sample_steps(net, prime, opts, vocab.chars):
         pass
     return length * num_samples / (time.perf_counter() - t0)
+
+
+def stream_vs_ceiling(ckpt: Path, length: int, chunk: int = 1000) -> tuple[float, float]:
+    """(µs per one-stream step, µs of just its recurrent matvecs), timed in alternating chunks."""
+    import numpy as np
+
+    from charlstm.corpus import Vocabulary
+    from charlstm.sampling import SampleOptions, load_network, sample_steps
+
+    meta, net = load_network(ckpt)
+    vocab = Vocabulary(meta.vocabulary)
+    steps = sample_steps(net, vocab.encode(meta.prime_excerpt), SampleOptions(length=length, seed=1), vocab.chars)
+    first, *rest = net.layers
+    mats = [first.U_h if hasattr(first, "U_h") else first.U]
+    for layer in rest:
+        mats += [layer.W_h, layer.U_h] if hasattr(layer, "W_h") else [layer.W, layer.U]
+    h = np.random.default_rng(0).normal(0, 0.5, (1, first.units)).astype(np.float32)  # (1, units) like the step's h
+    outs = [np.empty((1, m.shape[1]), np.float32) for m in mats]  # (1, G*units)
+    pairs = list(zip(mats, outs))
+    ours = ceiling = 0.0
+    for _ in range(length // chunk):
+        t0 = time.perf_counter()
+        for _ in range(chunk):
+            for m, out in pairs:
+                np.matmul(h, m, out=out)
+        t1 = time.perf_counter()
+        for _ in itertools.islice(steps, chunk):
+            pass
+        t2 = time.perf_counter()
+        ceiling, ours = ceiling + t1 - t0, ours + t2 - t1
+    n = (length // chunk) * chunk
+    return ours / n * 1e6, ceiling / n * 1e6
 
 
 def first_char_seconds(ckpt: Path, repeats: int = 5) -> float:
@@ -112,7 +151,8 @@ def main():
         # would report the parent's RSS as its peak (ru_maxrss survives exec).
         rss, secs = peak_rss_mb(ckpt, 1_000_000)
         first = first_char_seconds(ckpt)
-        one = sampler_chars_per_s(ckpt, args.length, 1)
+        step_us, ceiling_us = stream_vs_ceiling(ckpt, args.length)
+        one = 1e6 / step_us
         batch = sampler_chars_per_s(ckpt, args.length // 8, 32)
         tut = tutorial_chars_per_s(ckpt, args.tutorial_chars)
     print("| measure | tutorial (window re-run, predict) | charlstm | ratio |")
@@ -121,6 +161,13 @@ def main():
     print(f"| --num-samples 32, chars/s (aggregate) | {tut:,.1f} | {batch:,.0f} | {batch / tut:,.0f}× |")
     print(f"| command start → first generated char | | {first:.3f} s | |")
     print(f"| 1,000,000-char generation: peak RSS / wall time | | {rss:,.0f} MB / {secs:.1f} s | |")
+    print()
+    print("| one stream vs its matvec-only ceiling | µs per step | steps/s |")
+    print("|---|---|---|")
+    print(f"| recurrent matvecs only ({2 * m.layers - 1} per step, float32, out=) "
+          f"| {ceiling_us:.1f} | {1e6 / ceiling_us:,.0f} |")
+    print(f"| charlstm one-stream step (sampling included) | {step_us:.1f} | {1e6 / step_us:,.0f} |")
+    print(f"| charlstm as a share of the ceiling | {100 * ceiling_us / step_us:.0f}% | |")
 
 
 if __name__ == "__main__":

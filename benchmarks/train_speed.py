@@ -160,8 +160,9 @@ def held_out_carried(run_dir: Path, corpus: Path, val_fraction: float = 0.1) -> 
     from charlstm import checkpoint as ckpt_io
     from charlstm.corpus import Vocabulary, read_corpus
     from charlstm.evaluation import evaluate_text
+    from charlstm.sampling import load_network
 
-    ckpt, net = ckpt_io.load_network(run_dir / ckpt_io.BEST)
+    ckpt, net = load_network(run_dir / ckpt_io.BEST)
     text = read_corpus([str(corpus)], ckpt.training.lowercase)
     tail = text[len(text) - int(round(len(text) * val_fraction)):]
     return evaluate_text(net, Vocabulary(ckpt.vocabulary), tail)["nats_per_char"]

@@ -51,7 +51,9 @@ class Model:
     @cached_property
     def network(self):
         """The NumPy network (sampling.Network), read from the checkpoint on first use."""
-        _, net = ckpt_io.load_network(self.path)
+        from charlstm.sampling import load_network
+
+        _, net = load_network(self.path)
         return net
 
     def __repr__(self) -> str:
@@ -123,11 +125,11 @@ class Model:
         Memory stays flat for any length. The same seed and sample_index give the same
         text, whatever else is generated beside it.
         """
-        from charlstm.sampling import generate
+        from charlstm.sampling import sample_steps
 
         prime_text = self.prepare_prime(prime, on_unknown, warn)
         opts = self.options(length, seed, temperature, top_k, top_p, stop, 1, sample_index)
-        steps = generate(self.network, self.vocabulary.encode(prime_text), opts, self.vocabulary.chars)
+        steps = sample_steps(self.network, self.vocabulary.encode(prime_text), opts, self.vocabulary.chars)
 
         def pieces() -> Iterator[str]:
             if echo_prime:

@@ -198,21 +198,6 @@ def load_resume_arrays(path: str | os.PathLike) -> list[list[np.ndarray]] | None
             for i in layers]
 
 
-def load_network(path):
-    """(Checkpoint, sampling.Network) from a checkpoint file, without TensorFlow."""
-    from charlstm.sampling import Network
-
-    ckpt = load(path)
-    weights = load_weights(ckpt.path)
-    try:
-        net = Network(weights, ckpt.model)
-    except (KeyError, ValueError) as e:
-        raise CheckpointError(f"{ckpt.path}: weights do not match the stored model config ({e})") from None
-    if net.W_out.shape[1] != len(ckpt.vocabulary):
-        raise CheckpointError(f"{ckpt.path}: output width does not match the stored vocabulary")
-    return ckpt, net
-
-
 def check_keras_config(path: Path) -> None:
     """Refuse a model whose config names a layer outside charlstm's allow-list."""
     with _open_zip(path) as z:

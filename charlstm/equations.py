@@ -1,4 +1,7 @@
-"""The recurrent cells written from their equations, in NumPy.
+"""The recurrent cells written from their equations, in NumPy (no TensorFlow).
+
+The Keras versions that training uses are Keras's own layers plus `cells.py`
+(the Keras cells); tests check both compute the same thing.
 
 These are both the readable reference ("an LSTM from its equations") and the fast
 sampler's inner loop: `charlstm generate` runs them without TensorFlow. Weight

@@ -7,24 +7,23 @@ import math
 import numpy as np
 
 from charlstm.corpus import Vocabulary
-from charlstm.sampling import Network
+from charlstm.sampling import Network, Stepper
 
 
 def nll_per_char(net: Network, ids: np.ndarray, block: int = 1024) -> np.ndarray:
     """-ln p(ids[t+1] | ids[:t+1]) for every t, shape (len(ids)-1,), in nats.
 
     One stream with the state carried (no window boundaries); log-softmax is done
-    per block of steps so the per-char Python work is just the network step.
+    per block of steps so the per-char Python work is just the (buffered) network step.
     """
     n = len(ids) - 1
     out = np.empty(max(n, 0), np.float64)
-    state = net.zero_state(1)
-    logits_buf = np.empty((block, net.W_out.shape[1]), np.float32)
+    stepper = Stepper(net, net.zero_state(1))
+    logits_buf = np.empty((block, net.vocab_size), np.float32)
     for lo in range(0, n, block):
         hi = min(lo + block, n)
         for t in range(lo, hi):
-            logits, state = net.step(ids[t:t + 1], state)
-            logits_buf[t - lo] = logits[0]
+            logits_buf[t - lo] = stepper.step(ids[t:t + 1])[0]
         z = logits_buf[: hi - lo].astype(np.float64)
         m = z.max(axis=1, keepdims=True)
         lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))

@@ -1,4 +1,8 @@
-"""Turn the sampler's steps into output: prime checks, streaming text, JSON lines."""
+"""The `generate` command's input and output around the sampler (`sampling.sample_steps`).
+
+`prepare_prime` checks and case-folds the prime; `stream` writes the sampled text as
+it comes (one sample), or whole samples and JSON lines at the end.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import Callable, TextIO
 from charlstm.checkpoint import Checkpoint
 from charlstm.corpus import Vocabulary, describe_chars, normalize_newlines
 from charlstm.errors import VocabularyError
-from charlstm.sampling import Network, SampleOptions, generate
+from charlstm.sampling import Network, SampleOptions, sample_steps
 
 
 def prepare_prime(prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unknown: str,
@@ -64,7 +68,7 @@ def stream(net: Network, vocab: Vocabulary, prime: str, opts: SampleOptions, out
     flat for any --length); several samples, or JSON, are written whole at the end.
     """
     prime_ids = vocab.encode(prime)
-    steps = generate(net, prime_ids, opts, vocab.chars)
+    steps = sample_steps(net, prime_ids, opts, vocab.chars)
     if opts.num_samples == 1 and not as_json:
         w = _Streamer(out)
         if echo_prime:

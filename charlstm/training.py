@@ -350,12 +350,12 @@ class TrainingRun:
 
     def _sample(self, epoch: int) -> str:
         from charlstm import model as model_lib
-        from charlstm.sampling import Network, SampleOptions, generate
+        from charlstm.sampling import Network, SampleOptions, sample_steps
 
         net = Network(model_lib.named_weights(self.model), self.model_config)
         opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)
         vocab = self.corpus.vocab
-        body = "".join(step[0] for step in generate(net, vocab.encode(self.excerpt), opts, vocab.chars))
+        body = "".join(step[0] for step in sample_steps(net, vocab.encode(self.excerpt), opts, vocab.chars))
         return f"--- sample ---\n{self.excerpt}{body}\n--------------"
 
     def _result(self) -> TrainResult:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from charlstm import checkpoint as ckpt_io
-
+from charlstm.sampling import load_network
 from helpers import TINY_TEXT, invoke
 
 SMALL = ["--units", "8", "--layers", "1", "--embedding-dim", "4", "--seq-length", "20",
@@ -114,7 +114,7 @@ def test_signal_writes_checkpoint_and_prints_resume_command(tiny_corpus, tmp_pat
     assert f"interrupted: checkpoint written to {run / 'last.keras'}; resume with:" in err
     assert f"charlstm train {tiny_corpus} --checkpoint-dir {run} --resume" in err
     assert (run / "last.keras").stat().st_mtime_ns >= mtime
-    ckpt_io.load_network(run / "last.keras")
+    load_network(run / "last.keras")
 
 
 @pytest.mark.slow
@@ -134,7 +134,7 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_checkpoint(tiny_corpus,
         for f in run.glob("*.keras"):
             if f.name.startswith("."):
                 continue  # an orphaned temp file: never read, removed at the next start
-            meta, net = ckpt_io.load_network(f)
+            meta, net = load_network(f)
             assert meta.vocabulary == "".join(sorted(set(TINY_TEXT)))
     assert kills >= 10
     steps_before = ckpt_io.load(run / "last.keras")
