@@ -62,7 +62,9 @@ def held_out(run_dir: Path, corpus: Path) -> float:
     from charlstm.corpus import Vocabulary, read_corpus
     from charlstm.evaluation import evaluate_text
 
-    ckpt, net = ckpt_io.load_network(run_dir / ckpt_io.BEST)
+    from charlstm.sampling import load_network
+
+    ckpt, net = load_network(run_dir / ckpt_io.BEST)
     text = read_corpus([str(corpus)], ckpt.training.lowercase)
     tail = text[len(text) - int(round(len(text) * 0.1)):]
     return evaluate_text(net, Vocabulary(ckpt.vocabulary), tail)["nats_per_char"]

@@ -62,7 +62,12 @@ def test_readme_python_examples_run(trained_run, tmp_path, monkeypatch, capsys):
     assert len(namespace["continuation"]) == 100
     assert namespace["scores"]["chars"] == len(TINY_TEXT) // 3 - 1
     assert f"{namespace['scores']['bits_per_char']:.3f} bits/char" in out
-    assert namespace["info"]["model"]["units"] == 16
+    trained = any("charlstm.train(" in code for code in runnable)
+    if trained:  # the README's own training example made `ck`: the default 2×300 model
+        run = namespace["run"]
+        assert run.checkpoint.parent.name == "ck" and run.val_bits_per_char is not None
+        assert f"{run.val_bits_per_char:.3f} bits/char after" in out
+    assert namespace["info"]["model"]["units"] == (300 if trained else 16)
 
 
 @pytest.mark.parametrize("check", [True, False])
