@@ -38,7 +38,7 @@ def prepare(text: str):
 def windows(text: str, char_to_int: dict, n_vocab: int):
     data_x, data_y = [], []
     for i in range(len(text) - SEQ):
-        data_x.append([char_to_int[c] for c in text[i:i + SEQ]])
+        data_x.append([char_to_int[c] for c in text[i : i + SEQ]])
         data_y.append(char_to_int[text[i + SEQ]])
     x = np.reshape(data_x, (len(data_x), SEQ, 1)) / float(n_vocab)  # (windows, 50, 1)
     return x.astype("float32"), np.array(data_y)
@@ -47,14 +47,16 @@ def windows(text: str, char_to_int: dict, n_vocab: int):
 def build(n_vocab: int):
     import keras
 
-    model = keras.Sequential([
-        keras.Input((SEQ, 1)),
-        keras.layers.LSTM(300, return_sequences=True),
-        keras.layers.Dropout(0.2),
-        keras.layers.LSTM(300),
-        keras.layers.Dropout(0.2),
-        keras.layers.Dense(n_vocab, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((SEQ, 1)),
+            keras.layers.LSTM(300, return_sequences=True),
+            keras.layers.Dropout(0.2),
+            keras.layers.LSTM(300),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(n_vocab, activation="softmax"),
+        ]
+    )
     model.compile(loss="categorical_crossentropy", optimizer="adam")
     return model
 
@@ -87,7 +89,7 @@ def train(path: str, budget: float, seed: int = 1) -> dict:
     seconds = time.monotonic() - cb.t0
     targets = cb.batches * 30  # one predicted character per window
     # Held-out: every position of the last 10% predicted from its 50 preceding chars.
-    vx, vy = windows(text[split - SEQ:], char_to_int, len(chars))
+    vx, vy = windows(text[split - SEQ :], char_to_int, len(chars))
     probs = model.predict(vx, batch_size=1024, verbose=0)
     nats = float(-np.mean(np.log(np.clip(probs[np.arange(len(vy)), vy], 1e-12, 1.0))))
     return {

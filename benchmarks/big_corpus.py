@@ -53,15 +53,24 @@ print(f"{time.perf_counter() - t:.2f} s, {ids.size:,} chars", flush=True)
 
 def measured(cmd: list[str], timeout: float | None = None) -> dict:
     """Run `cmd` under a wrapper process; its wall time, peak RSS (MB), exit code and output."""
-    wrapper = ("import json, resource, subprocess, sys, time\n"
-               "t = time.perf_counter()\n"
-               "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-               "print(json.dumps({'wall_s': time.perf_counter() - t, 'rc': p.returncode,\n"
-               "  'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,\n"
-               "  'out': (p.stdout + p.stderr)[-2000:]}))\n")
+    wrapper = (
+        "import json, resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+        "print(json.dumps({'wall_s': time.perf_counter() - t, 'rc': p.returncode,\n"
+        "  'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,\n"
+        "  'out': (p.stdout + p.stderr)[-2000:]}))\n"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    p = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env,
-                       cwd=ROOT, timeout=timeout, check=True)
+    p = subprocess.run(
+        [sys.executable, "-c", wrapper, *cmd],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        check=True,
+    )
     return json.loads(p.stdout)
 
 
@@ -74,14 +83,15 @@ def build_corpus(path: Path, mb: int, source: Path) -> None:
         while written + len(block) <= target:
             out.write(block)
             written += len(block)
-        rest = block[:target - written]
-        out.write(rest[:rest.rfind(b"\n") + 1])
+        rest = block[: target - written]
+        out.write(rest[: rest.rfind(b"\n") + 1])
 
 
 def report(name: str, r: dict) -> None:
     line = r["out"].strip().splitlines()[-1] if r["out"].strip() else ""
-    print(f"{name:10s} wall {r['wall_s']:7.1f} s  peak RSS {r['peak_rss_mb']:7.0f} MB  rc {r['rc']}  {line}",
-          flush=True)
+    print(
+        f"{name:10s} wall {r['wall_s']:7.1f} s  peak RSS {r['peak_rss_mb']:7.0f} MB  rc {r['rc']}  {line}", flush=True
+    )
 
 
 def main() -> None:
@@ -100,8 +110,11 @@ def main() -> None:
         big = work / f"big{args.mb}mb.txt"
         t = time.perf_counter()
         build_corpus(big, args.mb, source)
-        print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; corpus {big.stat().st_size:,} "
-              f"bytes built in {time.perf_counter() - t:.1f} s", flush=True)
+        print(
+            f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; corpus {big.stat().st_size:,} "
+            f"bytes built in {time.perf_counter() - t:.1f} s",
+            flush=True,
+        )
         ids = work / "corpus.ids"
         report("encode", measured([sys.executable, "-c", ENCODE, str(big), str(ids)]))
         report("reuse", measured([sys.executable, "-c", ENCODE, str(big), str(ids)]))
@@ -110,8 +123,23 @@ def main() -> None:
             report("in-memory", measured([sys.executable, "-c", IN_MEMORY, str(big)]))
         if not args.skip_train:
             run = work / "run"
-            report("train", measured([sys.executable, "-m", "charlstm", "train", str(big), "--max-time",
-                                      str(args.train_seconds), "--quiet", "--checkpoint-dir", str(run)]))
+            report(
+                "train",
+                measured(
+                    [
+                        sys.executable,
+                        "-m",
+                        "charlstm",
+                        "train",
+                        str(big),
+                        "--max-time",
+                        str(args.train_seconds),
+                        "--quiet",
+                        "--checkpoint-dir",
+                        str(run),
+                    ]
+                ),
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

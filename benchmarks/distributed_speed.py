@@ -36,19 +36,43 @@ def free_ports(n: int) -> list[int]:
 
 
 def tf_config(ports, index) -> str:
-    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                       "task": {"type": "worker", "index": index}})
+    return json.dumps(
+        {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
+    )
 
 
 def env(threads: int, **extra) -> dict:
     e = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    return {**e, "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads),
-            "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **extra}
+    return {
+        **e,
+        "TF_NUM_INTRAOP_THREADS": str(threads),
+        "TF_NUM_INTEROP_THREADS": str(threads),
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
 
 
 def train_cmd(corpus: Path, budget: float, run_dir: Path, *extra) -> list[str]:
-    return [sys.executable, "-m", "charlstm", "train", str(corpus), "--max-time", str(budget), "--seed", "1",
-            "--checkpoint-dir", str(run_dir), "--json", "--quiet", "--sample-every", "0", "--overwrite", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "charlstm",
+        "train",
+        str(corpus),
+        "--max-time",
+        str(budget),
+        "--seed",
+        "1",
+        "--checkpoint-dir",
+        str(run_dir),
+        "--json",
+        "--quiet",
+        "--sample-every",
+        "0",
+        "--overwrite",
+        *extra,
+    ]
 
 
 def allreduce_child(index: int, ports: list[int], n: int, reps: int) -> None:
@@ -60,8 +84,10 @@ def allreduce_child(index: int, ports: list[int], n: int, reps: int) -> None:
 
     @tf.function
     def reduce(v):
-        return strategy.run(lambda x: tf.distribute.get_replica_context().all_reduce(
-            tf.distribute.ReduceOp.SUM, tf.identity(x)), args=(v,))
+        return strategy.run(
+            lambda x: tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tf.identity(x)),
+            args=(v,),
+        )
 
     reduce(value)  # warm-up: tracing and the collective's set-up
     t0 = time.perf_counter()
@@ -84,32 +110,65 @@ def main() -> None:
         allreduce_child(args.allreduce_child, [int(p) for p in args.ports.split(",")], args.floats, 50)
         return
     corpus = Path(args.corpus)
-    print(f"# distributed_speed, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {args.budget:.0f} s, "
-          f"{corpus.name}", flush=True)
+    print(
+        f"# distributed_speed, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, {args.budget:.0f} s, "
+        f"{corpus.name}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        one = json.loads(subprocess.run(train_cmd(corpus, args.budget, tmp / "one"), env=env(2), check=True,
-                                        capture_output=True, text=True).stdout)
+        one = json.loads(
+            subprocess.run(
+                train_cmd(corpus, args.budget, tmp / "one"), env=env(2), check=True, capture_output=True, text=True
+            ).stdout
+        )
         ports = free_ports(2)
-        procs = [subprocess.Popen(train_cmd(corpus, args.budget, tmp / f"w{i}", "--strategy", "multi-worker"),
-                                  env=env(1, TF_CONFIG=tf_config(ports, i)), stdout=subprocess.PIPE, text=True)
-                 for i in range(2)]
+        procs = [
+            subprocess.Popen(
+                train_cmd(corpus, args.budget, tmp / f"w{i}", "--strategy", "multi-worker"),
+                env=env(1, TF_CONFIG=tf_config(ports, i)),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
         outs = [p.communicate()[0] for p in procs]
         two = json.loads(outs[0])
         ports = free_ports(2)
-        kids = [subprocess.Popen([sys.executable, __file__, "--allreduce-child", str(i), "--ports",
-                                  ",".join(map(str, ports)), "--floats", str(args.floats)],
-                                 env=env(1), stdout=subprocess.PIPE, text=True) for i in range(2)]
+        kids = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--allreduce-child",
+                    str(i),
+                    "--ports",
+                    ",".join(map(str, ports)),
+                    "--floats",
+                    str(args.floats),
+                ],
+                env=env(1),
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
         ms = json.loads(kids[0].communicate()[0])["ms"]
         kids[1].wait()
     print("\n| | 1 process × 2 threads | 2 workers × 1 thread (loopback) | ratio |")
     print("|---|---|---|---|")
-    print(f"| training chars/s | {one['train_chars_per_s']:,.0f} | {two['train_chars_per_s']:,.0f} | "
-          f"{two['train_chars_per_s'] / one['train_chars_per_s']:.2f}× |")
-    print(f"| best val bits/char after {args.budget:.0f} s | {one['val_bits_per_char']:.3f} | "
-          f"{two['val_bits_per_char']:.3f} | |")
-    print(f"\none all-reduce of {args.floats:,} float32 ({args.floats * 4 / 1e6:.1f} MB) between 2 workers: "
-          f"{ms:.1f} ms (a step does two)")
+    print(
+        f"| training chars/s | {one['train_chars_per_s']:,.0f} | {two['train_chars_per_s']:,.0f} | "
+        f"{two['train_chars_per_s'] / one['train_chars_per_s']:.2f}× |"
+    )
+    print(
+        f"| best val bits/char after {args.budget:.0f} s | {one['val_bits_per_char']:.3f} | "
+        f"{two['val_bits_per_char']:.3f} | |"
+    )
+    print(
+        f"\none all-reduce of {args.floats:,} float32 ({args.floats * 4 / 1e6:.1f} MB) between 2 workers: "
+        f"{ms:.1f} ms (a step does two)"
+    )
 
 
 if __name__ == "__main__":

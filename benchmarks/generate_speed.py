@@ -42,8 +42,13 @@ def charlstm_cmd(*args) -> list[str]:
 
 def make_checkpoint(workdir: Path) -> Path:
     run = workdir / "run"
-    subprocess.run(charlstm_cmd("train", MACBETH, "--max-time", 20, "--checkpoint-dir", run,
-                                "--quiet", "--sample-every", 0, "--seed", 1), check=True, cwd=ROOT)
+    subprocess.run(
+        charlstm_cmd(
+            "train", MACBETH, "--max-time", 20, "--checkpoint-dir", run, "--quiet", "--sample-every", 0, "--seed", 1
+        ),
+        check=True,
+        cwd=ROOT,
+    )
     return run / "best.keras"
 
 
@@ -116,8 +121,11 @@ def first_char_seconds(ckpt: Path, repeats: int = 5) -> float:
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
-        p = subprocess.Popen(charlstm_cmd("generate", "-c", ckpt, "--no-echo-prime", "--seed", 1,
-                                          "--length", 2000), stdout=subprocess.PIPE, cwd=ROOT)
+        p = subprocess.Popen(
+            charlstm_cmd("generate", "-c", ckpt, "--no-echo-prime", "--seed", 1, "--length", 2000),
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+        )
         p.stdout.read(1)
         best = min(best, time.perf_counter() - t0)
         p.stdout.read()
@@ -127,8 +135,9 @@ def first_char_seconds(ckpt: Path, repeats: int = 5) -> float:
 
 def peak_rss_mb(ckpt: Path, length: int) -> tuple[float, float]:
     t0 = time.perf_counter()
-    p = subprocess.Popen(charlstm_cmd("generate", "-c", ckpt, "--seed", 1, "--length", length),
-                         stdout=subprocess.DEVNULL, cwd=ROOT)
+    p = subprocess.Popen(
+        charlstm_cmd("generate", "-c", ckpt, "--seed", 1, "--length", length), stdout=subprocess.DEVNULL, cwd=ROOT
+    )
     _, status, usage = os.wait4(p.pid, 0)
     assert status == 0, status
     return usage.ru_maxrss / 1024, time.perf_counter() - t0
@@ -145,8 +154,10 @@ def main():
         from charlstm.checkpoint import load
 
         m = load(ckpt).model
-        print(f"# generation speed, {m.layers}×{m.units} {m.cell}, {platform.node()} "
-              f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}")
+        print(
+            f"# generation speed, {m.layers}×{m.units} {m.cell}, {platform.node()} "
+            f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}"
+        )
         # Child processes first: a child forked after this process imported TensorFlow
         # would report the parent's RSS as its peak (ru_maxrss survives exec).
         rss, secs = peak_rss_mb(ckpt, 1_000_000)
@@ -164,8 +175,10 @@ def main():
     print()
     print("| one stream vs its matvec-only ceiling | µs per step | steps/s |")
     print("|---|---|---|")
-    print(f"| recurrent matvecs only ({2 * m.layers - 1} per step, float32, out=) "
-          f"| {ceiling_us:.1f} | {1e6 / ceiling_us:,.0f} |")
+    print(
+        f"| recurrent matvecs only ({2 * m.layers - 1} per step, float32, out=) "
+        f"| {ceiling_us:.1f} | {1e6 / ceiling_us:,.0f} |"
+    )
     print(f"| charlstm one-stream step (sampling included) | {step_us:.1f} | {1e6 / step_us:,.0f} |")
     print(f"| charlstm as a share of the ceiling | {100 * ceiling_us / step_us:.0f}% | |")
 

@@ -81,8 +81,8 @@ def answer_accuracy(model, x, keys, batch_size: int = 500) -> float:
     """Fraction of sequences whose most likely char after '=' is the key."""
     hits = 0
     for s in range(0, len(x), batch_size):
-        probs = np.asarray(model(x[s:s + batch_size, :], training=False))[:, -1, :]  # (batch, vocab)
-        hits += int((probs.argmax(-1) == keys[s:s + batch_size]).sum())
+        probs = np.asarray(model(x[s : s + batch_size, :], training=False))[:, -1, :]  # (batch, vocab)
+        hits += int((probs.argmax(-1) == keys[s : s + batch_size]).sum())
     return hits / len(x)
 
 
@@ -93,8 +93,9 @@ def run_one(cell: str, distance: int, args) -> dict:
 
     keras = _keras(args.device)
     keras.backend.clear_session()
-    config = ModelConfig(vocab_size=len(CHARS), cell=cell, layers=1, units=args.units,
-                         embedding_dim=args.embedding_dim, dropout=0.0)
+    config = ModelConfig(
+        vocab_size=len(CHARS), cell=cell, layers=1, units=args.units, embedding_dim=args.embedding_dim, dropout=0.0
+    )
     model = model_lib.build(config, seed=args.seed)
     model_lib.compile(model, args.learning_rate, clip_norm=1.0, jit_compile=not args.no_jit)
 
@@ -117,15 +118,23 @@ def run_one(cell: str, distance: int, args) -> dict:
         steps += 1
     seconds = time.monotonic() - t0
     acc = answer_accuracy(model, x_val, keys_val)
-    return {"cell": cell, "distance": distance, "accuracy": acc, "steps": steps,
-            "seconds": seconds, "loss": None if loss is None else float(loss)}
+    return {
+        "cell": cell,
+        "distance": distance,
+        "accuracy": acc,
+        "steps": steps,
+        "seconds": seconds,
+        "loss": None if loss is None else float(loss),
+    }
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lengths", default="5,10,20,50,100",
-                    help="comma-separated distances N (filler chars between key and '=')")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--lengths", default="5,10,20,50,100", help="comma-separated distances N (filler chars between key and '=')"
+    )
     ap.add_argument("--cells", default="rnn,lstm", help=f"comma-separated subset of {','.join(CELLS)}")
     ap.add_argument("--budget", type=float, default=60.0, help="training seconds per (cell, N)")
     ap.add_argument("--max-steps", type=int, default=None, help="also stop after this many steps")
@@ -133,11 +142,19 @@ def main(argv=None) -> int:
     ap.add_argument("--embedding-dim", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--learning-rate", type=float, default=3e-3)
-    ap.add_argument("--loss", choices=["answer", "all"], default="answer",
-                    help="train on the answer position only, or on every position")
-    ap.add_argument("--mixed", action=argparse.BooleanOptionalAction, default=True,
-                    help="train on distances drawn log-uniformly from 1..N, or (--no-mixed) on N alone; "
-                         "held-out accuracy is always at N")
+    ap.add_argument(
+        "--loss",
+        choices=["answer", "all"],
+        default="answer",
+        help="train on the answer position only, or on every position",
+    )
+    ap.add_argument(
+        "--mixed",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train on distances drawn log-uniformly from 1..N, or (--no-mixed) on N alone; "
+        "held-out accuracy is always at N",
+    )
     ap.add_argument("--eval-size", type=int, default=2000, help="held-out sequences per N")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-jit", action="store_true", help="do not XLA-compile the train step")
@@ -161,17 +178,22 @@ def main(argv=None) -> int:
         for cell in cells:
             r = run_one(cell, distance, args)
             results[(cell, distance)] = r
-            print(f"N={distance:4d} {cell:9s} accuracy {r['accuracy']:.3f} after {r['steps']} steps "
-                  f"({r['seconds']:.1f} s), last training loss "
-                  f"{'-' if r['loss'] is None else format(r['loss'], '.3f')}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"N={distance:4d} {cell:9s} accuracy {r['accuracy']:.3f} after {r['steps']} steps "
+                f"({r['seconds']:.1f} s), last training loss "
+                f"{'-' if r['loss'] is None else format(r['loss'], '.3f')}",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    print(f"\nAccuracy of the char after '=' (the key, {len(KEYS)} possible: chance "
-          f"{1 / len(KEYS):.3f}) on {args.eval_size} held-out sequences; 1 layer of {args.units} units, "
-          f"{args.budget:g} s per run, trained on distances "
-          f"{'log-uniform in 1..N' if args.mixed else 'N only'}, loss on {args.loss} position(s), "
-          f"lr {args.learning_rate:g}, "
-          f"seed {args.seed}. In brackets: training steps of {args.batch_size} sequences.\n")
+    print(
+        f"\nAccuracy of the char after '=' (the key, {len(KEYS)} possible: chance "
+        f"{1 / len(KEYS):.3f}) on {args.eval_size} held-out sequences; 1 layer of {args.units} units, "
+        f"{args.budget:g} s per run, trained on distances "
+        f"{'log-uniform in 1..N' if args.mixed else 'N only'}, loss on {args.loss} position(s), "
+        f"lr {args.learning_rate:g}, "
+        f"seed {args.seed}. In brackets: training steps of {args.batch_size} sequences.\n"
+    )
     print("| N | " + " | ".join(cells) + " |")
     print("|---:|" + "---:|" * len(cells))
     for distance in lengths:

@@ -45,8 +45,25 @@ CONFIGS = {
 
 
 def train(corpus: Path, budget: float, run_dir: Path, seed: int, flags: list[str], lowercase=False) -> dict:
-    cmd = [sys.executable, "-m", "charlstm", "train", str(corpus), "--max-time", str(budget), "--seed", str(seed),
-           "--checkpoint-dir", str(run_dir), "--json", "--quiet", "--sample-every", "0", "--overwrite", *flags]
+    cmd = [
+        sys.executable,
+        "-m",
+        "charlstm",
+        "train",
+        str(corpus),
+        "--max-time",
+        str(budget),
+        "--seed",
+        str(seed),
+        "--checkpoint-dir",
+        str(run_dir),
+        "--json",
+        "--quiet",
+        "--sample-every",
+        "0",
+        "--overwrite",
+        *flags,
+    ]
     if lowercase:
         cmd.append("--lowercase")
     t0 = time.monotonic()
@@ -61,12 +78,11 @@ def held_out(run_dir: Path, corpus: Path) -> float:
     from charlstm import checkpoint as ckpt_io
     from charlstm.corpus import Vocabulary, read_corpus
     from charlstm.evaluation import evaluate_text
-
     from charlstm.sampling import load_network
 
     ckpt, net = load_network(run_dir / ckpt_io.BEST)
     text = read_corpus([str(corpus)], ckpt.training.lowercase)
-    tail = text[len(text) - int(round(len(text) * 0.1)):]
+    tail = text[len(text) - int(round(len(text) * 0.1)) :]
     return evaluate_text(net, Vocabulary(ckpt.vocabulary), tail)["nats_per_char"]
 
 
@@ -91,19 +107,30 @@ def one(corpus: Path, budget: float, tmp: Path, name: str, seed: int, thresholds
     summary = train(corpus, budget, run_dir, seed, CONFIGS[name], lowercase)
     hist = history_of(run_dir)
     windows = min(h.get("val_window_bits_per_char", h["val_bits_per_char"]) for h in hist) * math.log(2)
-    row = {"config": name, "seed": seed, "carried": held_out(run_dir, corpus), "windows": windows,
-           "chars_per_s": summary["train_chars_per_s"], "epochs": summary["epochs"],
-           "to": {t: minutes_to(hist, t) for t in thresholds}}
-    print(f"  {corpus.stem} {name:>9} seed {seed}: carried {row['carried']:.3f} nats/char, windows "
-          f"{row['windows']:.3f}, {row['chars_per_s']:,.0f} chars/s, {row['epochs']:.2f} epochs, to "
-          + ", ".join(f"{t}: {m:.1f} min" if m is not None else f"{t}: -" for t, m in row["to"].items()),
-          flush=True)
+    row = {
+        "config": name,
+        "seed": seed,
+        "carried": held_out(run_dir, corpus),
+        "windows": windows,
+        "chars_per_s": summary["train_chars_per_s"],
+        "epochs": summary["epochs"],
+        "to": {t: minutes_to(hist, t) for t in thresholds},
+    }
+    print(
+        f"  {corpus.stem} {name:>9} seed {seed}: carried {row['carried']:.3f} nats/char, windows "
+        f"{row['windows']:.3f}, {row['chars_per_s']:,.0f} chars/s, {row['epochs']:.2f} epochs, to "
+        + ", ".join(f"{t}: {m:.1f} min" if m is not None else f"{t}: -" for t, m in row["to"].items()),
+        flush=True,
+    )
     return row
 
 
 def summarise(rows: list[dict], thresholds) -> None:
-    print("\n| config | seeds | carried nats/char (mean ± sd) | fresh windows | chars/s | "
-          + " | ".join(f"min to {t}" for t in thresholds) + " |")
+    print(
+        "\n| config | seeds | carried nats/char (mean ± sd) | fresh windows | chars/s | "
+        + " | ".join(f"min to {t}" for t in thresholds)
+        + " |"
+    )
     print("|---|---|---|---|---|" + "---|" * len(thresholds))
     for name in dict.fromkeys(r["config"] for r in rows):
         rs = [r for r in rows if r["config"] == name]
@@ -113,10 +140,12 @@ def summarise(rows: list[dict], thresholds) -> None:
         for t in thresholds:
             vals = [r["to"][t] for r in rs if r["to"][t] is not None]
             tos.append(f"{statistics.mean(vals):.1f} ({len(vals)}/{len(rs)})" if vals else "-")
-        print(f"| {name} | {', '.join(str(r['seed']) for r in rs)} | {statistics.mean(carried):.3f} ± {sd:.3f} "
-              f"(min {min(carried):.3f}, max {max(carried):.3f}) | "
-              f"{statistics.mean(r['windows'] for r in rs):.3f} | "
-              f"{statistics.mean(r['chars_per_s'] for r in rs):,.0f} | " + " | ".join(tos) + " |")
+        print(
+            f"| {name} | {', '.join(str(r['seed']) for r in rs)} | {statistics.mean(carried):.3f} ± {sd:.3f} "
+            f"(min {min(carried):.3f}, max {max(carried):.3f}) | "
+            f"{statistics.mean(r['windows'] for r in rs):.3f} | "
+            f"{statistics.mean(r['chars_per_s'] for r in rs):,.0f} | " + " | ".join(tos) + " |"
+        )
 
 
 def main() -> None:
@@ -124,14 +153,22 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=180)
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--configs", nargs="+", default=["new", "old"], choices=sorted(CONFIGS))
-    ap.add_argument("--single-seed-configs", nargs="*", default=[], choices=sorted(CONFIGS),
-                    help="more configurations, run with the first seed only")
+    ap.add_argument(
+        "--single-seed-configs",
+        nargs="*",
+        default=[],
+        choices=sorted(CONFIGS),
+        help="more configurations, run with the first seed only",
+    )
     ap.add_argument("--macbeth-budget", type=float, default=0, help="seconds on lowercased Macbeth (0 = skip)")
     ap.add_argument("--time-to", type=float, nargs="+", default=[1.70, 1.60, 1.50])
     args = ap.parse_args()
-    print(f"# quality_per_minute on {platform.node()} ({os.cpu_count()} cores, "
-          f"{platform.processor() or platform.machine()}), {time.strftime('%Y-%m-%d %H:%M')}, "
-          f"budget {args.budget:.0f} s", flush=True)
+    print(
+        f"# quality_per_minute on {platform.node()} ({os.cpu_count()} cores, "
+        f"{platform.processor() or platform.machine()}), {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"budget {args.budget:.0f} s",
+        flush=True,
+    )
     tiny = CORPORA / "tinyshakespeare.txt"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -145,8 +182,10 @@ def main() -> None:
         summarise(rows, args.time_to)
         if args.macbeth_budget:
             macbeth = CORPORA / "macbeth.txt"
-            mrows = [one(macbeth, args.macbeth_budget, tmp, name, args.seeds[0], args.time_to, lowercase=True)
-                     for name in args.configs]
+            mrows = [
+                one(macbeth, args.macbeth_budget, tmp, name, args.seeds[0], args.time_to, lowercase=True)
+                for name in args.configs
+            ]
             print(f"\nlowercased Macbeth, last 10% held out, {args.macbeth_budget:.0f} s")
             summarise(mrows, args.time_to)
 

@@ -50,8 +50,22 @@ def run(cmd: list[str]) -> tuple[str, float, float]:
 
 
 def charlstm_train(corpus: Path, budget: float, run_dir: Path, *extra) -> dict:
-    cmd = [sys.executable, "-m", "charlstm", "train", str(corpus), "--max-time", str(budget),
-           "--checkpoint-dir", str(run_dir), "--json", "--quiet", "--seed", "1", *map(str, extra)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "charlstm",
+        "train",
+        str(corpus),
+        "--max-time",
+        str(budget),
+        "--checkpoint-dir",
+        str(run_dir),
+        "--json",
+        "--quiet",
+        "--seed",
+        "1",
+        *map(str, extra),
+    ]
     out, wall, rss = run(cmd)
     summary = json.loads(out)
     from charlstm.checkpoint import load
@@ -61,9 +75,16 @@ def charlstm_train(corpus: Path, budget: float, run_dir: Path, *extra) -> dict:
     steady = [h for h in hist[1:] if h["seconds"] > 0] or hist  # epoch 1 includes tracing
     steady_cps = sum(h["chars"] for h in steady) / sum(h["seconds"] for h in steady)
     best = min(h["val_bits_per_char"] for h in hist)
-    return {"summary": summary, "meta": meta, "wall": wall, "peak_rss_mb": rss,
-            "target_chars_per_s": steady_cps, "val_bits_per_char": best,
-            "val_nats_per_char": best * math.log(2), "epochs": summary["epochs"]}
+    return {
+        "summary": summary,
+        "meta": meta,
+        "wall": wall,
+        "peak_rss_mb": rss,
+        "target_chars_per_s": steady_cps,
+        "val_bits_per_char": best,
+        "val_nats_per_char": best * math.log(2),
+        "epochs": summary["epochs"],
+    }
 
 
 def tutorial_flops_per_target(vocab_size: int, seq: int = 50, units: int = 300) -> float:
@@ -123,36 +144,56 @@ def macbeth_table(base, ours, peak) -> None:
     print("\n| lowercased Macbeth, same budget | tutorial | charlstm | ratio |")
     print("|---|---|---|---|")
     if base:
-        print(f"| target chars/s | {base['target_chars_per_s']:,.0f} | {ours['target_chars_per_s']:,.0f} | "
-              f"{ours['target_chars_per_s'] / base['target_chars_per_s']:,.0f}× |")
+        print(
+            f"| target chars/s | {base['target_chars_per_s']:,.0f} | {ours['target_chars_per_s']:,.0f} | "
+            f"{ours['target_chars_per_s'] / base['target_chars_per_s']:,.0f}× |"
+        )
         if peak:
             ratio = peak["target_chars_per_s"] / base["target_chars_per_s"]
-            print(f"| target chars/s, charlstm at batch {peak['batch']} | {base['target_chars_per_s']:,.0f} | "
-                  f"{peak['target_chars_per_s']:,.0f} | {ratio:,.0f}× |")
-        print(f"| held-out bits/char (nats) | {base['val_bits_per_char']:.3f} ({base['val_nats_per_char']:.3f}) | "
-              f"{ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | "
-              f"{ours['val_bits_per_char'] / base['val_bits_per_char']:.2f}× |")
-        print(f"| peak RSS | {base['peak_rss_mb']:,.0f} MB | {ours['peak_rss_mb']:,.0f} MB | "
-              f"{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}× |")
+            print(
+                f"| target chars/s, charlstm at batch {peak['batch']} | {base['target_chars_per_s']:,.0f} | "
+                f"{peak['target_chars_per_s']:,.0f} | {ratio:,.0f}× |"
+            )
+        print(
+            f"| held-out bits/char (nats) | {base['val_bits_per_char']:.3f} ({base['val_nats_per_char']:.3f}) | "
+            f"{ours['val_bits_per_char']:.3f} ({ours['val_nats_per_char']:.3f}) | "
+            f"{ours['val_bits_per_char'] / base['val_bits_per_char']:.2f}× |"
+        )
+        print(
+            f"| peak RSS | {base['peak_rss_mb']:,.0f} MB | {ours['peak_rss_mb']:,.0f} MB | "
+            f"{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}× |"
+        )
     else:
         print(f"| target chars/s | - | {ours['target_chars_per_s']:,.0f} | |")
         bpc, nats = ours["val_bits_per_char"], ours["val_nats_per_char"]
         print(f"| held-out bits/char (nats) | - | {bpc:.3f} ({nats:.3f}) | |")
         print(f"| peak RSS | - | {ours['peak_rss_mb']:,.0f} MB | |")
-    print(f"\ncharlstm model: {m.layers}×{m.units} {m.cell}, batch {ours['meta'].training.batch_size}, "
-          f"{ours['epochs']:.1f} epochs in the budget; {flops / 1e6:.2f} MFLOP per trained char")
+    print(
+        f"\ncharlstm model: {m.layers}×{m.units} {m.cell}, batch {ours['meta'].training.batch_size}, "
+        f"{ours['epochs']:.1f} epochs in the budget; {flops / 1e6:.2f} MFLOP per trained char"
+    )
     print(f"fp32 matmul ceiling (2048², tf.matmul): {ceiling:,.0f} GFLOP/s")
-    print(f"charlstm achieved {achieved:,.0f} GFLOP/s ({achieved / ceiling:.0%} of the ceiling)"
-          + (f"; at batch {peak['batch']} {peak['target_chars_per_s'] * flops / 1e9:,.0f} GFLOP/s "
-             f"({peak['target_chars_per_s'] * flops / 1e9 / ceiling:.0%})" if peak else ""))
+    print(
+        f"charlstm achieved {achieved:,.0f} GFLOP/s ({achieved / ceiling:.0%} of the ceiling)"
+        + (
+            f"; at batch {peak['batch']} {peak['target_chars_per_s'] * flops / 1e9:,.0f} GFLOP/s "
+            f"({peak['target_chars_per_s'] * flops / 1e9 / ceiling:.0%})"
+            if peak
+            else ""
+        )
+    )
     if base:
         tflops = tutorial_flops_per_target(m.vocab_size)
         t_achieved = base["target_chars_per_s"] * tflops / 1e9
         bound = ceiling * 1e9 / flops
-        print(f"tutorial: {tflops / 1e6:.0f} MFLOP per target ({tflops / flops:.0f}× charlstm's), achieved "
-              f"{t_achieved:,.0f} GFLOP/s ({t_achieved / ceiling:.0%} of the ceiling)")
-        print(f"bound: charlstm's model at 100% of the ceiling would train {bound:,.0f} chars/s = "
-              f"{bound / base['target_chars_per_s']:,.0f}× the tutorial measured here")
+        print(
+            f"tutorial: {tflops / 1e6:.0f} MFLOP per target ({tflops / flops:.0f}× charlstm's), achieved "
+            f"{t_achieved:,.0f} GFLOP/s ({t_achieved / ceiling:.0%} of the ceiling)"
+        )
+        print(
+            f"bound: charlstm's model at 100% of the ceiling would train {bound:,.0f} chars/s = "
+            f"{bound / base['target_chars_per_s']:,.0f}× the tutorial measured here"
+        )
 
 
 def held_out_carried(run_dir: Path, corpus: Path, val_fraction: float = 0.1) -> float:
@@ -164,7 +205,7 @@ def held_out_carried(run_dir: Path, corpus: Path, val_fraction: float = 0.1) -> 
 
     ckpt, net = load_network(run_dir / ckpt_io.BEST)
     text = read_corpus([str(corpus)], ckpt.training.lowercase)
-    tail = text[len(text) - int(round(len(text) * val_fraction)):]
+    tail = text[len(text) - int(round(len(text) * val_fraction)) :]
     return evaluate_text(net, Vocabulary(ckpt.vocabulary), tail)["nats_per_char"]
 
 
@@ -182,8 +223,11 @@ def main():
     if args.matmul:
         print(_matmul_gflops())
         return
-    print(f"# train_speed on {platform.node()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}, "
-          f"budget {args.budget:.0f} s", flush=True)
+    print(
+        f"# train_speed on {platform.node()} ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}, "
+        f"budget {args.budget:.0f} s",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         macbeth = CORPORA / "macbeth.txt"
@@ -191,27 +235,53 @@ def main():
         if args.skip_macbeth:
             pass
         elif not args.skip_baseline:
-            out, _, rss = run([sys.executable, str(ROOT / "benchmarks" / "baseline_tutorial.py"),
-                               str(macbeth), "--budget", str(args.budget)])
+            out, _, rss = run(
+                [
+                    sys.executable,
+                    str(ROOT / "benchmarks" / "baseline_tutorial.py"),
+                    str(macbeth),
+                    "--budget",
+                    str(args.budget),
+                ]
+            )
             base = json.loads(out)
             base["peak_rss_mb"] = rss
         if not args.skip_macbeth:
             ours = charlstm_train(macbeth, args.budget, tmp / "macbeth", "--lowercase", "--sample-every", 0)
             peak = None
             if args.peak_budget:
-                peak = charlstm_train(macbeth, args.peak_budget, tmp / "peak", "--lowercase", "--sample-every", 0,
-                                      "--batch-size", args.peak_batch, "--patience", 0)
+                peak = charlstm_train(
+                    macbeth,
+                    args.peak_budget,
+                    tmp / "peak",
+                    "--lowercase",
+                    "--sample-every",
+                    0,
+                    "--batch-size",
+                    args.peak_batch,
+                    "--patience",
+                    0,
+                )
                 peak["batch"] = args.peak_batch
             macbeth_table(base, ours, peak)
 
         if args.tiny_budget:
-            tiny = charlstm_train(CORPORA / "tinyshakespeare.txt", args.tiny_budget, tmp / "tiny",
-                                  "--sample-every", 0, "--val-fraction", 0.1)
+            tiny = charlstm_train(
+                CORPORA / "tinyshakespeare.txt",
+                args.tiny_budget,
+                tmp / "tiny",
+                "--sample-every",
+                0,
+                "--val-fraction",
+                0.1,
+            )
             carried = held_out_carried(tmp / "tiny", CORPORA / "tinyshakespeare.txt")
-            print(f"\ntinyshakespeare (nanoGPT split), {args.tiny_budget:.0f} s: best val "
-                  f"{tiny['val_nats_per_char']:.3f} nats/char ({tiny['val_bits_per_char']:.3f} bits/char) "
-                  f"in 50-char windows, {carried:.3f} nats/char with the state carried; "
-                  f"{tiny['epochs']:.2f} epochs, {tiny['target_chars_per_s']:,.0f} chars/s")
+            print(
+                f"\ntinyshakespeare (nanoGPT split), {args.tiny_budget:.0f} s: best val "
+                f"{tiny['val_nats_per_char']:.3f} nats/char ({tiny['val_bits_per_char']:.3f} bits/char) "
+                f"in 50-char windows, {carried:.3f} nats/char with the state carried; "
+                f"{tiny['epochs']:.2f} epochs, {tiny['target_chars_per_s']:,.0f} chars/s"
+            )
 
         if args.memory:
             big = tmp / "big.txt"
@@ -221,8 +291,10 @@ def main():
                     f.write(data)
             mem = charlstm_train(big, 60, tmp / "big", "--sample-every", 0)
             secs, itemsize = encode_seconds(100)  # after the child: its text would inflate their RSS
-            print(f"\n100 MB corpus: encoding to ids {secs:.2f} s ({itemsize} byte/char); "
-                  f"training peak RSS {mem['peak_rss_mb']:,.0f} MB")
+            print(
+                f"\n100 MB corpus: encoding to ids {secs:.2f} s ({itemsize} byte/char); "
+                f"training peak RSS {mem['peak_rss_mb']:,.0f} MB"
+            )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,7 @@ def layer_params(cell: str, input_dim: int, units: int) -> int:
     return n
 
 
-def model_params(cell: str, units: int, vocab: int, layers: int = LAYERS,
-                 embedding_dim: int = EMBEDDING_DIM) -> int:
+def model_params(cell: str, units: int, vocab: int, layers: int = LAYERS, embedding_dim: int = EMBEDDING_DIM) -> int:
     """Trainable parameters of charlstm.model.build for this configuration."""
     n = vocab * embedding_dim  # embedding table
     in_dim = embedding_dim
@@ -70,14 +69,37 @@ def vocab_size(path: Path, lowercase: bool) -> int:
     return len(Vocabulary.from_text(read_corpus([str(path)], lowercase)))
 
 
-def train_once(path: Path, lowercase: bool, cell: str, units: int, budget: float, seed: int,
-               extra: list[str]) -> dict:
+def train_once(path: Path, lowercase: bool, cell: str, units: int, budget: float, seed: int, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="charlstm-variants-") as tmp:
-        cmd = [sys.executable, "-m", "charlstm", "train", str(path), "--cell", cell,
-               "--layers", str(LAYERS), "--units", str(units), "--embedding-dim", str(EMBEDDING_DIM),
-               "--max-time", str(budget), "--checkpoint-dir", str(Path(tmp) / "run"),
-               "--json", "--quiet", "--sample-every", "0", "--patience", "0", "--seed", str(seed),
-               *(["--lowercase"] if lowercase else []), *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "charlstm",
+            "train",
+            str(path),
+            "--cell",
+            cell,
+            "--layers",
+            str(LAYERS),
+            "--units",
+            str(units),
+            "--embedding-dim",
+            str(EMBEDDING_DIM),
+            "--max-time",
+            str(budget),
+            "--checkpoint-dir",
+            str(Path(tmp) / "run"),
+            "--json",
+            "--quiet",
+            "--sample-every",
+            "0",
+            "--patience",
+            "0",
+            "--seed",
+            str(seed),
+            *(["--lowercase"] if lowercase else []),
+            *extra,
+        ]
         t0 = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         wall = time.monotonic() - t0
@@ -95,18 +117,24 @@ def _fmt(x, spec):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--budget", type=float, default=60.0, help="seconds of training per run (--max-time)")
-    ap.add_argument("--units", type=int, default=128,
-                    help="units of the 2-layer LSTM whose parameter count every cell matches")
-    ap.add_argument("--corpora", default=",".join(CORPORA),
-                    help=f"comma-separated subset of {','.join(CORPORA)}")
+    ap.add_argument(
+        "--units", type=int, default=128, help="units of the 2-layer LSTM whose parameter count every cell matches"
+    )
+    ap.add_argument("--corpora", default=",".join(CORPORA), help=f"comma-separated subset of {','.join(CORPORA)}")
     ap.add_argument("--cells", default=",".join(CELLS), help=f"comma-separated subset of {','.join(CELLS)}")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--dry-run", action="store_true", help="print the matched units and parameter counts only")
-    ap.add_argument("--train-arg", action="append", default=[], metavar="ARG",
-                    help="extra argument passed to `charlstm train` (repeatable), e.g. --train-arg=--no-jit")
+    ap.add_argument(
+        "--train-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra argument passed to `charlstm train` (repeatable), e.g. --train-arg=--no-jit",
+    )
     args = ap.parse_args(argv)
 
     corpora = [c.strip() for c in args.corpora.split(",") if c.strip()]
@@ -126,39 +154,47 @@ def main(argv=None) -> int:
             ap.error(f"{path} not found")
         vocab = vocab_size(path, lowercase)
         target = model_params("lstm", args.units, vocab)
-        print(f"{corpus}: vocabulary {vocab}; target {target:,} parameters "
-              f"(2-layer LSTM, {args.units} units)", file=sys.stderr)
+        print(
+            f"{corpus}: vocabulary {vocab}; target {target:,} parameters (2-layer LSTM, {args.units} units)",
+            file=sys.stderr,
+        )
         plan = [(cell, matched_units(cell, target, vocab)) for cell in cells]
         for cell, units in plan:
             n = model_params(cell, units, vocab)
-            print(f"  {cell:9s} {units:5d} units  {n:9,d} params ({100 * (n - target) / target:+.2f}%)",
-                  file=sys.stderr)
+            print(
+                f"  {cell:9s} {units:5d} units  {n:9,d} params ({100 * (n - target) / target:+.2f}%)", file=sys.stderr
+            )
         if args.dry_run:
             continue
         for cell, units in plan:
-            print(f"training {corpus} / {cell} ({units} units) for {args.budget:g} s ...",
-                  file=sys.stderr, flush=True)
+            print(f"training {corpus} / {cell} ({units} units) for {args.budget:g} s ...", file=sys.stderr, flush=True)
             r = train_once(path, lowercase, cell, units, args.budget, args.seed, args.train_arg)
             if "error" in r:
                 print(f"  FAILED {r['error']}", file=sys.stderr)
             else:
-                print(f"  {r['val_bits_per_char']:.3f} bits/char, {r['train_chars_per_s']:,.0f} chars/s, "
-                      f"{r['epochs']:.2f} epochs ({r['stopped']}), {r['wall_s']:.0f} s wall",
-                      file=sys.stderr)
+                print(
+                    f"  {r['val_bits_per_char']:.3f} bits/char, {r['train_chars_per_s']:,.0f} chars/s, "
+                    f"{r['epochs']:.2f} epochs ({r['stopped']}), {r['wall_s']:.0f} s wall",
+                    file=sys.stderr,
+                )
             rows.append((corpus, cell, units, model_params(cell, units, vocab), r))
 
     if args.dry_run:
         return 0
-    print(f"\nBudget {args.budget:g} s per run; 2 layers; parameters matched to a 2-layer "
-          f"LSTM of {args.units} units; seed {args.seed}.\n")
+    print(
+        f"\nBudget {args.budget:g} s per run; 2 layers; parameters matched to a 2-layer "
+        f"LSTM of {args.units} units; seed {args.seed}.\n"
+    )
     print("| corpus | cell | units | params | held-out bits/char | train chars/s | epochs |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for corpus, cell, units, n, r in rows:
         if "error" in r:
             print(f"| {corpus} | {cell} | {units} | {n:,} | failed | - | - |")
             continue
-        print(f"| {corpus} | {cell} | {units} | {n:,} | {_fmt(r['val_bits_per_char'], '.3f')} | "
-              f"{_fmt(r['train_chars_per_s'], ',.0f')} | {_fmt(r['epochs'], '.2f')} |")
+        print(
+            f"| {corpus} | {cell} | {units} | {n:,} | {_fmt(r['val_bits_per_char'], '.3f')} | "
+            f"{_fmt(r['train_chars_per_s'], ',.0f')} | {_fmt(r['epochs'], '.2f')} |"
+        )
     return 1 if any("error" in r for *_, r in rows) else 0
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TextIO
 
 from charlstm import checkpoint as ckpt_io
-from charlstm.corpus import Vocabulary, decode, read_corpus
 from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, ModelConfig, TrainConfig
+from charlstm.corpus import Vocabulary, decode, read_corpus
 from charlstm.errors import UsageError
 
 __all__ = ["Model", "load", "train"]
@@ -259,10 +259,19 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def train(*corpus: str | os.PathLike, checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
-          overwrite: bool = False, verbose: bool = True, log=None, device: str = "auto",
-          strategy: str = "auto", tensorboard: str | os.PathLike | None = None,
-          collective_timeout: float = 300.0, **options):
+def train(
+    *corpus: str | os.PathLike,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    verbose: bool = True,
+    log=None,
+    device: str = "auto",
+    strategy: str = "auto",
+    tensorboard: str | os.PathLike | None = None,
+    collective_timeout: float = 300.0,
+    **options,
+):
     """Train on the corpus files ('-' for stdin; none: Macbeth, fetched on first use).
 
     `options` are ModelConfig and TrainConfig fields (units=512, max_time=60, ...);
@@ -307,11 +316,18 @@ def train(*corpus: str | os.PathLike, checkpoint_dir: str | os.PathLike | None =
     encoded = encode_corpus(paths, _cache_path(run_dir), lowercase=lowercase, vocabulary=vocabulary, seed=seed)
     data = Corpus(encoded.ids, encoded.vocab, encoded.excerpt, release=encoded.release_pages)
     corpus_info = {"names": [("<stdin>" if c == "-" else c) for c in paths], "chars": encoded.chars}
-    run_options = RunOptions(device=device, strategy=strategy, log=log, progress=verbose,
-                             tensorboard=Path(tensorboard) if tensorboard else None,
-                             corpus_info=corpus_info, collective_timeout=collective_timeout)
-    return run_training(data, model_config, train_config, run_dir, resume=resume, options=run_options,
-                        options_given=options)
+    run_options = RunOptions(
+        device=device,
+        strategy=strategy,
+        log=log,
+        progress=verbose,
+        tensorboard=Path(tensorboard) if tensorboard else None,
+        corpus_info=corpus_info,
+        collective_timeout=collective_timeout,
+    )
+    return run_training(
+        data, model_config, train_config, run_dir, resume=resume, options=run_options, options_given=options
+    )
 
 
 def _cache_path(run_dir: Path) -> Path:

@@ -80,6 +80,7 @@ class Checkpoint:
 
 # --- locating ------------------------------------------------------------------------------
 
+
 def default_root() -> Path:
     return Path(os.environ.get("CHARLSTM_CHECKPOINTS", "checkpoints"))
 
@@ -91,8 +92,7 @@ def resolve(spec: str | os.PathLike | None, prefer: str = BEST) -> Path:
         runs = [p.parent for p in root.glob(f"*/{LAST}")] + [p.parent for p in root.glob(f"*/{BEST}")]
         if not runs:
             raise CheckpointError(
-                f"no checkpoints under {root}/: train one first (charlstm train CORPUS) "
-                f"or point to one with -c"
+                f"no checkpoints under {root}/: train one first (charlstm train CORPUS) or point to one with -c"
             )
         latest = max(set(runs), key=lambda d: max(f.stat().st_mtime for f in d.glob("*.keras")))
         return resolve(latest, prefer)
@@ -109,6 +109,7 @@ def resolve(spec: str | os.PathLike | None, prefer: str = BEST) -> Path:
 
 # --- reading (no TensorFlow) ---------------------------------------------------------------
 
+
 def _open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
@@ -120,8 +121,7 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         raise CheckpointError(f"{path}: is a directory, not a checkpoint file") from None
     except (zipfile.BadZipFile, OSError, EOFError) as e:
         raise CheckpointError(
-            f"{path}: not a readable checkpoint: not a charlstm checkpoint, or truncated or "
-            f"corrupted ({e})"
+            f"{path}: not a readable checkpoint: not a charlstm checkpoint, or truncated or corrupted ({e})"
         ) from None
 
 
@@ -132,7 +132,8 @@ def load(path: str | os.PathLike) -> Checkpoint:
         if META_NAME not in z.namelist():
             if "config.json" in z.namelist():
                 raise CheckpointError(
-                    f"{path}: a plain Keras model, not a charlstm checkpoint (train one with charlstm train)")
+                    f"{path}: a plain Keras model, not a charlstm checkpoint (train one with charlstm train)"
+                )
             raise CheckpointError(f"{path}: not a charlstm checkpoint")
         try:
             meta = json.loads(z.read(META_NAME).decode("utf-8"))
@@ -147,8 +148,17 @@ def load(path: str | os.PathLike) -> Checkpoint:
             f"({FORMAT_VERSION}); upgrade charlstm (written by {meta.get('charlstm_version')})"
         )
     try:
-        known = {"format", "format_version", "charlstm_version", "vocabulary", "model",
-                 "training", "epoch", "history", "prime_excerpt"}
+        known = {
+            "format",
+            "format_version",
+            "charlstm_version",
+            "vocabulary",
+            "model",
+            "training",
+            "epoch",
+            "history",
+            "prime_excerpt",
+        }
         ckpt = Checkpoint(
             path=path,
             vocabulary=str(meta["vocabulary"]),
@@ -194,8 +204,7 @@ def load_resume_arrays(path: str | os.PathLike) -> list[list[np.ndarray]] | None
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
             raise CheckpointError(f"{path}: corrupted carried state in checkpoint ({e})") from None
     layers = sorted({int(k.split("/")[0][5:]) for k in arrays})
-    return [[arrays[f"layer{i}/{j}"] for j in range(sum(k.startswith(f"layer{i}/") for k in arrays))]
-            for i in layers]
+    return [[arrays[f"layer{i}/{j}"] for j in range(sum(k.startswith(f"layer{i}/") for k in arrays))] for i in layers]
 
 
 def check_keras_config(path: Path) -> None:
@@ -243,12 +252,14 @@ def load_keras_model(path: str | os.PathLike, compile: bool = True):
 
 # --- writing -------------------------------------------------------------------------------
 
+
 def _write_failed(path: Path, e: OSError) -> CheckpointError:
     return CheckpointError(f"cannot write checkpoint {path}: {e.strerror or e}; the previous checkpoint is intact")
 
 
-def save(model, ckpt: Checkpoint, path: Path, weights: dict[str, np.ndarray],
-         carry: list[list[np.ndarray]] | None = None) -> Path:
+def save(
+    model, ckpt: Checkpoint, path: Path, weights: dict[str, np.ndarray], carry: list[list[np.ndarray]] | None = None
+) -> Path:
     """Write model + metadata to `path` atomically (files.atomic_write: temp file, fsync, rename).
 
     `carry` is the state carried across windows at a mid-epoch checkpoint, per
@@ -287,8 +298,10 @@ def remove_stale_temps(directory: Path) -> None:
     try:
         files.remove_stale_temps(directory, STALE_TEMPS)
     except OSError as e:
-        raise CheckpointError(f"cannot clean up {directory} ({e.strerror or e}); remove its {STALE_TEMPS} "
-                              f"files by hand or choose another --checkpoint-dir") from None
+        raise CheckpointError(
+            f"cannot clean up {directory} ({e.strerror or e}); remove its {STALE_TEMPS} "
+            f"files by hand or choose another --checkpoint-dir"
+        ) from None
 
 
 def check_writable(directory: Path) -> None:

@@ -61,7 +61,7 @@ def decode(data: bytes, name: str) -> str:
     Byte offsets in errors count from after a dropped UTF-8 BOM (charlstm/idfile.py,
     the streaming twin of this function, counts the same way).
     """
-    data = data[check_bom(data[:4], name):]
+    data = data[check_bom(data[:4], name) :]
     nul = data.find(b"\x00")
     if nul >= 0:
         raise nul_error(name, nul)
@@ -149,13 +149,13 @@ class Vocabulary:
     chars: str
 
     @classmethod
-    def from_text(cls, text: str) -> "Vocabulary":
+    def from_text(cls, text: str) -> Vocabulary:
         cps = codepoints(text)
         counts = np.zeros(int(cps.max()) + 1 if cps.size else 0, np.int64)
         step = 1 << 22  # bincount widens to int64: chunks keep that temporary small
         for lo in range(0, cps.size, step):
-            chunk = np.bincount(cps[lo:lo + step])
-            counts[:chunk.size] += chunk
+            chunk = np.bincount(cps[lo : lo + step])
+            counts[: chunk.size] += chunk
         present = np.flatnonzero(counts)
         return cls("".join(map(chr, present)))
 
@@ -185,14 +185,13 @@ class Vocabulary:
         ids = np.empty(cps.size, dtype=self.dtype)
         step = 1 << 24  # chunks keep the int32 temporaries small for 100 MB texts
         for lo in range(0, cps.size, step):
-            chunk = table[cps[lo:lo + step]]
+            chunk = table[cps[lo : lo + step]]
             if chunk.min() < 0:
                 missing = self.unknown(text)
                 raise VocabularyError(
-                    f"{len(missing)} character(s) not in the model's vocabulary: "
-                    f"{describe_chars(missing)}"
+                    f"{len(missing)} character(s) not in the model's vocabulary: {describe_chars(missing)}"
                 )
-            ids[lo:lo + step] = chunk
+            ids[lo : lo + step] = chunk
         return ids
 
     def decode(self, ids) -> str:
@@ -208,7 +207,7 @@ def prime_excerpt(text: str, seed: int, length: int = 40) -> str:
     rng = np.random.default_rng(seed)
     starts = [i + 1 for i in range(min(len(text), _EXCERPT_SCAN) - 1) if text[i] == "\n" and text[i + 1] != "\n"]
     start = int(rng.choice(starts)) if starts else 0
-    return text[start:start + length]
+    return text[start : start + length]
 
 
 _EXCERPT_SCAN = 200_000  # line starts are looked for in this many first characters

@@ -22,8 +22,8 @@ Ids stay in their 1-byte (or 2-byte) array; a batch is gathered on demand, so a
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from charlstm.errors import CorpusError
 def split(ids: np.ndarray, val_fraction: float, seq_length: int) -> tuple[np.ndarray, np.ndarray]:
     """Train on the head, validate on the contiguous tail (as char-rnn and nanoGPT do)."""
     n_val = int(round(len(ids) * val_fraction))
-    train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val:]
+    train, val = ids[: len(ids) - n_val], ids[len(ids) - n_val :]
     need = seq_length + 2
     for name, part in (("training", train), ("validation", val)):
         if len(part) < need:
@@ -89,24 +89,22 @@ def epoch_plan(n: int, seq_length: int, rng=None):
     (on Macbeth at batch 256 that padding would have been 9% of the compute)."""
     starts, lengths = epoch_windows(n, seq_length, rng)
     pad = windows_per_epoch(n, seq_length) - len(starts)
-    return (np.concatenate([starts, np.zeros(pad, np.int64)]),
-            np.concatenate([lengths, np.zeros(pad, np.int64)]))
+    return (np.concatenate([starts, np.zeros(pad, np.int64)]), np.concatenate([lengths, np.zeros(pad, np.int64)]))
 
 
-def batches(ids: np.ndarray, seq_length: int, batch_size: int, rng=None,
-            skip: int = 0) -> Iterator[tuple]:
+def batches(ids: np.ndarray, seq_length: int, batch_size: int, rng=None, skip: int = 0) -> Iterator[tuple]:
     """One epoch's batches in NumPy, (batch_size, seq_length) but the last: the
     reference for `tf_batches`, which makes the same batches inside tf.data.
     `skip` drops the first batches (resuming mid-epoch)."""
     starts, lengths = epoch_plan(len(ids), seq_length, rng)
     for lo in range(skip * batch_size, len(starts), batch_size):
-        yield gather(ids, starts[lo:lo + batch_size], lengths[lo:lo + batch_size], seq_length)
+        yield gather(ids, starts[lo : lo + batch_size], lengths[lo : lo + batch_size], seq_length)
 
 
 def targets_in(n: int, seq_length: int, batch_size: int, rng, first: int, end: int) -> int:
     """Real targets (weight 1) in batches [first, end) of an epoch: the honest chars count."""
     _, lengths = epoch_plan(n, seq_length, rng)
-    return int(lengths[first * batch_size:end * batch_size].sum())
+    return int(lengths[first * batch_size : end * batch_size].sum())
 
 
 def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
@@ -115,6 +113,7 @@ def epoch_rng(seed: int, epoch: int) -> np.random.Generator:
 
 
 # --- streams: contiguous rows for carried state -------------------------------------------
+
 
 def stream_row_length(n: int, seq_length: int, rows: int) -> int:
     """Targets per stream, the same for every epoch offset (offset < seq_length)."""
@@ -150,8 +149,7 @@ def stream_batch(ids: np.ndarray, starts: np.ndarray, row_length: int, k: int, s
     pos = starts[:, None] + lo + np.arange(seq_length + 1)  # (rows, seq+1)
     np.minimum(pos, len(ids) - 1, out=pos)
     window = ids[pos].astype(np.int32)
-    weights = np.broadcast_to(((lo + np.arange(seq_length)) < row_length).astype(np.float32),
-                              (len(starts), seq_length))
+    weights = np.broadcast_to(((lo + np.arange(seq_length)) < row_length).astype(np.float32), (len(starts), seq_length))
     return window[:, :-1], window[:, 1:], np.ascontiguousarray(weights)
 
 
@@ -191,8 +189,7 @@ class Batches:
     def targets(self, epoch: int, first: int, end: int) -> int:
         """Real targets (weight 1) in batches [first, end) of `epoch`: the honest chars count."""
         if not self.carry:
-            return targets_in(len(self.ids), self.seq_length, self.rows, epoch_rng(self.seed, epoch),
-                              first, end)
+            return targets_in(len(self.ids), self.seq_length, self.rows, epoch_rng(self.seed, epoch), first, end)
         row_length = stream_row_length(len(self.ids), self.seq_length, self.rows)
         done = min(end * self.seq_length, row_length) - min(first * self.seq_length, row_length)
         return max(done, 0) * self.rows
@@ -205,7 +202,8 @@ def validation_batches(ids: np.ndarray, seq_length: int, rows: int, carry: bool)
         rows = stream_rows(len(ids), seq_length, rows)
         starts = stream_starts(len(ids), seq_length, rows, None)
         row_length = stream_row_length(len(ids), seq_length, rows)
-        return [stream_batch(ids, starts, row_length, k, seq_length)
-                for k in range(stream_steps(len(ids), seq_length, rows))]
+        return [
+            stream_batch(ids, starts, row_length, k, seq_length)
+            for k in range(stream_steps(len(ids), seq_length, rows))
+        ]
     return list(batches(ids, seq_length, rows))
-

@@ -33,8 +33,7 @@ class StepResult:
 
 
 class Engine:
-    def __init__(self, model, strategy, *, dropout: float, seed: int, clip_norm: float,
-                 loss_scale: bool = False):
+    def __init__(self, model, strategy, *, dropout: float, seed: int, clip_norm: float, loss_scale: bool = False):
         tf = _tensorflow()
         self.tf, self.strategy, self.model = tf, strategy, model
         self.embedding, self.rnn, self.dense = model_lib.parts(model)
@@ -57,14 +56,15 @@ class Engine:
 
         def value(ctx):
             i = ctx.replica_id_in_sync_group
-            return self.tf.constant(array[i * block:(i + 1) * block])
+            return self.tf.constant(array[i * block : (i + 1) * block])
 
         return self.strategy.experimental_distribute_values_from_function(value)
 
     def _row0(self, rows: int):
         block = rows // self.replicas
         return self.strategy.experimental_distribute_values_from_function(
-            lambda ctx: self.tf.constant(ctx.replica_id_in_sync_group * block, self.tf.int32))
+            lambda ctx: self.tf.constant(ctx.replica_id_in_sync_group * block, self.tf.int32)
+        )
 
     def pad_rows(self, batch: tuple) -> tuple:
         """Pad a global batch with weight-0 rows to a multiple of the replica count."""
@@ -113,7 +113,7 @@ class Engine:
         shape = tf.shape(h)  # (batch, seq, units)
         seed = tf.stack([tf.cast(self.seed, tf.int64) * 64 + layer_index, tf.cast(step, tf.int64)])
         u = tf.random.stateless_uniform(tf.stack([rows_global, shape[1], shape[2]]), seed=seed)
-        keep = tf.cast(u[row0:row0 + shape[0]] >= self.dropout, h.dtype)
+        keep = tf.cast(u[row0 : row0 + shape[0]] >= self.dropout, h.dtype)
         return h * keep / tf.cast(1.0 - self.dropout, h.dtype)
 
     def _loss_sum(self, logits, y, w):
@@ -147,8 +147,11 @@ class Engine:
 
         loss_sum, new_state, stop = self.strategy.run(replica, args=(x, y, w, state, row0, stop))
         reduce = self.strategy.reduce
-        return (reduce(tf.distribute.ReduceOp.SUM, loss_sum, axis=None), new_state,
-                reduce(tf.distribute.ReduceOp.SUM, stop, axis=None))
+        return (
+            reduce(tf.distribute.ReduceOp.SUM, loss_sum, axis=None),
+            new_state,
+            reduce(tf.distribute.ReduceOp.SUM, stop, axis=None),
+        )
 
     def _eval(self, x, y, w, state, row0, rows_global):
         def replica(x, y, w, state, row0):
@@ -166,11 +169,18 @@ class Engine:
         rows = len(batch[0])
         x, y, w = (self._split(a) for a in batch)
         total = float(batch[2].sum())
-        flag = self.strategy.experimental_distribute_values_from_function(
-            lambda ctx: tf.constant(1.0 if stop else 0.0))
+        flag = self.strategy.experimental_distribute_values_from_function(lambda ctx: tf.constant(1.0 if stop else 0.0))
         loss_sum, new_state, stop_all = self._train_fn(
-            x, y, w, state, self._row0(rows), flag, tf.constant(step, tf.int64),
-            tf.constant(rows, tf.int32), tf.constant(max(total, 1.0), tf.float32))
+            x,
+            y,
+            w,
+            state,
+            self._row0(rows),
+            flag,
+            tf.constant(step, tf.int64),
+            tf.constant(rows, tf.int32),
+            tf.constant(max(total, 1.0), tf.float32),
+        )
         return StepResult(float(loss_sum), bool(float(stop_all) > 0)), new_state
 
     def evaluate(self, batches: list[tuple], carry: bool) -> float:

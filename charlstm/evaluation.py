@@ -23,11 +23,11 @@ def nll_per_char(net: Network, ids: np.ndarray, block: int = 1024) -> np.ndarray
     for lo in range(0, n, block):
         hi = min(lo + block, n)
         for t in range(lo, hi):
-            logits_buf[t - lo] = stepper.step(ids[t:t + 1])[0]
+            logits_buf[t - lo] = stepper.step(ids[t : t + 1])[0]
         z = logits_buf[: hi - lo].astype(np.float64)
         m = z.max(axis=1, keepdims=True)
         lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
-        out[lo:hi] = lse - z[np.arange(hi - lo), ids[lo + 1:hi + 1]]
+        out[lo:hi] = lse - z[np.arange(hi - lo), ids[lo + 1 : hi + 1]]
     return out
 
 

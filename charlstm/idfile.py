@@ -87,8 +87,15 @@ class IdCorpus:
         self.ids._mmap.madvise(mmap.MADV_DONTNEED)
 
 
-def encode_corpus(paths: list[str], cache_path: Path, *, lowercase: bool = False, vocabulary: str | None = None,
-                  seed: int = 0, chunk_size: int = CHUNK_SIZE) -> IdCorpus:
+def encode_corpus(
+    paths: list[str],
+    cache_path: Path,
+    *,
+    lowercase: bool = False,
+    vocabulary: str | None = None,
+    seed: int = 0,
+    chunk_size: int = CHUNK_SIZE,
+) -> IdCorpus:
     """The corpus `paths` (files, or '-' for stdin, once) as ids mapped from `cache_path`.
 
     Reuses `cache_path` when it was built from the same unchanged inputs; otherwise
@@ -148,7 +155,7 @@ def _decoded(f: BinaryIO, name: str, chunk_size: int) -> Iterator[str]:
     the first UTF-8 error the rest of the file is still scanned for NULs.
     """
     head = f.read(max(chunk_size, 4))
-    raw = head[check_bom(head, name):]
+    raw = head[check_bom(head, name) :]
     pos, pending, bad = 0, b"", None  # pos: offset of `raw`; pending: held bytes just before it
     while True:
         nul = raw.find(b"\x00")
@@ -246,8 +253,8 @@ def _count(inputs, lowercase: bool, chunk_size: int) -> tuple[str, int]:
     for text in _pieces(inputs, lowercase, chunk_size):
         cps = codepoints(text)
         for lo in range(0, cps.size, _STEP):  # bincount widens its input to int64: 8 bytes a char
-            found = np.bincount(cps[lo:lo + _STEP])
-            counts[:found.size] += found
+            found = np.bincount(cps[lo : lo + _STEP])
+            counts[: found.size] += found
         total += cps.size
     return "".join(map(chr, np.flatnonzero(counts))), total
 
@@ -260,9 +267,17 @@ def _build(inputs, cache_path: Path, key: dict, lowercase: bool, vocabulary: str
     vocab = Vocabulary(vocabulary if vocabulary is not None else text_chars)
     table = np.full(0x110000, -1, np.int32)  # code point -> id
     table[[ord(c) for c in vocab.chars]] = np.arange(len(vocab))
-    header = {"format": FORMAT_VERSION, "dtype": vocab.dtype.newbyteorder("<").str, "length": total, "vocab": vocab.chars,
-              "vocab_sha256": hashlib.sha256(vocab.chars.encode()).hexdigest(), "text_chars": text_chars,
-              "lowercase": lowercase, "inputs": key, "crc32": 0}
+    header = {
+        "format": FORMAT_VERSION,
+        "dtype": vocab.dtype.newbyteorder("<").str,
+        "length": total,
+        "vocab": vocab.chars,
+        "vocab_sha256": hashlib.sha256(vocab.chars.encode()).hexdigest(),
+        "text_chars": text_chars,
+        "lowercase": lowercase,
+        "inputs": key,
+        "crc32": 0,
+    }
     tmp = cache_path.with_name(f".{cache_path.name}.{uuid.uuid4().hex}.tmp")  # unique even across hosts
     try:
         with open(tmp, "wb") as out:
@@ -277,8 +292,10 @@ def _build(inputs, cache_path: Path, key: dict, lowercase: bool, vocabulary: str
             raise CorpusError("an input changed while it was being encoded; run again")
         os.replace(tmp, cache_path)
     except OSError as e:
-        raise TrainingError(f"cannot write the encoded corpus {cache_path}: {e.strerror or e}; "
-                            f"free some disk space or choose another --checkpoint-dir") from None
+        raise TrainingError(
+            f"cannot write the encoded corpus {cache_path}: {e.strerror or e}; "
+            f"free some disk space or choose another --checkpoint-dir"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -291,7 +308,7 @@ def _write_ids(out: BinaryIO, pieces: Iterator[str], table: np.ndarray, dtype: n
     for text in pieces:
         cps = codepoints(text)
         for lo in range(0, cps.size, _STEP):  # the int32 lookup is 4 bytes a char
-            ids = table[cps[lo:lo + _STEP]]
+            ids = table[cps[lo : lo + _STEP]]
             if ids.min() < 0:
                 raise changed
             ids = ids.astype(dtype)
@@ -336,12 +353,11 @@ def _read_header(path: Path) -> tuple[dict, int]:
 def _key(inputs, lowercase: bool) -> list:
     """What the ids depend on: each input's identity and first megabyte, case folding, format."""
     key = []
-    for name, path in inputs:
+    for _name, path in inputs:
         st = path.stat()
         with open(path, "rb") as f:
             head = hashlib.sha256(f.read(_HEAD_HASH_BYTES)).hexdigest()
-        key.append({"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                    "head_sha256": head})
+        key.append({"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "head_sha256": head})
     return [{"format": FORMAT_VERSION, "lowercase": lowercase}, *key]
 
 
@@ -391,8 +407,9 @@ def _make_parent(cache_path: Path) -> Path | None:
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise TrainingError(f"cannot create {cache_path.parent}: {e.strerror or e}; "
-                            f"choose another --checkpoint-dir") from None
+        raise TrainingError(
+            f"cannot create {cache_path.parent}: {e.strerror or e}; choose another --checkpoint-dir"
+        ) from None
     return top
 
 

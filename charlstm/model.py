@@ -58,8 +58,9 @@ def require_cudnn(model, cell: str) -> None:
     """--device gpu: make every recurrent layer demand cuDNN, so a setting that
     breaks eligibility is an error naming it, not a silent 10× slower while loop."""
     if cell not in CUDNN_CELLS:
-        raise UsageError(f"--device gpu needs a cuDNN kernel and the {cell} cell has none: "
-                         f"use --cell lstm or gru, or --device auto")
+        raise UsageError(
+            f"--device gpu needs a cuDNN kernel and the {cell} cell has none: use --cell lstm or gru, or --device auto"
+        )
     for layer in parts(model)[1]:
         layer.use_cudnn = True  # not part of the layer's saved config: checkpoints stay portable
 

@@ -32,8 +32,10 @@ def stored_run(run_dir: Path) -> ckpt_io.Checkpoint:
 
 def check_new_run(run_dir: Path, overwrite: bool) -> None:
     if (Path(run_dir) / ckpt_io.LAST).exists() and not overwrite:
-        raise UsageError(f"{run_dir} already holds a training run: add --resume to continue it, "
-                         f"--overwrite to start over, or choose another --checkpoint-dir")
+        raise UsageError(
+            f"{run_dir} already holds a training run: add --resume to continue it, "
+            f"--overwrite to start over, or choose another --checkpoint-dir"
+        )
 
 
 def resumed_config(stored: ckpt_io.Checkpoint, options: dict) -> TrainConfig:
@@ -48,8 +50,10 @@ def resumed_config(stored: ckpt_io.Checkpoint, options: dict) -> TrainConfig:
     for name in sorted(set(options) & (set(HYPER) | set(MODEL_OPTIONS))):
         have = getattr(stored.training, name) if name in HYPER else getattr(stored.model, name)
         if have != options[name]:
-            raise UsageError(f"--{name.replace('_', '-')} {options[name]} conflicts with the checkpoint's "
-                             f"{have}: a resumed run keeps its hyper-parameters")
+            raise UsageError(
+                f"--{name.replace('_', '-')} {options[name]} conflicts with the checkpoint's "
+                f"{have}: a resumed run keeps its hyper-parameters"
+            )
     controls = {k: v for k, v in options.items() if k in RUN_CONTROLS}
     controls.setdefault("max_time", None)  # a budget belongs to one invocation; see resumed_state
     return dataclasses.replace(stored.training, **controls)

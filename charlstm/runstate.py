@@ -28,7 +28,7 @@ class RunState:
         return {k: v for k, v in asdict(self).items() if k != "history"}
 
     @classmethod
-    def from_dict(cls, data: dict, history: list[dict], epoch: int) -> "RunState":
+    def from_dict(cls, data: dict, history: list[dict], epoch: int) -> RunState:
         names = {f.name for f in fields(cls)}
         known = {k: v for k, v in data.items() if k in names and k not in ("history", "epoch")}
         return cls(epoch=epoch, history=list(history), **known)

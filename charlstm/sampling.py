@@ -31,8 +31,7 @@ class Network:
         self.config = config
         cls, names = CELL_CLASSES[config.cell], CELL_WEIGHTS[config.cell]
         self.layers = [
-            cls(*(np.asarray(weights[f"rnn_{i}/{n}"], np.float32) for n in names))
-            for i in range(1, config.layers + 1)
+            cls(*(np.asarray(weights[f"rnn_{i}/{n}"], np.float32) for n in names)) for i in range(1, config.layers + 1)
         ]
         emb = np.asarray(weights["embedding/embeddings"], np.float32)  # (vocab, emb)
         self.table = self.layers[0].project(emb).astype(np.float32)  # (vocab, G*units)
@@ -45,8 +44,7 @@ class Network:
         return self.W_out.shape[1]
 
     def zero_state(self, batch: int) -> list[tuple]:
-        return [tuple(np.zeros((batch, l.units), np.float32) for _ in l.state_names)
-                for l in self.layers]
+        return [tuple(np.zeros((batch, l.units), np.float32) for _ in l.state_names) for l in self.layers]
 
     def step(self, ids: np.ndarray, state: list[tuple]):
         """ids (batch,) -> logits (batch, vocab) for the next char, and the new state."""
@@ -102,7 +100,7 @@ class _LSTMBuffers:
         # its two final `*= 0.5` fold away: one call fewer per layer, the same c and h.
         self.scale = np.where(layer.half == 0.5, 0.5, 1.0).astype(np.float32)  # (4*units,)
         self.offset = np.where(layer.half == 0.5, 0.5, 0.0).astype(np.float32)
-        self.gates = [self.z[:, k * u:(k + 1) * u] for k in range(4)]  # views: i, f, g, o
+        self.gates = [self.z[:, k * u : (k + 1) * u] for k in range(4)]  # views: i, f, g, o
 
     def step(self, zx: np.ndarray) -> np.ndarray:
         """FusedLSTM.step in place: the same c and h, bit for bit (tests check)."""
@@ -167,8 +165,9 @@ class Stepper:
         return self.logits
 
 
-def pick(logits: np.ndarray, u: np.ndarray, temperature: float,
-         top_k: int | None = None, top_p: float | None = None) -> np.ndarray:
+def pick(
+    logits: np.ndarray, u: np.ndarray, temperature: float, top_k: int | None = None, top_p: float | None = None
+) -> np.ndarray:
     """Next ids (batch,) from logits (batch, vocab) and uniforms u (batch,) in [0, 1)."""
     if temperature == 0:
         return logits.argmax(axis=-1)
@@ -241,8 +240,7 @@ class _Uniforms:
         return self.buf[self.pos - 1]
 
 
-def sample_steps(net: Network, prime_ids: np.ndarray, opts: SampleOptions,
-                 chars: str) -> Iterator[list[str]]:
+def sample_steps(net: Network, prime_ids: np.ndarray, opts: SampleOptions, chars: str) -> Iterator[list[str]]:
     """Yield, per step, the new text of each of the samples ('' once one has stopped).
 
     A sample stops at `length` chars or when `stop` appears; text that could still
@@ -257,16 +255,20 @@ def sample_steps(net: Network, prime_ids: np.ndarray, opts: SampleOptions,
     state = [tuple(np.repeat(a, n, axis=0) for a in s) for s in prime.state()]
     logits = np.repeat(logits, n, axis=0)  # (n, vocab)
     stepper, uniforms = Stepper(net, state), _Uniforms(opts.seed, n, opts.first_index)
-    plain = ((opts.top_k is None or opts.top_k >= net.vocab_size) and (opts.top_p is None or opts.top_p >= 1.0)
-             and opts.temperature > 0)
+    plain = (
+        (opts.top_k is None or opts.top_k >= net.vocab_size)
+        and (opts.top_p is None or opts.top_p >= 1.0)
+        and opts.temperature > 0
+    )
     if n == 1 and not opts.stop and plain:
         yield from _one_stream(stepper, logits, uniforms, opts, chars)
     else:
         yield from _batch(stepper, logits, uniforms, opts, chars)
 
 
-def _one_stream(stepper: Stepper, logits: np.ndarray, uniforms: _Uniforms, opts: SampleOptions,
-                chars: str) -> Iterator[list[str]]:
+def _one_stream(
+    stepper: Stepper, logits: np.ndarray, uniforms: _Uniforms, opts: SampleOptions, chars: str
+) -> Iterator[list[str]]:
     """The common case (one sample, temperature only, no stop string) with nothing else per step."""
     pick_one, ids = _PickOne(logits.shape[1], opts.temperature), np.zeros(1, np.intp)
     for _ in range(opts.length):
@@ -275,8 +277,9 @@ def _one_stream(stepper: Stepper, logits: np.ndarray, uniforms: _Uniforms, opts:
         logits = stepper.step(ids)
 
 
-def _batch(stepper: Stepper, logits: np.ndarray, uniforms: _Uniforms, opts: SampleOptions,
-           chars: str) -> Iterator[list[str]]:
+def _batch(
+    stepper: Stepper, logits: np.ndarray, uniforms: _Uniforms, opts: SampleOptions, chars: str
+) -> Iterator[list[str]]:
     n, stop = opts.num_samples, opts.stop or ""
     done = np.zeros(n, bool)
     tails = [""] * n  # generated text not yet emitted (could be the start of `stop`)
@@ -293,7 +296,7 @@ def _batch(stepper: Stepper, logits: np.ndarray, uniforms: _Uniforms, opts: Samp
                     out[i], tails[i], done[i] = tail[:hit], "", True
                     continue
                 keep = _partial_suffix(tail, stop)
-                out[i], tails[i] = tail[: len(tail) - keep], tail[len(tail) - keep:]
+                out[i], tails[i] = tail[: len(tail) - keep], tail[len(tail) - keep :]
             else:
                 out[i] = tail
         yield out

@@ -40,8 +40,9 @@ def decay_factor(schedule: str, progress: float) -> float:
     raise ValueError(f"unknown schedule {schedule!r}")
 
 
-def get_lr(step: int, progress: float, *, peak: float, schedule: str, warmup_steps: int,
-           plateau_scale: float = 1.0) -> float:
+def get_lr(
+    step: int, progress: float, *, peak: float, schedule: str, warmup_steps: int, plateau_scale: float = 1.0
+) -> float:
     """The learning rate for optimizer step `step` taken at `progress` of the budget."""
     return peak * warmup_factor(step, warmup_steps) * decay_factor(schedule, progress) * plateau_scale
 
@@ -65,8 +66,9 @@ class Verdict:
     stop: bool  # patience ran out
 
 
-def judge_epoch(val: float, best: float | None, since_best: int, *, complete: bool, past_warmup: bool,
-                patience: int, schedule: str) -> Verdict:
+def judge_epoch(
+    val: float, best: float | None, since_best: int, *, complete: bool, past_warmup: bool, patience: int, schedule: str
+) -> Verdict:
     """The patience and plateau-decay decision after an epoch, as a pure function.
 
     Only a complete epoch after warm-up counts against the run: early epochs are

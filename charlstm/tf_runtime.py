@@ -102,13 +102,16 @@ def strategy(name: str = "auto", device: str = "auto", collective_timeout: float
         devices = tf.config.list_logical_devices("GPU") if device != "cpu" else []
         devices = devices or tf.config.list_logical_devices("CPU")
         if len(devices) < 2:
-            raise DeviceError("--strategy mirrored needs several devices and TensorFlow sees one; "
-                              "use --strategy one (or auto)")
+            raise DeviceError(
+                "--strategy mirrored needs several devices and TensorFlow sees one; use --strategy one (or auto)"
+            )
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multi-worker":
         if not os.environ.get("TF_CONFIG"):
-            raise DeviceError("--strategy multi-worker needs TF_CONFIG describing the cluster and this "
-                              "worker's task (see the README's 'Training on several machines')")
+            raise DeviceError(
+                "--strategy multi-worker needs TF_CONFIG describing the cluster and this "
+                "worker's task (see the README's 'Training on several machines')"
+            )
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout)
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     raise DeviceError(f"unknown strategy {name!r}")
@@ -154,8 +157,10 @@ def set_precision(mixed: bool, device: str = "auto") -> str:
     elif cpu_has_bfloat16():
         policy = "mixed_bfloat16"
     else:
-        raise DeviceError("--mixed-precision: no GPU, and this CPU has no bfloat16 arithmetic "
-                          "(AVX512_BF16 or AMX); train in float32 (leave the flag out)")
+        raise DeviceError(
+            "--mixed-precision: no GPU, and this CPU has no bfloat16 arithmetic "
+            "(AVX512_BF16 or AMX); train in float32 (leave the flag out)"
+        )
     keras_mod.mixed_precision.set_global_policy(policy)
     return policy
 

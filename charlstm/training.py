@@ -21,9 +21,9 @@ from __future__ import annotations
 import math
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -106,34 +106,60 @@ class _Stop:
 
 
 class TrainingRun:
-    def __init__(self, corpus: Corpus, model_config: ModelConfig, config: TrainConfig, run_dir: Path,
-                 state: RunState, excerpt: str, options: RunOptions, resume_from: Path | None = None):
+    def __init__(
+        self,
+        corpus: Corpus,
+        model_config: ModelConfig,
+        config: TrainConfig,
+        run_dir: Path,
+        state: RunState,
+        excerpt: str,
+        options: RunOptions,
+        resume_from: Path | None = None,
+    ):
         self.corpus, self.model_config, self.config = corpus, model_config, config
         self.run_dir, self.state, self.excerpt = Path(run_dir), state, excerpt
         self.options, self.resume_from = options, resume_from
         self.stop = _Stop()
 
     @classmethod
-    def start(cls, corpus: Corpus, model_config: ModelConfig, config: TrainConfig, run_dir: Path,
-              options: RunOptions | None = None) -> "TrainingRun":
+    def start(
+        cls,
+        corpus: Corpus,
+        model_config: ModelConfig,
+        config: TrainConfig,
+        run_dir: Path,
+        options: RunOptions | None = None,
+    ) -> TrainingRun:
         """A new run in `run_dir` (the caller has checked it may be written)."""
         model_config.vocab_size = len(corpus.vocab)
         state = RunState(budget=config.max_time)
         return cls(corpus, model_config, config, run_dir, state, corpus.excerpt, options or RunOptions())
 
     @classmethod
-    def resume(cls, run_dir: Path, corpus: Corpus, options_given: dict | None = None,
-               options: RunOptions | None = None) -> "TrainingRun":
+    def resume(
+        cls, run_dir: Path, corpus: Corpus, options_given: dict | None = None, options: RunOptions | None = None
+    ) -> TrainingRun:
         """Continue the run in `run_dir` from its `last` checkpoint; `options_given` are
         the user's explicit options, checked by the rules in `charlstm.resume`."""
         stored = resume.stored_run(run_dir)
         if stored.vocabulary != corpus.vocab.chars:
-            raise UsageError("--resume: the corpus was not encoded with the checkpoint's vocabulary; "
-                             "prepare it with prepare(text, seed, vocabulary=...)")
+            raise UsageError(
+                "--resume: the corpus was not encoded with the checkpoint's vocabulary; "
+                "prepare it with prepare(text, seed, vocabulary=...)"
+            )
         config = resume.resumed_config(stored, options_given or {})
         state = resume.resumed_state(stored, config)
-        return cls(corpus, stored.model, config, run_dir, state, stored.prime_excerpt, options or RunOptions(),
-                   resume_from=stored.path)
+        return cls(
+            corpus,
+            stored.model,
+            config,
+            run_dir,
+            state,
+            stored.prime_excerpt,
+            options or RunOptions(),
+            resume_from=stored.path,
+        )
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -146,8 +172,9 @@ class TrainingRun:
         cfg.validate()
         train_ids, val_ids = dataset.split(self.corpus.ids, cfg.val_fraction, cfg.seq_length)
         if len(self.corpus.vocab) < 2:
-            raise CorpusError(f"the text uses only one distinct character ({self.corpus.vocab.chars!r}); "
-                              f"there is nothing to predict")
+            raise CorpusError(
+                f"the text uses only one distinct character ({self.corpus.vocab.chars!r}); there is nothing to predict"
+            )
         self.model_config.validate()
         val_ids = val_ids[: cfg.val_max_chars]  # a 10 MB tail would cost minutes per epoch
         keras = tf_runtime.keras(opts.device)
@@ -160,28 +187,47 @@ class TrainingRun:
             ckpt_io.remove_stale_temps(self.run_dir)  # temporaries a killed run left (a run owns its directory)
         replicas = self.strategy.num_replicas_in_sync
         if cfg.batch_size % replicas:
-            raise UsageError(f"--batch-size {cfg.batch_size} does not split evenly over {replicas} replicas: "
-                             f"use a multiple of {replicas}")
-        self.batches = dataset.Batches(train_ids, cfg.seq_length, self._rows(len(train_ids), replicas),
-                                       cfg.seed, cfg.carry_state)
+            raise UsageError(
+                f"--batch-size {cfg.batch_size} does not split evenly over {replicas} replicas: "
+                f"use a multiple of {replicas}"
+            )
+        self.batches = dataset.Batches(
+            train_ids, cfg.seq_length, self._rows(len(train_ids), replicas), cfg.seed, cfg.carry_state
+        )
         self.val_batches = dataset.validation_batches(val_ids, cfg.seq_length, cfg.batch_size, cfg.carry_state)
-        self.val_window_batches = (dataset.validation_batches(val_ids, cfg.seq_length, cfg.batch_size, False)
-                                   if cfg.carry_state else None)
+        self.val_window_batches = (
+            dataset.validation_batches(val_ids, cfg.seq_length, cfg.batch_size, False) if cfg.carry_state else None
+        )
         policy = tf_runtime.set_precision(cfg.mixed_precision, opts.device)
         with self.strategy.scope():
             self.model = self._load_or_build(keras, model_lib, policy)
         if opts.device == "gpu":
             model_lib.require_cudnn(self.model, self.model_config.cell)
-        self.engine = Engine(self.model, self.strategy, dropout=self.model_config.dropout, seed=cfg.seed,
-                             clip_norm=cfg.clip_norm, loss_scale=policy == "mixed_float16")
-        self.monitor = Monitor(log=opts.log, progress=opts.progress, enabled=self.chief, epochs=cfg.epochs,
-                               steps=self.batches.steps, chars_per_step=self.batches.rows * cfg.seq_length,
-                               tensorboard=opts.tensorboard, model=self.model)
+        self.engine = Engine(
+            self.model,
+            self.strategy,
+            dropout=self.model_config.dropout,
+            seed=cfg.seed,
+            clip_norm=cfg.clip_norm,
+            loss_scale=policy == "mixed_float16",
+        )
+        self.monitor = Monitor(
+            log=opts.log,
+            progress=opts.progress,
+            enabled=self.chief,
+            epochs=cfg.epochs,
+            steps=self.batches.steps,
+            chars_per_step=self.batches.rows * cfg.seq_length,
+            tensorboard=opts.tensorboard,
+            model=self.model,
+        )
         if self.resume_from is None:
             m = self.model_config
-            self.monitor.log(f"model: {m.layers}×{m.units} {m.cell}, {model_lib.count_params(self.model):,} "
-                             f"parameters, vocabulary {len(self.corpus.vocab)}; {len(train_ids):,} training / "
-                             f"{len(val_ids):,} validation chars")
+            self.monitor.log(
+                f"model: {m.layers}×{m.units} {m.cell}, {model_lib.count_params(self.model):,} "
+                f"parameters, vocabulary {len(self.corpus.vocab)}; {len(train_ids):,} training / "
+                f"{len(val_ids):,} validation chars"
+            )
 
     def _rows(self, n_train: int, replicas: int) -> int:
         """Global rows per step: the batch size, or fewer when the text is too short."""
@@ -225,15 +271,18 @@ class TrainingRun:
         except ValueError as e:
             if "use_cudnn=True" not in str(e):
                 raise
-            raise DeviceError(f"--device gpu: cuDNN cannot run this model's recurrent layers ({e}); "
-                              f"use --device auto to allow the slower generic kernel") from None
+            raise DeviceError(
+                f"--device gpu: cuDNN cannot run this model's recurrent layers ({e}); "
+                f"use --device auto to allow the slower generic kernel"
+            ) from None
         except self.tf.errors.OpError as e:
             if self.strategy.num_replicas_in_sync == 1 and not self.multi_worker:
                 raise
             # A collective timed out or a peer went away: say so in one line, not a stack of C++.
             raise TrainingError(
                 f"a worker stopped answering or failed ({type(e).__name__} in a collective); the chief's last "
-                f"checkpoint in {self.run_dir} is intact: restart every worker with --resume") from None
+                f"checkpoint in {self.run_dir} is intact: restart every worker with --resume"
+            ) from None
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
@@ -249,8 +298,7 @@ class TrainingRun:
         for batch in self.batches.epoch(epoch, skip=first):
             self.model.optimizer.learning_rate.assign(self._lr())
             initial = carried if cfg.carry_state else self.engine.zero_state(len(batch[0]))
-            result, carried = self.engine.train_step(batch, initial, step=s.global_step,
-                                                     stop=self._local_stop())
+            result, carried = self.engine.train_step(batch, initial, step=s.global_step, stop=self._local_stop())
             done, s.step, s.global_step = done + 1, done + 1, s.global_step + 1
             s.elapsed = self.elapsed_before + time.monotonic() - self.t_start
             nats = result.loss_sum / max(float(batch[2].sum()), 1.0)
@@ -271,17 +319,26 @@ class TrainingRun:
             state, self.carry = self.engine.distribute_state(self.carry), None
             return state
         if first and self.config.carry_state:
-            raise TrainingError(f"{self.resume_from}: a mid-epoch checkpoint without its carried state; "
-                                f"resume from an epoch-end checkpoint or start over")
+            raise TrainingError(
+                f"{self.resume_from}: a mid-epoch checkpoint without its carried state; "
+                f"resume from an epoch-end checkpoint or start over"
+            )
         self.carry = None
         return self.engine.zero_state(self.batches.rows)
 
     def _lr(self) -> float:
         s, cfg = self.state, self.config
-        where = schedule.progress(s.global_step, s.elapsed, total_steps=cfg.epochs * self.batches.steps,
-                                  budget_seconds=s.budget)
-        return schedule.get_lr(s.global_step, where, peak=cfg.learning_rate, schedule=cfg.schedule,
-                               warmup_steps=cfg.warmup_steps, plateau_scale=s.plateau_scale)
+        where = schedule.progress(
+            s.global_step, s.elapsed, total_steps=cfg.epochs * self.batches.steps, budget_seconds=s.budget
+        )
+        return schedule.get_lr(
+            s.global_step,
+            where,
+            peak=cfg.learning_rate,
+            schedule=cfg.schedule,
+            warmup_steps=cfg.warmup_steps,
+            plateau_scale=s.plateau_scale,
+        )
 
     def _local_stop(self) -> bool:
         """This worker's wish to stop after the coming step (the engine agrees it with the others)."""
@@ -295,8 +352,11 @@ class TrainingRun:
         s, cfg = self.state, self.config
         complete = done >= self.batches.steps
         val = self.engine.evaluate(self.val_batches, carry=cfg.carry_state) / LN2
-        windows = (self.engine.evaluate(self.val_window_batches, carry=False) / LN2
-                   if self.val_window_batches is not None else None)
+        windows = (
+            self.engine.evaluate(self.val_window_batches, carry=False) / LN2
+            if self.val_window_batches is not None
+            else None
+        )
         chars = self.batches.targets(epoch, first, done)
         record = {
             "epoch": epoch + 1,
@@ -311,9 +371,15 @@ class TrainingRun:
             "steps": done,
             "complete": complete,
         }
-        verdict = schedule.judge_epoch(val, s.best, s.since_best, complete=complete,
-                                       past_warmup=s.global_step >= cfg.warmup_steps, patience=cfg.patience,
-                                       schedule=cfg.schedule)
+        verdict = schedule.judge_epoch(
+            val,
+            s.best,
+            s.since_best,
+            complete=complete,
+            past_warmup=s.global_step >= cfg.warmup_steps,
+            patience=cfg.patience,
+            schedule=cfg.schedule,
+        )
         s.history.append(record)
         s.since_best = verdict.since_best
         if verdict.improved:
@@ -334,14 +400,22 @@ class TrainingRun:
     def _save(self, improved: bool, carried) -> None:
         from charlstm import model as model_lib
 
-        carry = (self.engine.gather_state(carried)  # a collective: every worker takes part
-                 if carried is not None and self.config.carry_state and self.state.step else None)
+        carry = (
+            self.engine.gather_state(carried)  # a collective: every worker takes part
+            if carried is not None and self.config.carry_state and self.state.step
+            else None
+        )
         if not self.chief:
             return
         path = self.run_dir / ckpt_io.LAST
         meta = ckpt_io.Checkpoint(
-            path=path, vocabulary=self.corpus.vocab.chars, model=self.model_config, training=self.config,
-            epoch=self.state.epoch, history=self.state.history, prime_excerpt=self.excerpt,
+            path=path,
+            vocabulary=self.corpus.vocab.chars,
+            model=self.model_config,
+            training=self.config,
+            epoch=self.state.epoch,
+            history=self.state.history,
+            prime_excerpt=self.excerpt,
             extra={"resume": self.state.to_dict(), "corpus": self.options.corpus_info or {}},
         )
         ckpt_io.save(self.model, meta, path, model_lib.named_weights(self.model), carry=carry)
@@ -372,9 +446,17 @@ class TrainingRun:
         )
 
 
-def train(corpus: Corpus, model_config: ModelConfig | None, config: TrainConfig, checkpoint_dir: Path, *,
-          resume: bool = False, options: RunOptions | None = None, options_given: dict | None = None,
-          **option_fields) -> TrainResult:
+def train(
+    corpus: Corpus,
+    model_config: ModelConfig | None,
+    config: TrainConfig,
+    checkpoint_dir: Path,
+    *,
+    resume: bool = False,
+    options: RunOptions | None = None,
+    options_given: dict | None = None,
+    **option_fields,
+) -> TrainResult:
     """Start or resume a run and train it: `TrainingRun.start(...).run()` or `.resume(...)`.
 
     Keyword arguments named like RunOptions fields (log=, progress=, device=, ...) build

@@ -44,11 +44,11 @@ def trained_run(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("run")
     corpus = d / "tiny.txt"
     corpus.write_text(TINY_TEXT, encoding="utf-8")
-    result = CliRunner().invoke(main, ["train", str(corpus), "--checkpoint-dir", str(d / "ckpt"),
-                                       "--quiet", *TINY_TRAIN_ARGS])
+    result = CliRunner().invoke(
+        main, ["train", str(corpus), "--checkpoint-dir", str(d / "ckpt"), "--quiet", *TINY_TRAIN_ARGS]
+    )
     assert result.exit_code == 0, result.output
     return d / "ckpt"
-
 
 
 @pytest.fixture

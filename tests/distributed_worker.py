@@ -34,9 +34,15 @@ def main(spec: dict) -> int:
     model_config = ModelConfig(vocab_size=0, **{k: v for k, v in opts.items() if k in ModelConfig.__annotations__})
     config = TrainConfig(**{k: v for k, v in opts.items() if k in TrainConfig.__annotations__})
     corpus = prepare(read_corpus([spec["corpus"]]), config.seed)
-    run = TrainingRun.start(corpus, model_config, config, Path(spec["run_dir"]),
-                            RunOptions(strategy=spec["strategy"], progress=False, log=lambda m: None,
-                                       collective_timeout=spec.get("timeout", 20)))
+    run = TrainingRun.start(
+        corpus,
+        model_config,
+        config,
+        Path(spec["run_dir"]),
+        RunOptions(
+            strategy=spec["strategy"], progress=False, log=lambda m: None, collective_timeout=spec.get("timeout", 20)
+        ),
+    )
     result = run.run()
     np.savez(spec["out"], **model_lib.named_weights(run.model))
     print(json.dumps({"stopped": result.stopped, "epochs": result.epochs}))

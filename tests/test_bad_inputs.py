@@ -1,15 +1,25 @@
 """Every bad input ends in one line on stderr, exit 1 or 2, no traceback, nothing overwritten."""
 
-from pathlib import Path
-
 import pytest
 
 from charlstm import checkpoint as ckpt_io
 
 from helpers import TINY_TEXT, invoke
 
-FAST = ["--units", "4", "--layers", "1", "--embedding-dim", "4", "--seq-length", "10",
-        "--epochs", "1", "--sample-every", "0"]
+FAST = [
+    "--units",
+    "4",
+    "--layers",
+    "1",
+    "--embedding-dim",
+    "4",
+    "--seq-length",
+    "10",
+    "--epochs",
+    "1",
+    "--sample-every",
+    "0",
+]
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 
 
@@ -19,16 +29,19 @@ def _one_line_error(r, code):
     assert "Traceback" not in r.stderr and r.stdout == ""
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "bad.txt: is empty; give a file with text to learn from"),
-    (b"   \n\t\n", "bad.txt: contains only whitespace; nothing to learn from"),
-    (b"a", "the training part of the text has 1 characters; it needs at least 12 (--seq-length + 2)"),
-    (b"abcdefghijklmnopqrst", "the validation part of the text has 2 characters; it needs at least 12"),
-    (b"fine text\n\xe9 and more", "bad.txt: not valid UTF-8 at byte offset 10 (byte 0xe9); re-encode it to UTF-8"),
-    ("utf sixteen".encode("utf-16"), "bad.txt: this is UTF-16 text, not UTF-8; re-encode it first"),
-    (PNG, "bad.txt: NUL byte at byte offset 8: this looks like a binary file, not text"),
-    (b"text\x00with nul", "bad.txt: NUL byte at byte offset 4"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "bad.txt: is empty; give a file with text to learn from"),
+        (b"   \n\t\n", "bad.txt: contains only whitespace; nothing to learn from"),
+        (b"a", "the training part of the text has 1 characters; it needs at least 12 (--seq-length + 2)"),
+        (b"abcdefghijklmnopqrst", "the validation part of the text has 2 characters; it needs at least 12"),
+        (b"fine text\n\xe9 and more", "bad.txt: not valid UTF-8 at byte offset 10 (byte 0xe9); re-encode it to UTF-8"),
+        ("utf sixteen".encode("utf-16"), "bad.txt: this is UTF-16 text, not UTF-8; re-encode it first"),
+        (PNG, "bad.txt: NUL byte at byte offset 8: this looks like a binary file, not text"),
+        (b"text\x00with nul", "bad.txt: NUL byte at byte offset 4"),
+    ],
+)
 def test_unusable_corpus(runner, tmp_path, content, message):
     p = tmp_path / "bad.txt"
     p.write_bytes(content)
@@ -78,37 +91,65 @@ def test_megabytes_on_one_line(runner, tmp_path):
     n = 1_000_000 // len(line) + 1
     p.write_bytes(line * n)
     assert len(line) * n > 200_000 and b"\n" not in p.read_bytes()
-    r = invoke(runner, "train", p, "--checkpoint-dir", tmp_path / "run", "--quiet", "--max-time", "2",
-               "--batch-size", "1024", *FAST)
+    r = invoke(
+        runner,
+        "train",
+        p,
+        "--checkpoint-dir",
+        tmp_path / "run",
+        "--quiet",
+        "--max-time",
+        "2",
+        "--batch-size",
+        "1024",
+        *FAST,
+    )
     assert r.exit_code == 0, r.output
     meta = ckpt_io.load(tmp_path / "run" / "last.keras")
     assert meta.extra["corpus"]["chars"] == len(line) * n > 1_000_000
     assert meta.prime_excerpt and "\n" not in meta.prime_excerpt
 
 
-@pytest.mark.parametrize("args, option", [
-    (("--seq-length", "0"), "--seq-length"), (("--seq-length", "-5"), "--seq-length"),
-    (("--units", "0"), "--units"), (("--units", "99999999"), "--units"),
-    (("--layers", "0"), "--layers"), (("--layers", "1000"), "--layers"),
-    (("--batch-size", "0"), "--batch-size"), (("--batch-size", "10000000"), "--batch-size"),
-    (("--val-fraction", "-0.1"), "--val-fraction"), (("--val-fraction", "1.5"), "--val-fraction"),
-    (("--learning-rate", "0"), "--learning-rate"), (("--epochs", "0"), "--epochs"),
-    (("--max-time", "-1"), "--max-time"), (("--seed", "abc"), "--seed"),
-])
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (("--seq-length", "0"), "--seq-length"),
+        (("--seq-length", "-5"), "--seq-length"),
+        (("--units", "0"), "--units"),
+        (("--units", "99999999"), "--units"),
+        (("--layers", "0"), "--layers"),
+        (("--layers", "1000"), "--layers"),
+        (("--batch-size", "0"), "--batch-size"),
+        (("--batch-size", "10000000"), "--batch-size"),
+        (("--val-fraction", "-0.1"), "--val-fraction"),
+        (("--val-fraction", "1.5"), "--val-fraction"),
+        (("--learning-rate", "0"), "--learning-rate"),
+        (("--epochs", "0"), "--epochs"),
+        (("--max-time", "-1"), "--max-time"),
+        (("--seed", "abc"), "--seed"),
+    ],
+)
 def test_train_option_values(runner, tiny_corpus, args, option):
     r = invoke(runner, "train", tiny_corpus, *args)
     _one_line_error(r, 2)
     assert r.stderr.startswith(f"Error: Invalid value for '{option}'")
 
 
-@pytest.mark.parametrize("args, option", [
-    (("--length", "0"), "--length"), (("--length", "-3"), "--length"),
-    (("--length", "99999999999"), "--length"),
-    (("--temperature", "-0.5"), "--temperature"), (("--temperature", "1e9"), "--temperature"),
-    (("--top-k", "0"), "--top-k"), (("--top-k", "-1"), "--top-k"),
-    (("--top-p", "0"), "--top-p"), (("--top-p", "1.5"), "--top-p"),
-    (("--num-samples", "0"), "--num-samples"),
-])
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (("--length", "0"), "--length"),
+        (("--length", "-3"), "--length"),
+        (("--length", "99999999999"), "--length"),
+        (("--temperature", "-0.5"), "--temperature"),
+        (("--temperature", "1e9"), "--temperature"),
+        (("--top-k", "0"), "--top-k"),
+        (("--top-k", "-1"), "--top-k"),
+        (("--top-p", "0"), "--top-p"),
+        (("--top-p", "1.5"), "--top-p"),
+        (("--num-samples", "0"), "--num-samples"),
+    ],
+)
 def test_generate_option_values(runner, trained_run, args, option):
     r = invoke(runner, "generate", "-c", trained_run, *args)
     _one_line_error(r, 2)
@@ -143,9 +184,11 @@ def test_bad_inputs_never_overwrite_a_checkpoint(runner, trained_run, tmp_path):
     before = {p.name: p.read_bytes() for p in trained_run.glob("*.keras")}
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"")
-    for args in (("train", bad, "--checkpoint-dir", trained_run, "--overwrite"),
-                 ("train", bad, "--checkpoint-dir", trained_run, "--resume"),
-                 ("train", tmp_path / "missing", "--checkpoint-dir", trained_run, "--overwrite")):
+    for args in (
+        ("train", bad, "--checkpoint-dir", trained_run, "--overwrite"),
+        ("train", bad, "--checkpoint-dir", trained_run, "--resume"),
+        ("train", tmp_path / "missing", "--checkpoint-dir", trained_run, "--overwrite"),
+    ):
         r = invoke(runner, *args)
         assert r.exit_code in (1, 2) and r.stderr.count("\n") == 1
     assert {p.name: p.read_bytes() for p in trained_run.glob("*.keras")} == before

@@ -56,11 +56,13 @@ def _keras_probs(model, ids) -> np.ndarray:
 @pytest.fixture(scope="module")
 def randomised_models(keras):
     """One randomised model per (cell, layers), shared by the tests that only read them."""
-    return {(cell, layers): _build(cell, layers, seed=10 * i + layers)
-            for i, cell in enumerate(CELLS) for layers in (1, 2)}
+    return {
+        (cell, layers): _build(cell, layers, seed=10 * i + layers) for i, cell in enumerate(CELLS) for layers in (1, 2)
+    }
 
 
 # --- Keras vs NumPy ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell", CELLS)
@@ -96,13 +98,14 @@ def test_numpy_batched_steps_equal_unbatched(randomised_models, cell, layers):
     ids = _ids(seed=99)
     batched = net.sequence_probs(ids)
     for b in range(BATCH):
-        alone = net.sequence_probs(ids[b:b + 1])
+        alone = net.sequence_probs(ids[b : b + 1])
         np.testing.assert_allclose(alone[0], batched[b], atol=1e-6, rtol=0)
     # Rows with different inputs really do give different outputs (the test can fail).
     assert np.abs(batched[0] - batched[1]).max() > 1e-3
 
 
 # --- peephole ---------------------------------------------------------------------------------
+
 
 def test_peephole_with_zero_peepholes_is_the_standard_lstm(keras):
     """Same kernel/recurrent_kernel/bias (and embedding, softmax): Keras outputs agree."""
@@ -167,8 +170,12 @@ def test_peephole_cell_one_step_matches_equations(keras):
     cell, x, h, c = _random_cell_and_inputs(PeepholeLSTMCell, seed=7)
     out, (h_new, c_new) = cell(x, [h, c])
 
-    ref = PeepholeLSTM(*(np.asarray(getattr(cell, n).numpy()) for n in
-                         ("kernel", "recurrent_kernel", "bias", "peephole_i", "peephole_f", "peephole_o")))
+    ref = PeepholeLSTM(
+        *(
+            np.asarray(getattr(cell, n).numpy())
+            for n in ("kernel", "recurrent_kernel", "bias", "peephole_i", "peephole_f", "peephole_o")
+        )
+    )
     want_h, (_, want_c) = ref.step(ref.project(x), (h, c))
     np.testing.assert_allclose(np.asarray(c_new), want_c, atol=ATOL, rtol=0)
     np.testing.assert_allclose(np.asarray(h_new), want_h, atol=ATOL, rtol=0)
@@ -176,6 +183,7 @@ def test_peephole_cell_one_step_matches_equations(keras):
 
 
 # --- CIFG -------------------------------------------------------------------------------------
+
 
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
@@ -189,7 +197,7 @@ def test_cifg_forget_gate_is_one_minus_input_gate(keras):
     W, Uw, b = (np.asarray(v.numpy(), np.float64) for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
 
     z = x @ W + h @ Uw + b  # (batch, 3*units): input, candidate, output blocks
-    i, g, o = _sigmoid(z[:, :U]), np.tanh(z[:, U:2 * U]), _sigmoid(z[:, 2 * U:])
+    i, g, o = _sigmoid(z[:, :U]), np.tanh(z[:, U : 2 * U]), _sigmoid(z[:, 2 * U :])
     # The gates are well away from 0/1, so the check below can tell f from 1 - i.
     assert np.abs(i - 0.5).max() > 0.1 and np.abs(i - 0.5).min() < 0.45
 
@@ -207,6 +215,7 @@ def test_cifg_forget_gate_is_one_minus_input_gate(keras):
 
 
 # --- serialisation ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["PeepholeLSTMCell", "CIFGCell"])
 def test_cell_config_round_trips(keras, name):
@@ -245,22 +254,37 @@ def test_model_with_custom_cell_saves_and_loads_in_safe_mode(keras, tmp_path, ce
 
 # --- import cost and layout -------------------------------------------------------------------
 
+
 def test_importing_cells_does_not_import_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys, charlstm.cells, charlstm.checkpoint\n"
-            "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))")
+    code = (
+        "import sys, charlstm.cells, charlstm.checkpoint\n"
+        "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("name, weights", [
-    ("PeepholeLSTMCell", [("kernel", (E, 4 * U)), ("recurrent_kernel", (U, 4 * U)), ("bias", (4 * U,)),
-                          ("peephole_i", (U,)), ("peephole_f", (U,)), ("peephole_o", (U,))]),
-    ("CIFGCell", [("kernel", (E, 3 * U)), ("recurrent_kernel", (U, 3 * U)), ("bias", (3 * U,))]),
-])
+@pytest.mark.parametrize(
+    "name, weights",
+    [
+        (
+            "PeepholeLSTMCell",
+            [
+                ("kernel", (E, 4 * U)),
+                ("recurrent_kernel", (U, 4 * U)),
+                ("bias", (4 * U,)),
+                ("peephole_i", (U,)),
+                ("peephole_f", (U,)),
+                ("peephole_o", (U,)),
+            ],
+        ),
+        ("CIFGCell", [("kernel", (E, 3 * U)), ("recurrent_kernel", (U, 3 * U)), ("bias", (3 * U,))]),
+    ],
+)
 def test_cell_weight_names_shapes_and_order_are_fixed(keras, name, weights):
     """Checkpoints store weights by these names, in this order: they must never change."""
     from charlstm.cells import cell_classes

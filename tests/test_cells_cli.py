@@ -13,8 +13,25 @@ from charlstm.equations import LSTM, FusedLSTM
 
 from helpers import TINY_TEXT, invoke
 
-ARGS = ["--units", "6", "--layers", "2", "--embedding-dim", "4", "--seq-length", "16",
-        "--batch-size", "16", "--seed", "2", "--sample-every", "0", "--quiet", "--patience", "0"]
+ARGS = [
+    "--units",
+    "6",
+    "--layers",
+    "2",
+    "--embedding-dim",
+    "4",
+    "--seq-length",
+    "16",
+    "--batch-size",
+    "16",
+    "--seed",
+    "2",
+    "--sample-every",
+    "0",
+    "--quiet",
+    "--patience",
+    "0",
+]
 
 
 @pytest.mark.slow

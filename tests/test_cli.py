@@ -42,7 +42,7 @@ def test_generate_with_seed_is_byte_identical_and_in_vocabulary(runner, trained_
     assert a.exit_code == 0 and b.exit_code == 0
     assert a.stdout == b.stdout
     assert a.stdout.startswith("the ") and a.stdout.endswith("\n")
-    body = a.stdout[len("the "):-1]
+    body = a.stdout[len("the ") : -1]
     assert len(body) == 200
     assert set(body) <= set(TINY_TEXT)
     c = invoke(runner, *args[:-4], "--seed", "4", "--length", "200")
@@ -68,15 +68,27 @@ def test_generate_greedy_is_deterministic_without_seed(runner, trained_run):
 
 
 def test_generate_reads_prime_from_stdin(runner, trained_run):
-    r = invoke(runner, "generate", "-c", trained_run, "--prime", "-", "--seed", "1", "--length", "5",
-               input="the cat")
+    r = invoke(runner, "generate", "-c", trained_run, "--prime", "-", "--seed", "1", "--length", "5", input="the cat")
     assert r.exit_code == 0
     assert r.stdout.startswith("the cat") and len(r.stdout) == len("the cat") + 6
 
 
 def test_generate_json_is_one_object_per_sample(runner, trained_run):
-    r = invoke(runner, "generate", "-c", trained_run, "--prime", "a", "--seed", "1",
-               "--length", "10", "--num-samples", "3", "--json")
+    r = invoke(
+        runner,
+        "generate",
+        "-c",
+        trained_run,
+        "--prime",
+        "a",
+        "--seed",
+        "1",
+        "--length",
+        "10",
+        "--num-samples",
+        "3",
+        "--json",
+    )
     assert r.exit_code == 0
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert [row["sample"] for row in rows] == [0, 1, 2]
@@ -89,13 +101,15 @@ def test_unknown_prime_characters_are_listed(runner, trained_run):
     assert r.stderr == (
         "Error: the prime has 4 character(s) not in the model's vocabulary: ! A C T "
         "(the vocabulary has these letters in the other case: change the prime's case, or train "
-        "with --lowercase so case never matters); use --on-unknown skip to drop them\n")
+        "with --lowercase so case never matters); use --on-unknown skip to drop them\n"
+    )
     assert r.stdout == ""
 
 
 def test_unknown_prime_characters_skipped_on_request(runner, trained_run):
-    r = invoke(runner, "generate", "-c", trained_run, "--prime", "the!", "--seed", "1",
-               "--length", "5", "--on-unknown", "skip")
+    r = invoke(
+        runner, "generate", "-c", trained_run, "--prime", "the!", "--seed", "1", "--length", "5", "--on-unknown", "skip"
+    )
     assert r.exit_code == 0
     assert r.stdout.startswith("the") and "!" not in r.stdout
     assert "warning: dropped 1 prime character(s) not in the vocabulary: !" in r.stderr
@@ -104,18 +118,25 @@ def test_unknown_prime_characters_skipped_on_request(runner, trained_run):
 def test_text_passed_as_seed_points_to_prime(runner, trained_run):
     r = invoke(runner, "generate", "-c", trained_run, "--seed", "Once upon")
     assert r.exit_code == 2
-    assert r.stderr == ("Error: Invalid value for '--seed': 'Once upon' is not an integer seed; to start "
-                        "the text with it, use --prime (see 'charlstm generate --help')\n")
+    assert r.stderr == (
+        "Error: Invalid value for '--seed': 'Once upon' is not an integer seed; to start "
+        "the text with it, use --prime (see 'charlstm generate --help')\n"
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--length", "0"), "Invalid value for '--length': 0 is not in the range 1<=x<=1000000000."),
-    (("--temperature", "-1"), "Invalid value for '--temperature': -1.0 is not in the range 0<=x<=100."),
-    (("--top-p", "0"), "Invalid value for '--top-p': 0.0 is not in the range 0<x<=1."),
-    (("--top-k", "0"), "Invalid value for '--top-k': 0 is not in the range 1<=x<=1000000."),
-    (("--prime", ""), "--prime is empty: give some text, or leave --prime out to start from an excerpt "
-                      "of the training text"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--length", "0"), "Invalid value for '--length': 0 is not in the range 1<=x<=1000000000."),
+        (("--temperature", "-1"), "Invalid value for '--temperature': -1.0 is not in the range 0<=x<=100."),
+        (("--top-p", "0"), "Invalid value for '--top-p': 0.0 is not in the range 0<x<=1."),
+        (("--top-k", "0"), "Invalid value for '--top-k': 0 is not in the range 1<=x<=1000000."),
+        (
+            ("--prime", ""),
+            "--prime is empty: give some text, or leave --prime out to start from an excerpt of the training text",
+        ),
+    ],
+)
 def test_generate_bad_values_are_usage_errors(runner, trained_run, args, message):
     r = invoke(runner, "generate", "-c", trained_run, *args)
     assert r.exit_code == 2
@@ -154,9 +175,26 @@ def test_eval_counts_unknown_characters(runner, trained_run, tmp_path):
 
 
 def test_train_json_summary_on_stdout_only(runner, tiny_corpus, tmp_path):
-    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", tmp_path / "run", "--quiet",
-               "--json", "--units", "8", "--layers", "1", "--seq-length", "20", "--epochs", "1",
-               "--sample-every", "0", "--no-jit")
+    r = invoke(
+        runner,
+        "train",
+        tiny_corpus,
+        "--checkpoint-dir",
+        tmp_path / "run",
+        "--quiet",
+        "--json",
+        "--units",
+        "8",
+        "--layers",
+        "1",
+        "--seq-length",
+        "20",
+        "--epochs",
+        "1",
+        "--sample-every",
+        "0",
+        "--no-jit",
+    )
     assert r.exit_code == 0, r.output
     j = json.loads(r.stdout)
     assert j["epochs"] == 1 and j["val_bits_per_char"] > 0 and j["train_chars_per_s"] > 0
@@ -175,9 +213,27 @@ def test_train_refuses_to_overwrite_an_existing_run(runner, trained_run, tiny_co
 def test_small_corpus_shrinks_batch_and_says_so(runner, tmp_path):
     p = tmp_path / "small.txt"
     p.write_text("abcdefghij" * 30)
-    r = invoke(runner, "train", p, "--checkpoint-dir", tmp_path / "run", "--units", "4",
-               "--layers", "1", "--seq-length", "10", "--batch-size", "64", "--epochs", "1",
-               "--sample-every", "0", "--no-jit", "--no-carry-state")
+    r = invoke(
+        runner,
+        "train",
+        p,
+        "--checkpoint-dir",
+        tmp_path / "run",
+        "--units",
+        "4",
+        "--layers",
+        "1",
+        "--seq-length",
+        "10",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "1",
+        "--sample-every",
+        "0",
+        "--no-jit",
+        "--no-carry-state",
+    )
     assert r.exit_code == 0, r.output
     assert "note: only 27 training windows; batch size shrunk from 64 to 27" in r.stderr
 
@@ -185,19 +241,39 @@ def test_small_corpus_shrinks_batch_and_says_so(runner, tmp_path):
 def test_small_corpus_shrinks_streams_and_says_so(runner, tmp_path):
     p = tmp_path / "small.txt"
     p.write_text("abcdefghij" * 30)  # 270 training chars: 26 streams of >= 10 targets each
-    r = invoke(runner, "train", p, "--checkpoint-dir", tmp_path / "run", "--units", "4",
-               "--layers", "1", "--seq-length", "10", "--batch-size", "64", "--epochs", "1",
-               "--sample-every", "0", "--no-jit")
+    r = invoke(
+        runner,
+        "train",
+        p,
+        "--checkpoint-dir",
+        tmp_path / "run",
+        "--units",
+        "4",
+        "--layers",
+        "1",
+        "--seq-length",
+        "10",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "1",
+        "--sample-every",
+        "0",
+        "--no-jit",
+    )
     assert r.exit_code == 0, r.output
     assert "note: only 26 streams of at least one window; batch size shrunk from 64 to 26" in r.stderr
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is empty; give a file with text to learn from"),
-    (b" \n \n", "contains only whitespace; nothing to learn from"),
-    (b"abc", "the training part of the text has 3 characters; it needs at least 52"),
-    (b"ok text\xc3\x28 more", "not valid UTF-8 at byte offset 7 (byte 0xc3)"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty; give a file with text to learn from"),
+        (b" \n \n", "contains only whitespace; nothing to learn from"),
+        (b"abc", "the training part of the text has 3 characters; it needs at least 52"),
+        (b"ok text\xc3\x28 more", "not valid UTF-8 at byte offset 7 (byte 0xc3)"),
+    ],
+)
 def test_train_corpus_errors_exit_1_with_one_line(runner, tmp_path, content, message):
     p = tmp_path / "bad.txt"
     p.write_bytes(content)
@@ -217,10 +293,19 @@ def test_train_missing_file_and_directory_are_usage_errors(runner, tmp_path):
     assert "is a directory" in r.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ("--seq-length", "0"), ("--units", "0"), ("--layers", "0"), ("--batch-size", "-1"),
-    ("--val-fraction", "1"), ("--val-fraction", "0"), ("--units", "1000000"), ("--dropout", "1"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--seq-length", "0"),
+        ("--units", "0"),
+        ("--layers", "0"),
+        ("--batch-size", "-1"),
+        ("--val-fraction", "1"),
+        ("--val-fraction", "0"),
+        ("--units", "1000000"),
+        ("--dropout", "1"),
+    ],
+)
 def test_train_bad_option_values_are_usage_errors(runner, tiny_corpus, args):
     r = invoke(runner, "train", tiny_corpus, *args)
     assert r.exit_code == 2
@@ -241,9 +326,26 @@ def test_missing_checkpoint_errors(runner, tmp_path):
 
 
 def test_stdin_corpus(runner, tmp_path):
-    r = invoke(runner, "train", "-", "--checkpoint-dir", tmp_path / "run", "--quiet",
-               "--units", "4", "--layers", "1", "--seq-length", "10", "--epochs", "1",
-               "--sample-every", "0", "--no-jit", input=TINY_TEXT)
+    r = invoke(
+        runner,
+        "train",
+        "-",
+        "--checkpoint-dir",
+        tmp_path / "run",
+        "--quiet",
+        "--units",
+        "4",
+        "--layers",
+        "1",
+        "--seq-length",
+        "10",
+        "--epochs",
+        "1",
+        "--sample-every",
+        "0",
+        "--no-jit",
+        input=TINY_TEXT,
+    )
     assert r.exit_code == 0, r.output
     assert ckpt_io.load(tmp_path / "run" / "last.keras").extra["corpus"]["names"] == ["<stdin>"]
     r = invoke(runner, "train", "-", "--checkpoint-dir", tmp_path / "run2", input="")
@@ -261,8 +363,9 @@ def test_sample_i_of_a_batch_equals_sample_i_alone(runner, trained_run):
 
 
 def test_several_samples_are_separated_on_stdout(runner, trained_run):
-    r = invoke(runner, "generate", "-c", trained_run, "--prime", "a", "--seed", "1", "--length", "20",
-               "--num-samples", "2")
+    r = invoke(
+        runner, "generate", "-c", trained_run, "--prime", "a", "--seed", "1", "--length", "20", "--num-samples", "2"
+    )
     assert r.exit_code == 0
     lines = r.stdout.split("\n")
     assert lines[0] == "----- sample 0 (seed 1) -----"
@@ -274,8 +377,10 @@ def test_broken_pipe_exits_zero_without_traceback(trained_run):
     import subprocess
     import sys
 
-    cmd = (f"{sys.executable} -m charlstm generate -c {trained_run} --length 1000000 --seed 1 "
-           f"| head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}}")
+    cmd = (
+        f"{sys.executable} -m charlstm generate -c {trained_run} --length 1000000 --seed 1 "
+        f"| head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}}"
+    )
     p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
     assert p.stdout.strip() == "0"
     assert p.stderr == ""
@@ -287,8 +392,24 @@ def test_large_vocabulary_uses_two_byte_ids_end_to_end(runner, tmp_path):
     text = "".join(rng.choice(alphabet) for _ in range(6000))
     p = tmp_path / "cjk.txt"
     p.write_text(text, encoding="utf-8")
-    r = invoke(runner, "train", p, "--checkpoint-dir", tmp_path / "run", "--units", "8", "--layers", "1",
-               "--seq-length", "20", "--epochs", "1", "--sample-every", "0", "--quiet")
+    r = invoke(
+        runner,
+        "train",
+        p,
+        "--checkpoint-dir",
+        tmp_path / "run",
+        "--units",
+        "8",
+        "--layers",
+        "1",
+        "--seq-length",
+        "20",
+        "--epochs",
+        "1",
+        "--sample-every",
+        "0",
+        "--quiet",
+    )
     assert r.exit_code == 0, r.output
     assert len(ckpt_io.load(tmp_path / "run" / "last.keras").vocabulary) == 301
     g = invoke(runner, "generate", "-c", tmp_path / "run", "--prime", text[:5], "--seed", "1", "--length", "30")

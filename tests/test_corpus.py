@@ -55,10 +55,13 @@ def test_read_corpus_concatenates_files_and_lowercases(tmp_path):
     assert read_corpus([str(a), str(b)], lowercase=True) == "hello\nworld\n"
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is empty"),
-    (b"  \n\t \n", "contains only whitespace"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"  \n\t \n", "contains only whitespace"),
+    ],
+)
 def test_read_corpus_refuses_empty_text(tmp_path, content, message):
     p = tmp_path / "e.txt"
     p.write_bytes(content)

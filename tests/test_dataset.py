@@ -24,8 +24,7 @@ def test_every_char_but_the_first_is_a_target_exactly_once_per_epoch(n, L):
 
 
 def test_offsets_move_window_boundaries_between_epochs():
-    starts = {tuple(sorted(dataset.epoch_windows(1000, 50, dataset.epoch_rng(1, e))[0][:3]))
-              for e in range(10)}
+    starts = {tuple(sorted(dataset.epoch_windows(1000, 50, dataset.epoch_rng(1, e))[0][:3])) for e in range(10)}
     assert len(starts) > 1
 
 

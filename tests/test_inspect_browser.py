@@ -15,6 +15,7 @@ import tempfile
 import time
 
 import pytest
+
 from helpers import TINY_TEXT, invoke
 
 pytestmark = pytest.mark.slow
@@ -32,15 +33,24 @@ def chromium():
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode != 0:
                 pytest.skip(f"could not install chromium ({' '.join(cmd)}: {done.stderr.strip()[-300:]})")
-    webdriver = pytest.importorskip("selenium.webdriver",
-                                    reason="selenium is in the test extra: pip install -e '.[test]'")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is in the test extra: pip install -e '.[test]'"
+    )
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
     profile = tempfile.mkdtemp(prefix="charlstm-chromium-")
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                "--window-size=1240,1000"):
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1240,1000",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
@@ -90,13 +100,17 @@ def test_page_draws_without_errors_or_network(chromium, page):
     assert chromium.execute_script("return document.querySelectorAll('#strips .strip').length") > 3
     # The text is coloured per character.
     colours = chromium.execute_script(
-        "return new Set(Array.from(document.querySelectorAll('#text .ch')).map((s) => s.style.background)).size")
+        "return new Set(Array.from(document.querySelectorAll('#text .ch')).map((s) => s.style.background)).size"
+    )
     assert colours >= 2  # coloured, not left blank (the tiny default unit may be saturated: two colours)
     # Nothing but the page itself was requested.
     import json
 
-    urls = [json.loads(e["message"])["message"]["params"]["request"]["url"] for e in chromium.get_log("performance")
-            if '"Network.requestWillBeSent"' in e["message"]]
+    urls = [
+        json.loads(e["message"])["message"]["params"]["request"]["url"]
+        for e in chromium.get_log("performance")
+        if '"Network.requestWillBeSent"' in e["message"]
+    ]
     assert urls and all(u == page.as_uri() for u in urls), urls
 
 

@@ -8,6 +8,7 @@ import re
 import zipfile
 
 import pytest
+
 from helpers import TINY_TEXT, invoke
 
 
@@ -27,8 +28,22 @@ def _one_line_error(result, code, message):
 
 def test_page_and_json(runner, trained_run, text_file, tmp_path):
     out, js = tmp_path / "page.html", tmp_path / "found.json"
-    r = invoke(runner, "inspect", "-c", trained_run, text_file, "--out", out, "--json", js, "--no-gradients",
-               "--chars", 300, "--detector", "the=the")
+    r = invoke(
+        runner,
+        "inspect",
+        "-c",
+        trained_run,
+        text_file,
+        "--out",
+        out,
+        "--json",
+        js,
+        "--no-gradients",
+        "--chars",
+        300,
+        "--detector",
+        "the=the",
+    )
     assert r.exit_code == 0, r.output
     assert "warning: inspecting the first 300 of 500 characters (--chars)" in r.output
     page = out.read_text("utf-8")
@@ -61,8 +76,19 @@ def test_stdin_and_default_text(runner, trained_run, tmp_path):
 
 def test_gradient_curves_of_two_checkpoints(runner, trained_run, text_file, tmp_path):
     js = tmp_path / "g.json"
-    r = invoke(runner, "inspect", "-c", trained_run, "--compare", trained_run / "last.keras", text_file,
-               "--out", tmp_path / "g.html", "--json", js)
+    r = invoke(
+        runner,
+        "inspect",
+        "-c",
+        trained_run,
+        "--compare",
+        trained_run / "last.keras",
+        text_file,
+        "--out",
+        tmp_path / "g.html",
+        "--json",
+        js,
+    )
     assert r.exit_code == 0, r.output
     curves = json.loads(js.read_text())["gradients"]
     assert len(curves) == 2 and len(curves[0]["mean"]) == 101
@@ -74,28 +100,53 @@ def test_unknown_characters(runner, trained_run, tmp_path):
     p.write_text("the cat € sat", encoding="utf-8")
     out = tmp_path / "x.html"
     r = invoke(runner, "inspect", "-c", trained_run, p, "--out", out, "--no-gradients")
-    _one_line_error(r, 1, "Error: the text has 1 character(s) not in the model's vocabulary: €; "
-                          "use --on-unknown skip to drop them")
+    _one_line_error(
+        r, 1, "Error: the text has 1 character(s) not in the model's vocabulary: €; use --on-unknown skip to drop them"
+    )
     assert not out.exists()
     r = invoke(runner, "inspect", "-c", trained_run, p, "--out", out, "--no-gradients", "--on-unknown", "skip")
     assert r.exit_code == 0, r.output
     assert "warning: dropped 1 character(s) not in the vocabulary: €" in r.output
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (["--layer", "2"], 2, "Error: --layer 2 is out of range: this model has layers 1 to 1 "
-                          "(see 'charlstm inspect --help')"),
-    (["--layer", "0"], 2, "Error: --layer 0 is out of range: this model has layers 1 to 1 "
-                          "(see 'charlstm inspect --help')"),
-    (["--units", "0-16"], 2, "Error: --units 0-16 is out of range: this model's layers have units 0 to 15 "
-                             "(see 'charlstm inspect --help')"),
-    (["--units", "a-b"], 2, "Error: --units 'a-b': write unit numbers and ranges like 0-49,120 "
-                            "(see 'charlstm inspect --help')"),
-    (["--detector", "nameonly"], 2, "Error: --detector 'nameonly': write it as NAME=REGEX, e.g. "
-                                    "--detector 'stage=\\[.*?\\]' (see 'charlstm inspect --help')"),
-    (["--detector", "x=("], 2, "Error: --detector x: invalid regular expression (missing ), unterminated "
-                               "subpattern at position 0) (see 'charlstm inspect --help')"),
-])
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (
+            ["--layer", "2"],
+            2,
+            "Error: --layer 2 is out of range: this model has layers 1 to 1 (see 'charlstm inspect --help')",
+        ),
+        (
+            ["--layer", "0"],
+            2,
+            "Error: --layer 0 is out of range: this model has layers 1 to 1 (see 'charlstm inspect --help')",
+        ),
+        (
+            ["--units", "0-16"],
+            2,
+            "Error: --units 0-16 is out of range: this model's layers have units 0 to 15 "
+            "(see 'charlstm inspect --help')",
+        ),
+        (
+            ["--units", "a-b"],
+            2,
+            "Error: --units 'a-b': write unit numbers and ranges like 0-49,120 (see 'charlstm inspect --help')",
+        ),
+        (
+            ["--detector", "nameonly"],
+            2,
+            "Error: --detector 'nameonly': write it as NAME=REGEX, e.g. "
+            "--detector 'stage=\\[.*?\\]' (see 'charlstm inspect --help')",
+        ),
+        (
+            ["--detector", "x=("],
+            2,
+            "Error: --detector x: invalid regular expression (missing ), unterminated "
+            "subpattern at position 0) (see 'charlstm inspect --help')",
+        ),
+    ],
+)
 def test_bad_options(runner, trained_run, text_file, tmp_path, args, code, message):
     out = tmp_path / "x.html"
     r = invoke(runner, "inspect", "-c", trained_run, text_file, "--out", out, "--no-gradients", *args)
@@ -115,12 +166,18 @@ def test_not_a_charlstm_checkpoint(runner, text_file, tmp_path):
     with zipfile.ZipFile(fake, "w") as z:
         z.writestr("config.json", "{}")
     r = invoke(runner, "inspect", "-c", fake, text_file, "--out", tmp_path / "x.html", "--no-gradients")
-    _one_line_error(r, 1, f"Error: {fake}: a plain Keras model, not a charlstm checkpoint (train one with charlstm train)")
+    _one_line_error(
+        r, 1, f"Error: {fake}: a plain Keras model, not a charlstm checkpoint (train one with charlstm train)"
+    )
     junk = tmp_path / "junk.keras"
     junk.write_text("not a zip")
     r = invoke(runner, "inspect", "-c", junk, text_file, "--out", tmp_path / "x.html")
-    _one_line_error(r, 1, f"Error: {junk}: not a readable checkpoint: not a charlstm checkpoint, or truncated or "
-                          f"corrupted (File is not a zip file)")
+    _one_line_error(
+        r,
+        1,
+        f"Error: {junk}: not a readable checkpoint: not a charlstm checkpoint, or truncated or "
+        f"corrupted (File is not a zip file)",
+    )
     r = invoke(runner, "inspect", "-c", tmp_path / "nope", text_file, "--out", tmp_path / "x.html")
     _one_line_error(r, 1, f"Error: {tmp_path / 'nope'}: no such checkpoint file or directory")
     assert not (tmp_path / "x.html").exists()
@@ -129,11 +186,19 @@ def test_not_a_charlstm_checkpoint(runner, text_file, tmp_path):
 def test_output_folder_missing(runner, trained_run, text_file, tmp_path):
     out = tmp_path / "no" / "such" / "page.html"
     r = invoke(runner, "inspect", "-c", trained_run, text_file, "--out", out, "--no-gradients")
-    _one_line_error(r, 2, f"Error: --out {out}: folder {out.parent} does not exist; create it first or choose "
-                          f"another path (see 'charlstm inspect --help')")
+    _one_line_error(
+        r,
+        2,
+        f"Error: --out {out}: folder {out.parent} does not exist; create it first or choose "
+        f"another path (see 'charlstm inspect --help')",
+    )
     r = invoke(runner, "inspect", "-c", trained_run, text_file, "--out", tmp_path, "--no-gradients")
-    _one_line_error(r, 2, f"Error: --out {tmp_path}: is a directory; give a file name such as report.html "
-                          f"(see 'charlstm inspect --help')")
+    _one_line_error(
+        r,
+        2,
+        f"Error: --out {tmp_path}: is a directory; give a file name such as report.html "
+        f"(see 'charlstm inspect --help')",
+    )
 
 
 def test_failed_write_leaves_no_partial_page(trained_run, text_file, tmp_path, monkeypatch):
@@ -151,8 +216,9 @@ def test_failed_write_leaves_no_partial_page(trained_run, text_file, tmp_path, m
 
     monkeypatch.setattr(os, "fsync", boom)
     with pytest.raises(CharlstmError, match="No space left on device"):
-        run.inspect(run.InspectOptions(checkpoints=[str(trained_run)], text_file=str(text_file), out=str(out),
-                                       gradients=False))
+        run.inspect(
+            run.InspectOptions(checkpoints=[str(trained_run)], text_file=str(text_file), out=str(out), gradients=False)
+        )
     assert out.read_text() == "old page"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.html", "text.txt"]
 
@@ -163,11 +229,17 @@ def test_forward_views_never_load_tensorflow(trained_run, text_file, tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from charlstm.cli import main; sys.argv = ['charlstm', 'inspect', '-c', sys.argv[1], "
-            "sys.argv[2], '--out', sys.argv[3], '--no-gradients']\n"
-            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'")
-    done = subprocess.run([sys.executable, "-c", code, str(trained_run), str(text_file), str(tmp_path / "p.html")],
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys; from charlstm.cli import main; sys.argv = ['charlstm', 'inspect', '-c', sys.argv[1], "
+        "sys.argv[2], '--out', sys.argv[3], '--no-gradients']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(trained_run), str(text_file), str(tmp_path / "p.html")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "p.html").is_file()

@@ -30,8 +30,11 @@ def test_prepare_with_a_checkpoint_vocabulary_uses_its_ids():
 
 
 def test_prepare_with_a_checkpoint_vocabulary_refuses_new_characters():
-    with pytest.raises(CorpusError, match=r"^the corpus has 2 character\(s\) the checkpoint's "
-                                          r"vocabulary lacks: ! Z; resume only on text"):
+    with pytest.raises(
+        CorpusError,
+        match=r"^the corpus has 2 character\(s\) the checkpoint's "
+        r"vocabulary lacks: ! Z; resume only on text",
+    ):
         prepare(TINY_TEXT + "Z!", seed=0, vocabulary="".join(sorted(set(TINY_TEXT))))
 
 

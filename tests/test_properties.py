@@ -32,7 +32,7 @@ def test_windows_line_up_and_cover_every_target_once(text, seq_length, batch_siz
     starts, lengths = dataset.epoch_windows(len(ids), seq_length, np.random.default_rng(seed))
     seen = np.zeros(len(ids), int)
     for s, n in zip(starts, lengths):
-        seen[s + 1:s + 1 + n] += 1
+        seen[s + 1 : s + 1 + n] += 1
     assert seen[0] == 0 and (seen[1:] == 1).all()  # every char but the first: a target once
 
     row, sizes = 0, []
@@ -45,8 +45,8 @@ def test_windows_line_up_and_cover_every_target_once(text, seq_length, batch_siz
             if row < len(starts):
                 s = starts[row]
                 assert n == lengths[row]
-                assert (x[r, :n] == ids[s:s + n]).all()
-                assert (y[r, :n] == ids[s + 1:s + 1 + n]).all()  # target[i] = char after input[i]
+                assert (x[r, :n] == ids[s : s + n]).all()
+                assert (y[r, :n] == ids[s + 1 : s + 1 + n]).all()  # target[i] = char after input[i]
             else:
                 assert n == 0  # filler rows of the last batch carry no weight
             row += 1

@@ -14,10 +14,28 @@ import pytest
 
 from charlstm import checkpoint as ckpt_io
 from charlstm.sampling import load_network
+
 from helpers import TINY_TEXT, invoke
 
-SMALL = ["--units", "8", "--layers", "1", "--embedding-dim", "4", "--seq-length", "20",
-         "--batch-size", "8", "--seed", "3", "--sample-every", "0", "--no-jit", "--patience", "0"]
+SMALL = [
+    "--units",
+    "8",
+    "--layers",
+    "1",
+    "--embedding-dim",
+    "4",
+    "--seq-length",
+    "20",
+    "--batch-size",
+    "8",
+    "--seed",
+    "3",
+    "--sample-every",
+    "0",
+    "--no-jit",
+    "--patience",
+    "0",
+]
 
 
 def _weights(path):
@@ -29,8 +47,19 @@ def test_two_epochs_plus_resume_equals_four_straight(runner, tiny_corpus, tmp_pa
     a, b = tmp_path / "straight", tmp_path / "resumed"
     # plateau: the rate does not depend on the planned --epochs, which the resume raises
     for run, epochs in ((a, "4"), (b, "2")):
-        r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--epochs", epochs, "--quiet",
-                   "--schedule", "plateau", *SMALL)
+        r = invoke(
+            runner,
+            "train",
+            tiny_corpus,
+            "--checkpoint-dir",
+            run,
+            "--epochs",
+            epochs,
+            "--quiet",
+            "--schedule",
+            "plateau",
+            *SMALL,
+        )
         assert r.exit_code == 0, r.output
     r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", b, "--epochs", "4", "--resume", "--quiet")
     assert r.exit_code == 0, r.output
@@ -47,8 +76,9 @@ def test_two_epochs_plus_resume_equals_four_straight(runner, tiny_corpus, tmp_pa
 def test_resume_refuses_conflicting_hyperparameters(runner, trained_run, tiny_corpus):
     r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", trained_run, "--resume", "--units", "32")
     assert r.exit_code == 2
-    assert r.stderr.startswith("Error: --units 32 conflicts with the checkpoint's 16: a resumed run keeps "
-                               "its hyper-parameters")
+    assert r.stderr.startswith(
+        "Error: --units 32 conflicts with the checkpoint's 16: a resumed run keeps its hyper-parameters"
+    )
 
 
 def test_resume_without_a_run_is_a_usage_error(runner, tiny_corpus, tmp_path):
@@ -62,8 +92,10 @@ def test_resume_refuses_characters_outside_the_vocabulary(runner, trained_run, t
     before = (trained_run / "last.keras").read_bytes()
     r = invoke(runner, "train", p, "--checkpoint-dir", trained_run, "--resume")
     assert r.exit_code == 1
-    assert r.stderr == ("Error: the corpus has 2 character(s) the checkpoint's vocabulary lacks: ! Z; "
-                        "resume only on text made of the same characters\n")
+    assert r.stderr == (
+        "Error: the corpus has 2 character(s) the checkpoint's vocabulary lacks: ! Z; "
+        "resume only on text made of the same characters\n"
+    )
     assert (trained_run / "last.keras").read_bytes() == before
 
 
@@ -79,17 +111,30 @@ def test_write_failure_is_reported_and_previous_checkpoint_kept(runner, tiny_cor
     monkeypatch.setattr(ckpt_io.np, "savez", full)
     r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--epochs", "2", "--resume", "--quiet")
     assert r.exit_code == 1
-    assert r.stderr == (f"Error: cannot write checkpoint {run / 'last.keras'}: No space left on device; "
-                        f"the previous checkpoint is intact\n")
+    assert r.stderr == (
+        f"Error: cannot write checkpoint {run / 'last.keras'}: No space left on device; "
+        f"the previous checkpoint is intact\n"
+    )
     assert (run / "last.keras").read_bytes() == before
     assert sorted(p.name for p in run.iterdir()) == ["best.keras", "corpus.ids", "last.keras"]  # no temp files
 
 
 def _spawn(corpus, run, *extra):
-    cmd = [sys.executable, "-m", "charlstm", "train", str(corpus), "--checkpoint-dir", str(run),
-           "--epochs", "1000", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "charlstm",
+        "train",
+        str(corpus),
+        "--checkpoint-dir",
+        str(run),
+        "--epochs",
+        "1000",
+        *extra,
+    ]
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
 
 
 def _wait_for(path: Path, proc, timeout=60):
@@ -138,9 +183,25 @@ def test_sigkill_at_random_moments_never_leaves_a_broken_checkpoint(tiny_corpus,
             assert meta.vocabulary == "".join(sorted(set(TINY_TEXT)))
     assert kills >= 10
     steps_before = ckpt_io.load(run / "last.keras")
-    r = subprocess.run([sys.executable, "-m", "charlstm", "train", str(tiny_corpus), "--checkpoint-dir",
-                        str(run), "--resume", "--epochs", str(steps_before.epoch + 1), "--json", "--quiet"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "charlstm",
+            "train",
+            str(tiny_corpus),
+            "--checkpoint-dir",
+            str(run),
+            "--resume",
+            "--epochs",
+            str(steps_before.epoch + 1),
+            "--json",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["epochs"] == steps_before.epoch + 1
     assert not list(run.glob(".*.tmp-*"))

@@ -14,9 +14,15 @@ from charlstm.runstate import RunState
 
 def stored(**training):
     state = RunState(epoch=3, step=5, global_step=65, elapsed=40.0, budget=60.0, best=2.5)
-    return Checkpoint(path=Path("last.keras"), vocabulary="ab", model=ModelConfig(vocab_size=2, units=16),
-                      training=TrainConfig(max_time=60.0, **training), epoch=3, history=[{"epoch": 1}],
-                      extra={"resume": state.to_dict()})
+    return Checkpoint(
+        path=Path("last.keras"),
+        vocabulary="ab",
+        model=ModelConfig(vocab_size=2, units=16),
+        training=TrainConfig(max_time=60.0, **training),
+        epoch=3,
+        history=[{"epoch": 1}],
+        extra={"resume": state.to_dict()},
+    )
 
 
 def test_every_config_field_is_either_kept_or_a_run_control():
@@ -27,8 +33,9 @@ def test_every_config_field_is_either_kept_or_a_run_control():
     assert set(RUN_CONTROLS) == {"epochs", "max_time", "patience", "sample_every", "save_every"}
 
 
-@pytest.mark.parametrize("name, value", [("units", 32), ("learning_rate", 0.1), ("carry_state", False),
-                                         ("schedule", "cosine"), ("seed", 9)])
+@pytest.mark.parametrize(
+    "name, value", [("units", 32), ("learning_rate", 0.1), ("carry_state", False), ("schedule", "cosine"), ("seed", 9)]
+)
 def test_a_changed_hyperparameter_is_refused(name, value):
     with pytest.raises(UsageError, match=f"--{name.replace('_', '-')} {value} conflicts with the checkpoint's"):
         resume.resumed_config(stored(), {name: value})

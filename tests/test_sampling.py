@@ -50,7 +50,7 @@ def test_batched_steps_equal_unbatched(keras_and_net):
     ids = np.random.default_rng(2).integers(0, 11, size=(4, 25))
     batched = net.sequence_probs(ids)
     for i in range(4):
-        np.testing.assert_allclose(net.sequence_probs(ids[i:i + 1])[0], batched[i], atol=1e-6)
+        np.testing.assert_allclose(net.sequence_probs(ids[i : i + 1])[0], batched[i], atol=1e-6)
 
 
 def test_trained_checkpoint_sampler_matches_keras(trained_run):
@@ -115,8 +115,11 @@ def _numpy_net(cell: str = "lstm", layers: int = 2, units: int = 12, vocab: int 
     """A random network built straight from named arrays (no Keras), weights large enough that every gate matters."""
     g = {"lstm": 4, "gru": 3}[cell]
     rng = np.random.default_rng(seed)
-    w = {"embedding/embeddings": rng.normal(0, 1.0, (vocab, 5)),
-         "softmax/kernel": rng.normal(0, 1.5, (units, vocab)), "softmax/bias": rng.normal(0, 0.5, vocab)}
+    w = {
+        "embedding/embeddings": rng.normal(0, 1.0, (vocab, 5)),
+        "softmax/kernel": rng.normal(0, 1.5, (units, vocab)),
+        "softmax/bias": rng.normal(0, 0.5, vocab),
+    }
     for i in range(1, layers + 1):
         w[f"rnn_{i}/kernel"] = rng.normal(0, 0.6, (5 if i == 1 else units, g * units))
         w[f"rnn_{i}/recurrent_kernel"] = rng.normal(0, 0.6, (units, g * units))
@@ -169,15 +172,30 @@ def test_pick_one_chooses_the_same_id_as_pick(temperature):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42])
-@pytest.mark.parametrize("temperature,top_k,top_p", [
-    (1.0, None, None), (0.5, None, None), (1.4, None, None), (0.0, None, None),
-    (1.0, 4, None), (0.8, None, 0.7), (1.0, 11, 1.0),
-])
+@pytest.mark.parametrize(
+    "temperature,top_k,top_p",
+    [
+        (1.0, None, None),
+        (0.5, None, None),
+        (1.4, None, None),
+        (0.0, None, None),
+        (1.0, 4, None),
+        (0.8, None, 0.7),
+        (1.0, 11, 1.0),
+    ],
+)
 @pytest.mark.parametrize("num_samples", [1, 3])
 def test_sampled_text_is_byte_identical_to_the_reference(seed, temperature, top_k, top_p, num_samples):
     net = _numpy_net("lstm", 2, seed=seed)
-    opts = SampleOptions(length=150, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                         num_samples=num_samples, first_index=seed % 2)
+    opts = SampleOptions(
+        length=150,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        num_samples=num_samples,
+        first_index=seed % 2,
+    )
     prime = np.array([3, 1, 4, 1, 5])
     got = ["".join(p) for p in zip(*sample_steps(net, prime, opts, CHARS))]
     want = _reference_samples(net, prime, opts)

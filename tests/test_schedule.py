@@ -47,6 +47,7 @@ def test_progress_is_whichever_budget_runs_out_first():
 def test_resume_continues_the_schedule():
     """The rate depends only on (step, elapsed) and the plan: a resumed run that is handed
     back its stored step and elapsed time gets exactly the uninterrupted run's rates."""
+
     def run(steps, start=0, elapsed0=0.0):
         out, elapsed = [], elapsed0
         for step in range(start, steps):
@@ -64,8 +65,9 @@ def test_resume_continues_the_schedule():
 def judge(val, best, since=0, complete=True, past_warmup=True, patience=3, schedule="plateau"):
     from charlstm.schedule import judge_epoch
 
-    return judge_epoch(val, best, since, complete=complete, past_warmup=past_warmup, patience=patience,
-                       schedule=schedule)
+    return judge_epoch(
+        val, best, since, complete=complete, past_warmup=past_warmup, patience=patience, schedule=schedule
+    )
 
 
 def test_an_improvement_resets_patience():

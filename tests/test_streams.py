@@ -30,8 +30,13 @@ def naive_streams(ids, L, rows, offset):
 
 
 @settings(max_examples=60, deadline=None)
-@given(n=st.integers(30, 400), L=st.integers(1, 12), rows=st.integers(1, 6), seed=st.integers(0, 9),
-       epoch=st.integers(0, 3))
+@given(
+    n=st.integers(30, 400),
+    L=st.integers(1, 12),
+    rows=st.integers(1, 6),
+    seed=st.integers(0, 9),
+    epoch=st.integers(0, 3),
+)
 def test_stream_batches_equal_the_naive_reference(n, L, rows, seed, epoch):
     ids = (np.arange(n) * 7 % 23).astype(np.uint8)
     if dataset.stream_row_length(n, L, rows) < 1:
@@ -53,7 +58,7 @@ def test_consecutive_windows_continue_each_row():
     ids = np.arange(1000).astype(np.int64) % 251
     b = dataset.Batches(ids.astype(np.uint8), 10, 4, seed=1, carry=True)
     batches = list(b.epoch(0))
-    for (x0, y0, _), (x1, _, w1) in zip(batches, batches[1:]):
+    for (_, y0, _), (x1, _, w1) in zip(batches, batches[1:]):
         real = w1[:, 0] > 0
         # the next window's first input is the character after this window's last input
         np.testing.assert_array_equal(x1[real, 0], y0[real, -1])
@@ -86,4 +91,4 @@ def test_validation_streams_cover_the_text_in_order():
     rows = [np.concatenate([b[0][r][b[2][r] > 0] for b in vb]) for r in range(4)]
     S = (500 - 10) // 4
     for r, row in enumerate(rows):
-        np.testing.assert_array_equal(row, ids[r * S:(r + 1) * S])
+        np.testing.assert_array_equal(row, ids[r * S : (r + 1) * S])

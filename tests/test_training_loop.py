@@ -8,6 +8,7 @@ import pytest
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig, TrainConfig
 from charlstm.training import RunOptions, TrainingRun, prepare
+
 from helpers import TINY_TEXT
 
 TINY_MODEL = {"units": 8, "layers": 2, "embedding_dim": 4, "dropout": 0.2}
@@ -16,9 +17,13 @@ TINY_TRAIN = {"seq_length": 20, "batch_size": 8, "seed": 3, "sample_every": 0, "
 
 def start(run_dir: Path, cell="lstm", options=None, **train) -> TrainingRun:
     corpus = prepare(TINY_TEXT, seed=3)
-    return TrainingRun.start(corpus, ModelConfig(vocab_size=0, cell=cell, **TINY_MODEL),
-                             TrainConfig(**{**TINY_TRAIN, **train}), run_dir,
-                             options or RunOptions(progress=False, log=lambda m: None))
+    return TrainingRun.start(
+        corpus,
+        ModelConfig(vocab_size=0, cell=cell, **TINY_MODEL),
+        TrainConfig(**{**TINY_TRAIN, **train}),
+        run_dir,
+        options or RunOptions(progress=False, log=lambda m: None),
+    )
 
 
 def resume(run_dir: Path, **given) -> TrainingRun:
@@ -49,8 +54,10 @@ def test_carried_state_equals_one_pass_over_the_concatenated_windows(cell):
         w.assign(rng.normal(0, 0.5, w.shape).astype("float32"))
     engine = Engine(model, tf.distribute.get_strategy(), dropout=0.0, seed=0, clip_norm=1.0)
     ids = tf.constant(rng.integers(0, 11, size=(3, 18)), tf.int32)
-    zeros = [[tf.zeros((3, 6)) for _ in (layer.cell.state_size if isinstance(layer.cell.state_size, list) else [0])]
-             for layer in engine.rnn]
+    zeros = [
+        [tf.zeros((3, 6)) for _ in (layer.cell.state_size if isinstance(layer.cell.state_size, list) else [0])]
+        for layer in engine.rnn
+    ]
     whole, final = engine._forward(ids, zeros, False, 0, 0, 3)
     first, carried = engine._forward(ids[:, :9], zeros, False, 0, 0, 3)
     second, final2 = engine._forward(ids[:, 9:], carried, False, 0, 0, 3)

@@ -15,14 +15,17 @@ W, H, ML, MR, MT, MB = 540, 320, 62, 62, 16, 44  # size and margins
 
 
 def _frame(xlabel: str, ylabel: str, ylabel2: str = "") -> list[str]:
-    out = [f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" class="chart">',
-           f'<rect x="{ML}" y="{MT}" width="{W - ML - MR}" height="{H - MT - MB}" class="plot"/>',
-           f'<text x="{(W + ML - MR) / 2}" y="{H - 8}" class="axis-label">{escape(xlabel)}</text>',
-           f'<text transform="translate(14 {(H + MT - MB) / 2}) rotate(-90)" class="axis-label">'
-           f'{escape(ylabel)}</text>']
+    out = [
+        f'<svg viewBox="0 0 {W} {H}" width="{W}" height="{H}" role="img" class="chart">',
+        f'<rect x="{ML}" y="{MT}" width="{W - ML - MR}" height="{H - MT - MB}" class="plot"/>',
+        f'<text x="{(W + ML - MR) / 2}" y="{H - 8}" class="axis-label">{escape(xlabel)}</text>',
+        f'<text transform="translate(14 {(H + MT - MB) / 2}) rotate(-90)" class="axis-label">{escape(ylabel)}</text>',
+    ]
     if ylabel2:
-        out.append(f'<text transform="translate({W - 12} {(H + MT - MB) / 2}) rotate(90)" class="axis-label">'
-                   f'{escape(ylabel2)}</text>')
+        out.append(
+            f'<text transform="translate({W - 12} {(H + MT - MB) / 2}) rotate(90)" class="axis-label">'
+            f"{escape(ylabel2)}</text>"
+        )
     return out
 
 
@@ -35,22 +38,28 @@ def _sy(v, lo, hi):
 
 
 def _xticks(lo, hi, ticks, fmt="{:g}") -> list[str]:
-    return [f'<line x1="{_sx(t, lo, hi):.1f}" x2="{_sx(t, lo, hi):.1f}" y1="{H - MB}" y2="{H - MB + 4}" class="tick"/>'
-            f'<text x="{_sx(t, lo, hi):.1f}" y="{H - MB + 16}" class="tick-label">{fmt.format(t)}</text>'
-            for t in ticks]
+    return [
+        f'<line x1="{_sx(t, lo, hi):.1f}" x2="{_sx(t, lo, hi):.1f}" y1="{H - MB}" y2="{H - MB + 4}" class="tick"/>'
+        f'<text x="{_sx(t, lo, hi):.1f}" y="{H - MB + 16}" class="tick-label">{fmt.format(t)}</text>'
+        for t in ticks
+    ]
 
 
 def _yticks(lo, hi, ticks, labels, right=False) -> list[str]:
     x, anchor = (W - MR + 6, "start") if right else (ML - 6, "end")
-    return [f'<line x1="{ML}" x2="{W - MR}" y1="{_sy(t, lo, hi):.1f}" y2="{_sy(t, lo, hi):.1f}" class="grid"/>'
-            f'<text x="{x}" y="{_sy(t, lo, hi) + 4:.1f}" class="tick-label" text-anchor="{anchor}">{lab}</text>'
-            for t, lab in zip(ticks, labels)]
+    return [
+        f'<line x1="{ML}" x2="{W - MR}" y1="{_sy(t, lo, hi):.1f}" y2="{_sy(t, lo, hi):.1f}" class="grid"/>'
+        f'<text x="{x}" y="{_sy(t, lo, hi) + 4:.1f}" class="tick-label" text-anchor="{anchor}">{lab}</text>'
+        for t, lab in zip(ticks, labels)
+    ]
 
 
 def _legend(items: list[tuple[str, str]], x: float = ML + 10, y: float = MT + 14) -> list[str]:
-    return [f'<rect x="{x}" y="{y + 16 * n - 9}" width="10" height="10" fill="{c}"/>'
-            f'<text x="{x + 14}" y="{y + 16 * n}" class="legend">{escape(label)}</text>'
-            for n, (label, c) in enumerate(items)]
+    return [
+        f'<rect x="{x}" y="{y + 16 * n - 9}" width="10" height="10" fill="{c}"/>'
+        f'<text x="{x + 14}" y="{y + 16 * n}" class="legend">{escape(label)}</text>'
+        for n, (label, c) in enumerate(items)
+    ]
 
 
 def saturation_svg(layer: int, gates: dict) -> str:
@@ -61,8 +70,11 @@ def saturation_svg(layer: int, gates: dict) -> str:
     out.append(f'<line x1="{_sx(0, 0, 1)}" y1="{_sy(1, 0, 1)}" x2="{_sx(1, 0, 1)}" y2="{_sy(0, 0, 1)}" class="diag"/>')
     for gate, s in gates.items():
         c = GATE_COLOURS[gate]
-        out += [f'<circle cx="{_sx(float(lo), 0, 1):.1f}" cy="{_sy(float(hi), 0, 1):.1f}" r="2.6" fill="{c}" '
-                f'fill-opacity="0.55"/>' for lo, hi in zip(s["low"], s["high"])]
+        out += [
+            f'<circle cx="{_sx(float(lo), 0, 1):.1f}" cy="{_sy(float(hi), 0, 1):.1f}" r="2.6" fill="{c}" '
+            f'fill-opacity="0.55"/>'
+            for lo, hi in zip(s["low"], s["high"])
+        ]
     out += _legend([(f"{GATE_NAMES[g]} gate", GATE_COLOURS[g]) for g in gates], x=W - MR - 110)
     out.append(f'<text x="{ML + 6}" y="{MT + 14}" class="title">layer {layer}</text></svg>')
     return "\n".join(out)
@@ -82,8 +94,9 @@ def gradient_svg(curves: list) -> str:
     decades = list(range(lo, hi + 1, step))
     out += _yticks(lo, hi, decades, [f"1e{d}" for d in decades])
     for n, c in enumerate(curves):
-        pts = " ".join(f"{_sx(k, 0, kmax):.1f},{_sy(math.log10(max(v, 10.0 ** lo)), lo, hi):.1f}"
-                       for k, v in enumerate(c.mean))
+        pts = " ".join(
+            f"{_sx(k, 0, kmax):.1f},{_sy(math.log10(max(v, 10.0**lo)), lo, hi):.1f}" for k, v in enumerate(c.mean)
+        )
         out.append(f'<polyline points="{pts}" fill="none" stroke="{SERIES[n % len(SERIES)]}" stroke-width="2"/>')
     out += _legend([(c.label, SERIES[n % len(SERIES)]) for n, c in enumerate(curves)], x=W - MR - 230)
     return "\n".join(out + ["</svg>"])
@@ -113,10 +126,21 @@ def history_svg(history: list[dict]) -> str:
         l0, l1 = math.log10(min(pos_lr)), math.log10(max(pos_lr))
         if l1 - l0 < 1e-9:
             l0, l1 = l0 - 0.5, l1 + 0.5
-        out += [f'<text x="{W - MR + 6}" y="{_sy(v, l0, l1) + 4:.1f}" class="tick-label">{10 ** v:.1e}</text>'
-                for v in (l0, l1)]
-        out.append(_polyline(ep, [math.log10(v) if v and v > 0 else None for v in lr],
-                             lambda v: _sy(v, l0, l1), x0, x1, "#777", "4 3"))
+        out += [
+            f'<text x="{W - MR + 6}" y="{_sy(v, l0, l1) + 4:.1f}" class="tick-label">{10**v:.1e}</text>'
+            for v in (l0, l1)
+        ]
+        out.append(
+            _polyline(
+                ep,
+                [math.log10(v) if v and v > 0 else None for v in lr],
+                lambda v: _sy(v, l0, l1),
+                x0,
+                x1,
+                "#777",
+                "4 3",
+            )
+        )
         legend.append(("learning rate", "#777"))
     out += _legend(legend, x=W - MR - 110)
     return "\n".join(out + ["</svg>"])

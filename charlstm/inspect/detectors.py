@@ -81,7 +81,7 @@ def regex_spans(text: str, pattern: re.Pattern) -> np.ndarray:
     """1 on every character inside a match."""
     out = np.zeros(len(text), np.float32)
     for m in pattern.finditer(text):
-        out[m.start():m.end()] = 1.0
+        out[m.start() : m.end()] = 1.0
     return out
 
 
@@ -135,12 +135,18 @@ class Finding:
     r: float  # Pearson correlation (sign kept)
 
     def as_dict(self) -> dict:
-        return {"detector": self.detector, "layer": self.layer, "unit": self.unit, "state": self.state,
-                "r": round(float(self.r), 4)}
+        return {
+            "detector": self.detector,
+            "layer": self.layer,
+            "unit": self.unit,
+            "state": self.state,
+            "r": round(float(self.r), 4),
+        }
 
 
-def best_units(signals: dict[str, np.ndarray], layers: list[dict[str, np.ndarray]],
-               top: int = 3) -> dict[str, list[Finding]]:
+def best_units(
+    signals: dict[str, np.ndarray], layers: list[dict[str, np.ndarray]], top: int = 3
+) -> dict[str, list[Finding]]:
     """Per detector, the `top` (layer, unit) with the largest |r| of c or h; constant detectors left out."""
     found = {}
     for name, sig in signals.items():
@@ -181,9 +187,17 @@ def forget_at_sentence_end(text: str, layers: list[dict[str, np.ndarray]], top: 
             continue
         g = rec[gate]
         drop = g[~mask].mean(axis=0) - g[mask].mean(axis=0)  # (units,)
-        out += [{"layer": li, "unit": int(u), "gate": gate, "drop": float(drop[u]),
-                 "at_end": float(g[mask, u].mean()), "elsewhere": float(g[~mask, u].mean())}
-                for u in range(drop.size)]
+        out += [
+            {
+                "layer": li,
+                "unit": int(u),
+                "gate": gate,
+                "drop": float(drop[u]),
+                "at_end": float(g[mask, u].mean()),
+                "elsewhere": float(g[~mask, u].mean()),
+            }
+            for u in range(drop.size)
+        ]
     out.sort(key=lambda d: -d["drop"])
     return [d for d in out[:top] if d["drop"] > MIN_DROP]
 
@@ -198,8 +212,11 @@ def saturation(layers: list[dict[str, np.ndarray]]) -> list[dict]:
                 continue
             g = rec[gate]
             low, high = (g < SATURATED_LOW).mean(axis=0), (g > SATURATED_HIGH).mean(axis=0)
-            gates[gate] = {"low": low.astype(np.float32), "high": high.astype(np.float32),
-                           "share_mostly_open": float((high > 0.5).mean()),
-                           "share_mostly_closed": float((low > 0.5).mean())}
+            gates[gate] = {
+                "low": low.astype(np.float32),
+                "high": high.astype(np.float32),
+                "share_mostly_open": float((high > 0.5).mean()),
+                "share_mostly_closed": float((low > 0.5).mean()),
+            }
         out.append(gates)
     return out

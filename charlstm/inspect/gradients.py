@@ -37,8 +37,13 @@ class GradientCurve:
         return int(hit[0]) if hit.size else None
 
     def as_dict(self) -> dict:
-        return {"label": self.label, "cell": self.cell, "positions": self.positions.tolist(),
-                "mean": [float(v) for v in self.mean], "k_below_1e-3": self.k_below()}
+        return {
+            "label": self.label,
+            "cell": self.cell,
+            "positions": self.positions.tolist(),
+            "mean": [float(v) for v in self.mean],
+            "k_below_1e-3": self.k_below(),
+        }
 
 
 def pick_positions(n: int, max_k: int, count: int, spread: int = 200) -> tuple[np.ndarray, int]:
@@ -85,5 +90,9 @@ def measure(checkpoint_path, ids: np.ndarray, label: str, max_k: int = 100, coun
 
     model = load_keras_model(checkpoint_path, compile=False)
     positions, k = pick_positions(len(ids), max_k, count)
-    return GradientCurve(label=label, positions=positions, norms=gradient_norms(model, ids, positions, k),
-                         cell=load(checkpoint_path).model.cell)
+    return GradientCurve(
+        label=label,
+        positions=positions,
+        norms=gradient_norms(model, ids, positions, k),
+        cell=load(checkpoint_path).model.cell,
+    )

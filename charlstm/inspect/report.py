@@ -19,8 +19,15 @@ import numpy as np
 from charlstm.inspect import charts
 
 SHOWN = ("h", "c", "f", "i", "o", "z", "r")  # the candidate g stays in --json only
-LABELS = {"h": "hidden h", "c": "cell state c", "f": "forget gate f", "i": "input gate i",
-          "o": "output gate o", "z": "update gate z", "r": "reset gate r"}
+LABELS = {
+    "h": "hidden h",
+    "c": "cell state c",
+    "f": "forget gate f",
+    "i": "input gate i",
+    "o": "output gate o",
+    "z": "update gate z",
+    "r": "reset gate r",
+}
 STRIP_CHARS = 240  # characters shown in each interpretable-cell strip
 
 
@@ -49,8 +56,12 @@ def _layers_data(trace, layers: list[int], units: list[int]) -> list[dict]:
     compress poorly), so such a page is drawn at 64 levels, which the eye cannot
     tell from 256 in the colour scales; the hover shows values to 2 decimals.
     """
-    picked = [(li, name, trace.layers[li - 1][name][:, units]) for li in layers
-              for name in SHOWN if name in trace.layers[li - 1]]
+    picked = [
+        (li, name, trace.layers[li - 1][name][:, units])
+        for li in layers
+        for name in SHOWN
+        if name in trace.layers[li - 1]
+    ]
     ranges = [_range(name, a) for _, name, a in picked]
     for levels in LEVELS:
         packed = [_pack(a, lo, hi, levels) for (_, _, a), (lo, hi) in zip(picked, ranges)]
@@ -58,8 +69,11 @@ def _layers_data(trace, layers: list[int], units: list[int]) -> list[dict]:
             break
     out = []
     for li in layers:
-        arrays = {name: {"lo": lo, "hi": hi, "levels": levels, "b64": b64, "label": LABELS[name]}
-                  for (l2, name, _), (lo, hi), b64 in zip(picked, ranges, packed) if l2 == li}
+        arrays = {
+            name: {"lo": lo, "hi": hi, "levels": levels, "b64": b64, "label": LABELS[name]}
+            for (l2, name, _), (lo, hi), b64 in zip(picked, ranges, packed)
+            if l2 == li
+        }
         out.append({"layer": li, "arrays": arrays})
     return out
 
@@ -69,7 +83,7 @@ def _window(sig: np.ndarray, n: int) -> int:
     if len(sig) <= n:
         return 0
     changes = np.concatenate([[0], np.cumsum(np.abs(np.diff(sig)) > 0)])  # (time,)
-    busy = changes[n - 1:] - changes[:len(sig) - n + 1]  # changes inside each window
+    busy = changes[n - 1 :] - changes[: len(sig) - n + 1]  # changes inside each window
     return int(np.argmax(busy))
 
 
@@ -78,12 +92,18 @@ def _strips(trace, signals, findings) -> list[dict]:
     for name, found in findings["detectors"].items():
         full = signals[name]
         start = _window(full, STRIP_CHARS)
-        sig = full[start:start + STRIP_CHARS]
+        sig = full[start : start + STRIP_CHARS]
         top = float(np.abs(full).max()) or 1.0
         for f in found:
-            series = trace.layers[f["layer"] - 1][f["state"]][start:start + STRIP_CHARS, f["unit"]]
-            out.append({**f, "start": start, "signal": [round(float(v) / top, 3) for v in sig],
-                        "series": [round(float(v), 3) for v in series]})
+            series = trace.layers[f["layer"] - 1][f["state"]][start : start + STRIP_CHARS, f["unit"]]
+            out.append(
+                {
+                    **f,
+                    "start": start,
+                    "signal": [round(float(v) / top, 3) for v in sig],
+                    "series": [round(float(v), 3) for v in series],
+                }
+            )
     return out
 
 
@@ -102,13 +122,22 @@ def _settings(ckpt, findings) -> list[tuple[str, str]]:
         ("model", f"{m.layers}×{m.units} {m.cell}, embedding {m.embedding_dim}, dropout {m.dropout}"),
         ("vocabulary", f"{len(ckpt.vocabulary)} characters"),
         ("corpus", f"{', '.join(corpus.get('names', [])) or '-'} ({corpus.get('chars', 0):,} chars)"),
-        ("training", f"seq {t.seq_length}, batch {t.batch_size}, lr {t.learning_rate}, clip {t.clip_norm}, "
-                     f"seed {t.seed}{', lowercase' if t.lowercase else ''}"),
+        (
+            "training",
+            f"seq {t.seq_length}, batch {t.batch_size}, lr {t.learning_rate}, clip {t.clip_norm}, "
+            f"seed {t.seed}{', lowercase' if t.lowercase else ''}",
+        ),
         ("epochs", f"{ckpt.epoch}; best validation {best:.3f} bits/char" if best is not None else str(ckpt.epoch)),
-        ("this text", f"{findings['chars']:,} chars from {findings['text_source']}"
-                      + (f" (the first {findings['chars']:,} of {findings['chars_available']:,}: --chars)"
-                         if findings["chars_available"] > findings["chars"] else "")
-                      + f"; {findings['bits_per_char']:.3f} bits/char"),
+        (
+            "this text",
+            f"{findings['chars']:,} chars from {findings['text_source']}"
+            + (
+                f" (the first {findings['chars']:,} of {findings['chars_available']:,}: --chars)"
+                if findings["chars_available"] > findings["chars"]
+                else ""
+            )
+            + f"; {findings['bits_per_char']:.3f} bits/char",
+        ),
     ]
 
 
@@ -119,11 +148,15 @@ def _headlines(findings) -> list[str]:
             name = charts.GATE_NAMES[g]
             if s["share_mostly_open"] >= 0.05:
                 what = ": long memory" if g in ("f", "z") else ""
-                out.append(f"layer {li}: {s['share_mostly_open']:.0%} of {name} gates are open (> 0.9) "
-                           f"more than half the time{what}")
+                out.append(
+                    f"layer {li}: {s['share_mostly_open']:.0%} of {name} gates are open (> 0.9) "
+                    f"more than half the time{what}"
+                )
             if s["share_mostly_closed"] >= 0.05:
-                out.append(f"layer {li}: {s['share_mostly_closed']:.0%} of {name} gates are shut (< 0.1) "
-                           f"more than half the time")
+                out.append(
+                    f"layer {li}: {s['share_mostly_closed']:.0%} of {name} gates are shut (< 0.1) "
+                    f"more than half the time"
+                )
     if not any(findings["saturation"]):
         return []  # a plain RNN: no gates
     return out or ["no gate is saturated more than half the time in 5% of units or more"]
@@ -133,19 +166,26 @@ def render(ckpt, text, trace, signals, findings, curves, layers: list[int], unit
     """The whole page as a string."""
     top_ids, top_p = _top5(trace)
     data = {
-        "text": text, "vocab": ckpt.vocabulary, "units": units, "cell": ckpt.model.cell,
+        "text": text,
+        "vocab": ckpt.vocabulary,
+        "units": units,
+        "cell": ckpt.model.cell,
         "layers": _layers_data(trace, layers, units),
         "surprise": [round(float(v), 2) for v in trace.surprise_bits],
-        "top_ids": top_ids, "top_p": top_p,
+        "top_ids": top_ids,
+        "top_p": top_p,
         "strips": _strips(trace, signals, findings),
         "forget": findings["forget_at_sentence_end"],
         "default": _default_unit(findings, layers, units, ckpt.model.cell),
     }
     sat = detectors_sat_svgs(trace, layers)
     grad = charts.gradient_svg(curves) if curves else ""
-    grad_notes = [f"{c.label}: the norm falls below 1/1000 of its k = 0 value at k = {c.k_below()}"
-                  if c.k_below() is not None else
-                  f"{c.label}: still above 1/1000 of its k = 0 value at k = {len(c.mean) - 1}" for c in curves]
+    grad_notes = [
+        f"{c.label}: the norm falls below 1/1000 of its k = 0 value at k = {c.k_below()}"
+        if c.k_below() is not None
+        else f"{c.label}: still above 1/1000 of its k = 0 value at k = {len(c.mean) - 1}"
+        for c in curves
+    ]
     pkg = resources.files("charlstm.inspect")
     page = (pkg / "page.html").read_text("utf-8")
     fill = {

@@ -86,8 +86,10 @@ def load_text(opts: InspectOptions, ckpt, vocab: Vocabulary, warn: Callable[[str
     missing = vocab.unknown(text)
     if missing:
         if opts.on_unknown != "skip":
-            raise VocabularyError(f"the text has {len(missing)} character(s) not in the model's vocabulary: "
-                                  f"{describe_chars(missing)}; use --on-unknown skip to drop them")
+            raise VocabularyError(
+                f"the text has {len(missing)} character(s) not in the model's vocabulary: "
+                f"{describe_chars(missing)}; use --on-unknown skip to drop them"
+            )
         bad = set(missing)
         n = sum(1 for c in text if c in bad)
         text = "".join(c for c in text if c not in bad)
@@ -116,24 +118,37 @@ def inspect(opts: InspectOptions, warn: Callable[[str], None] = lambda m: None) 
     text, source = load_text(opts, ckpt, vocab, warn)
     total = len(text)
     if total > opts.chars:
-        text = text[:opts.chars]
+        text = text[: opts.chars]
         warn(f"inspecting the first {opts.chars:,} of {total:,} characters (--chars)")
     if len(text) < 2:
         raise CorpusError(f"{source}: needs at least 2 characters (one to read, one to predict)")
     trace = record(Reference(net_weights, m), vocab.encode(text))
     signals = detectors.compute(text, user)
     findings = {
-        "checkpoint": str(ckpt.path), "text_source": source, "chars": len(text), "chars_available": total,
+        "checkpoint": str(ckpt.path),
+        "text_source": source,
+        "chars": len(text),
+        "chars_available": total,
         "bits_per_char": float(trace.surprise_bits.mean()),
         "detectors": {k: [f.as_dict() for f in v] for k, v in detectors.best_units(signals, trace.layers).items()},
         "forget_at_sentence_end": detectors.forget_at_sentence_end(text, trace.layers),
-        "saturation": [{g: {k: v for k, v in s.items() if k.startswith("share")} for g, s in layer.items()}
-                       for layer in detectors.saturation(trace.layers)],
+        "saturation": [
+            {g: {k: v for k, v in s.items() if k.startswith("share")} for g, s in layer.items()}
+            for layer in detectors.saturation(trace.layers)
+        ],
     }
     curves = _gradients(paths, text, opts, warn) if opts.gradients else []
     findings["gradients"] = [c.as_dict() for c in curves]
-    page = report.render(ckpt, text, trace, signals, findings, curves,
-                         layers=[opts.layer] if opts.layer else list(range(1, m.layers + 1)), units=units)
+    page = report.render(
+        ckpt,
+        text,
+        trace,
+        signals,
+        findings,
+        curves,
+        layers=[opts.layer] if opts.layer else list(range(1, m.layers + 1)),
+        units=units,
+    )
     if json_path:
         _write_json(json_path, findings, trace)
     atomic_write(out_path, page.encode("utf-8"))

@@ -16,8 +16,7 @@ from charlstm import equations as eq
 from charlstm.config import ModelConfig
 
 # The reference class per cell type: LSTM, not the sampler's FusedLSTM.
-REFERENCE_CELLS = {"lstm": eq.LSTM, "peephole": eq.PeepholeLSTM, "cifg": eq.CIFG, "gru": eq.GRU,
-                   "rnn": eq.SimpleRNN}
+REFERENCE_CELLS = {"lstm": eq.LSTM, "peephole": eq.PeepholeLSTM, "cifg": eq.CIFG, "gru": eq.GRU, "rnn": eq.SimpleRNN}
 # What each cell records, in display order; "g" is the candidate (LSTM g, GRU h̃).
 RECORDED = {
     "lstm": ("h", "c", "f", "i", "o", "g"),
@@ -49,8 +48,9 @@ class Reference:
     def __init__(self, weights: dict[str, np.ndarray], config: ModelConfig, dtype=np.float32):
         self.config = config
         cls, names = REFERENCE_CELLS[config.cell], eq.CELL_WEIGHTS[config.cell]
-        self.layers = [cls(*(np.asarray(weights[f"rnn_{i}/{n}"], dtype) for n in names))
-                       for i in range(1, config.layers + 1)]
+        self.layers = [
+            cls(*(np.asarray(weights[f"rnn_{i}/{n}"], dtype) for n in names)) for i in range(1, config.layers + 1)
+        ]
         self.embedding = np.asarray(weights["embedding/embeddings"], dtype)  # (vocab, emb)
         self.W_out = np.asarray(weights["softmax/kernel"], dtype)  # (units, vocab)
         self.b_out = np.asarray(weights["softmax/bias"], dtype)  # (vocab,)
@@ -72,7 +72,7 @@ def run_layers(ref: Reference, x: np.ndarray) -> tuple[list[dict[str, np.ndarray
         state = tuple(np.zeros((1, layer.units), ref.dtype) for _ in layer.state_names)
         steps = []
         for t in range(zx.shape[0]):
-            a = layer.gates(zx[t:t + 1], state)
+            a = layer.gates(zx[t : t + 1], state)
             state = (a["h"], a["c"]) if "c" in layer.state_names else (a["h"],)
             steps.append(a)
         rec = {k: np.concatenate([a[k] for a in steps], axis=0) for k in RECORDED[ref.config.cell]}
@@ -85,5 +85,8 @@ def record(ref: Reference, ids: np.ndarray) -> Trace:
     """Run ids (time,) from the zero state and keep every activation."""
     ids = np.asarray(ids, np.int64)
     layers, logits = run_layers(ref, ref.embedding[ids])
-    return Trace(ids=ids, layers=[{k: v.astype(np.float32) for k, v in rec.items()} for rec in layers],
-                 probs=eq.softmax(logits.astype(np.float64)).astype(np.float32))
+    return Trace(
+        ids=ids,
+        layers=[{k: v.astype(np.float32) for k, v in rec.items()} for rec in layers],
+        probs=eq.softmax(logits.astype(np.float64)).astype(np.float32),
+    )
