@@ -150,7 +150,7 @@ def summarise(rows: list[dict], thresholds) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=float, default=180)
+    ap.add_argument("--budget", type=float, default=180, help="seconds per tinyshakespeare run (0 = skip)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--configs", nargs="+", default=["new", "old"], choices=sorted(CONFIGS))
     ap.add_argument(
@@ -173,13 +173,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         rows = []
-        for seed in args.seeds:  # interleaved by seed, so slow drift of the VM hits every config alike
-            for name in args.configs:
-                rows.append(one(tiny, args.budget, tmp, name, seed, args.time_to))
-        for name in args.single_seed_configs:
-            rows.append(one(tiny, args.budget, tmp, name, args.seeds[0], args.time_to))
-        print(f"\ntinyshakespeare, nanoGPT split, {args.budget:.0f} s per run")
-        summarise(rows, args.time_to)
+        if args.budget:
+            for seed in args.seeds:  # interleaved by seed, so slow drift of the VM hits every config alike
+                for name in args.configs:
+                    rows.append(one(tiny, args.budget, tmp, name, seed, args.time_to))
+            for name in args.single_seed_configs:
+                rows.append(one(tiny, args.budget, tmp, name, args.seeds[0], args.time_to))
+            print(f"\ntinyshakespeare, nanoGPT split, {args.budget:.0f} s per run")
+            summarise(rows, args.time_to)
         if args.macbeth_budget:
             macbeth = CORPORA / "macbeth.txt"
             mrows = [
