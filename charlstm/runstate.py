@@ -21,6 +21,7 @@ class RunState:
     best: float | None = None  # best validation bits per char so far
     since_best: int = 0  # complete epochs since `best` improved (patience)
     plateau_scale: float = 1.0  # the plateau schedule's accumulated --lr-decay factors
+    annealed: bool = False  # patience ran out once and the decay was compressed into the next epochs
     history: list[dict] = field(default_factory=list)  # one record per epoch (or partial epoch)
 
     def to_dict(self) -> dict:

@@ -345,7 +345,7 @@ class TrainingRun:
         s = self.state
         if self.stop.reason is None and s.budget is not None:
             if self.elapsed_before + time.monotonic() - self.t_start >= s.budget:
-                self.stop.reason = "max-time"
+                self.stop.reason = "patience" if s.annealed else "max-time"  # annealed: a budget patience set
         return self.stop.reason is not None
 
     def _end_epoch(self, epoch: int, first: int, done: int, seconds: float, nats, carried) -> None:
@@ -387,13 +387,30 @@ class TrainingRun:
         if verdict.decay:
             s.plateau_scale *= cfg.lr_decay
         s.epoch, s.step = (epoch + 1, 0) if complete else (epoch, done)
+        annealing = verdict.stop and self._anneal(seconds)
         self._save(verdict.improved, carried=None if complete else carried)
         self.monitor.epoch_end(record, verdict.improved)
         if complete and cfg.sample_every and (epoch + 1) % cfg.sample_every == 0 and self.chief:
             self.monitor.log(self._sample(epoch))
-        if self.stop.reason is None and verdict.stop:
+        if annealing:
+            self.monitor.log(
+                f"validation loss has not improved for {cfg.patience} epochs: the learning rate "
+                f"now decays to zero over the next 2 epochs"
+            )
+        elif self.stop.reason is None and verdict.stop:
             self.stop.reason = "patience"
             self.monitor.log(f"stopping: validation loss has not improved for {cfg.patience} epochs")
+
+    def _anneal(self, epoch_seconds: float) -> bool:
+        """Patience ran out under linear/cosine: compress the decay instead of stopping (once)."""
+        s = self.state
+        if self.config.schedule == "plateau" or s.annealed:
+            return False
+        budget = schedule.anneal_budget(s.elapsed, s.budget, epoch_seconds)
+        if budget is None:
+            return False
+        s.budget, s.since_best, s.annealed = budget, 0, True
+        return True
 
     # --- output -------------------------------------------------------------------------------
 

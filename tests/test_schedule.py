@@ -91,3 +91,13 @@ def test_warmup_and_partial_epochs_never_count():
     for kw in ({"past_warmup": False}, {"complete": False}):
         v = judge(2.6, 2.5, since=2, **kw)
         assert (v.since_best, v.decay, v.stop) == (2, False, False)
+
+
+def test_patience_compresses_the_decay_into_the_next_epochs():
+    from charlstm.schedule import anneal_budget
+
+    assert anneal_budget(60.0, 300.0, epoch_seconds=4.0) == 68.0
+    assert anneal_budget(60.0, None, epoch_seconds=4.0) == 68.0  # epochs-only runs get a time budget
+    assert anneal_budget(295.0, 300.0, epoch_seconds=4.0) is None  # less than that left: stop as before
+    where = progress(0, 60.0, total_steps=10**9, budget_seconds=68.0)
+    assert lr(500, where) == pytest.approx(1e-2 * (1 - 60 / 68))

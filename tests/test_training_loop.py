@@ -157,3 +157,12 @@ def test_tensorboard_scalars_are_written(tmp_path):
             tags.update(v.tag for v in event.summary.value)
     assert {"epoch_bits_per_char", "epoch_learning_rate", "epoch_chars_per_s"} <= tags, tags
     assert any(p.parent.name == "validation" for p in events)  # val_* scalars, in Keras's layout
+
+
+def test_patience_under_a_decaying_schedule_anneals_once_then_stops(tmp_path):
+    run = start(tmp_path / "run", epochs=3)
+    run.state.elapsed, run.state.budget = 10.0, 300.0
+    assert run._anneal(2.0) and (run.state.budget, run.state.annealed, run.state.since_best) == (14.0, True, 0)
+    assert not run._anneal(2.0)  # the second time patience runs out, the run stops
+    plateau = start(tmp_path / "plateau", epochs=3, schedule="plateau")
+    assert not plateau._anneal(2.0)
