@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT.parent / "shared" / "corpora"
 sys.path.insert(0, str(ROOT))
 
+from train_speed import held_out_carried  # noqa: E402  (beside this file: the same carried held-out loss)
+
 # The levers, each as the flags that turn it on or off relative to today's defaults.
 CONFIGS = {
     "new": [],  # the defaults: carried state, linear decay to zero at the deadline, warm-up 50
@@ -73,19 +75,6 @@ def train(corpus: Path, budget: float, run_dir: Path, seed: int, flags: list[str
     return summary
 
 
-def held_out(run_dir: Path, corpus: Path) -> float:
-    """Nats/char on the held-out 10% with the state carried throughout (`charlstm eval`)."""
-    from charlstm import checkpoint as ckpt_io
-    from charlstm.corpus import Vocabulary, read_corpus
-    from charlstm.evaluation import evaluate_text
-    from charlstm.sampling import load_network
-
-    ckpt, net = load_network(run_dir / ckpt_io.BEST)
-    text = read_corpus([str(corpus)], ckpt.training.lowercase)
-    tail = text[len(text) - int(round(len(text) * 0.1)) :]
-    return evaluate_text(net, Vocabulary(ckpt.vocabulary), tail)["nats_per_char"]
-
-
 def history_of(run_dir: Path) -> list[dict]:
     from charlstm import checkpoint as ckpt_io
 
@@ -110,7 +99,7 @@ def one(corpus: Path, budget: float, tmp: Path, name: str, seed: int, thresholds
     row = {
         "config": name,
         "seed": seed,
-        "carried": held_out(run_dir, corpus),
+        "carried": held_out_carried(run_dir, corpus),
         "windows": windows,
         "chars_per_s": summary["train_chars_per_s"],
         "epochs": summary["epochs"],

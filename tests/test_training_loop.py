@@ -66,7 +66,9 @@ def test_carried_state_equals_one_pass_over_the_concatenated_windows(cell):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_state_resets_at_each_epoch_start_and_is_carried_within(tmp_path, monkeypatch):
+@pytest.fixture
+def initial_states(monkeypatch) -> list[float]:
+    """The largest |value| of the initial state each training step starts from."""
     from charlstm.engine import Engine
 
     seen = []
@@ -77,6 +79,11 @@ def test_state_resets_at_each_epoch_start_and_is_carried_within(tmp_path, monkey
         return original(self, batch, state, **kw)
 
     monkeypatch.setattr(Engine, "train_step", spy)
+    return seen
+
+
+def test_state_resets_at_each_epoch_start_and_is_carried_within(tmp_path, initial_states):
+    seen = initial_states
     run = start(tmp_path / "run", epochs=2)
     run.run()
     steps = run.batches.steps
@@ -85,17 +92,8 @@ def test_state_resets_at_each_epoch_start_and_is_carried_within(tmp_path, monkey
     assert all(v > 0 for i, v in enumerate(seen) if i % steps)  # and carries within it
 
 
-def test_windows_mode_starts_every_batch_from_zero(tmp_path, monkeypatch):
-    from charlstm.engine import Engine
-
-    seen = []
-    original = Engine.train_step
-
-    def spy(self, batch, state, **kw):
-        seen.append(max(float(np.abs(np.asarray(s)).max()) for layer in state for s in layer))
-        return original(self, batch, state, **kw)
-
-    monkeypatch.setattr(Engine, "train_step", spy)
+def test_windows_mode_starts_every_batch_from_zero(tmp_path, initial_states):
+    seen = initial_states
     start(tmp_path / "run", epochs=1, carry_state=False).run()
     assert seen and set(seen) == {0.0}
 
