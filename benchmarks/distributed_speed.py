@@ -21,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ROOT.parent / "shared" / "corpora"
+from _common import CORPORA, ROOT, train_cmd  # beside this file
 
 
 def free_ports(n: int) -> list[int]:
@@ -51,28 +50,6 @@ def env(threads: int, **extra) -> dict:
         "PYTHONPATH": str(ROOT),
         **extra,
     }
-
-
-def train_cmd(corpus: Path, budget: float, run_dir: Path, *extra) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "charlstm",
-        "train",
-        str(corpus),
-        "--max-time",
-        str(budget),
-        "--seed",
-        "1",
-        "--checkpoint-dir",
-        str(run_dir),
-        "--json",
-        "--quiet",
-        "--sample-every",
-        "0",
-        "--overwrite",
-        *extra,
-    ]
 
 
 def allreduce_child(index: int, ports: list[int], n: int, reps: int) -> None:

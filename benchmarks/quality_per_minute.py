@@ -1,7 +1,7 @@
 """Quality per minute: the levers of issue 12 on and off, same seeds, same budget, one run.
 
     python benchmarks/quality_per_minute.py [--budget 180] [--seeds 1 2 3] [--configs new old ...]
-                                            [--macbeth-budget 300] [--time-to 1.70 1.60 1.50]
+                                            [--macbeth-budget 300] [--head-chars N] [--time-to 1.70 1.60 1.50]
 
 Each configuration trains `charlstm train` in its own process on tinyshakespeare with
 nanoGPT's split (first 90% train, last 10% held out, case kept) for --budget seconds
@@ -9,7 +9,9 @@ per seed. Reported per run: the held-out loss with the state carried across the 
 tail (`charlstm eval`, char-rnn's convention) and in training's fresh windows, chars/s,
 and the minutes of training it took to reach each --time-to loss (from the history).
 Then mean and spread over seeds, and lowercased Macbeth (last 10% held out) for
---macbeth-budget seconds. Run it alone: it needs both cores.
+--macbeth-budget seconds, same seeds. --head-chars N trains on only the first N chars
+of tinyshakespeare instead (a corpus between Macbeth's size and tinyshakespeare's).
+Run it alone: it needs both cores.
 """
 
 from __future__ import annotations
@@ -26,11 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ROOT.parent / "shared" / "corpora"
-sys.path.insert(0, str(ROOT))
+from _common import CORPORA, ROOT, train_cmd  # beside this file
+from train_speed import held_out_carried  # the same carried held-out loss
 
-from train_speed import held_out_carried  # noqa: E402  (beside this file: the same carried held-out loss)
+sys.path.insert(0, str(ROOT))
 
 # The levers, each as the flags that turn it on or off relative to today's defaults.
 CONFIGS = {
@@ -40,32 +41,17 @@ CONFIGS = {
     "plateau": ["--schedule", "plateau", "--warmup-steps", "200"],  # new, but the old schedule
     "cosine": ["--schedule", "cosine"],
     "bf16": ["--mixed-precision"],  # new + bfloat16 (CPUs with AVX512_BF16/AMX)
+    "d035": ["--dropout", "0.35"],  # more dropout (small corpora overfit)
+    "d05": ["--dropout", "0.5"],  # char-rnn's advice for small data
     "b128": ["--batch-size", "128", "--learning-rate", "7e-3"],
     "512": ["--units", "512", "--dropout", "0.35"],  # the bigger model of issue 12
+    "512-d05": ["--units", "512", "--dropout", "0.5"],
     "512-bf16": ["--units", "512", "--dropout", "0.35", "--mixed-precision"],
 }
 
 
 def train(corpus: Path, budget: float, run_dir: Path, seed: int, flags: list[str], lowercase=False) -> dict:
-    cmd = [
-        sys.executable,
-        "-m",
-        "charlstm",
-        "train",
-        str(corpus),
-        "--max-time",
-        str(budget),
-        "--seed",
-        str(seed),
-        "--checkpoint-dir",
-        str(run_dir),
-        "--json",
-        "--quiet",
-        "--sample-every",
-        "0",
-        "--overwrite",
-        *flags,
-    ]
+    cmd = train_cmd(corpus, budget, run_dir, *flags, seed=seed)
     if lowercase:
         cmd.append("--lowercase")
     t0 = time.monotonic()
@@ -150,6 +136,12 @@ def main() -> None:
         help="more configurations, run with the first seed only",
     )
     ap.add_argument("--macbeth-budget", type=float, default=0, help="seconds on lowercased Macbeth (0 = skip)")
+    ap.add_argument(
+        "--head-chars",
+        type=int,
+        default=0,
+        help="train on only the first N chars of tinyshakespeare (its own 90/10 split): a mid-sized corpus",
+    )
     ap.add_argument("--time-to", type=float, nargs="+", default=[1.70, 1.60, 1.50])
     args = ap.parse_args()
     print(
@@ -161,6 +153,10 @@ def main() -> None:
     tiny = CORPORA / "tinyshakespeare.txt"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if args.head_chars:
+            head = tmp / f"tinyshakespeare-head{args.head_chars}.txt"
+            head.write_text(tiny.read_text(encoding="utf-8")[: args.head_chars], encoding="utf-8")
+            tiny = head
         rows = []
         if args.budget:
             for seed in args.seeds:  # interleaved by seed, so slow drift of the VM hits every config alike
@@ -168,12 +164,13 @@ def main() -> None:
                     rows.append(one(tiny, args.budget, tmp, name, seed, args.time_to))
             for name in args.single_seed_configs:
                 rows.append(one(tiny, args.budget, tmp, name, args.seeds[0], args.time_to))
-            print(f"\ntinyshakespeare, nanoGPT split, {args.budget:.0f} s per run")
+            print(f"\n{tiny.name}, first 90% trained, last 10% held out, {args.budget:.0f} s per run")
             summarise(rows, args.time_to)
         if args.macbeth_budget:
             macbeth = CORPORA / "macbeth.txt"
             mrows = [
-                one(macbeth, args.macbeth_budget, tmp, name, args.seeds[0], args.time_to, lowercase=True)
+                one(macbeth, args.macbeth_budget, tmp, name, seed, args.time_to, lowercase=True)
+                for seed in args.seeds
                 for name in args.configs
             ]
             print(f"\nlowercased Macbeth, last 10% held out, {args.macbeth_budget:.0f} s")

@@ -33,8 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ROOT.parent / "shared" / "corpora"
+from _common import CORPORA, ROOT, train_cmd  # beside this file
+
 sys.path.insert(0, str(ROOT))
 
 
@@ -50,22 +50,7 @@ def run(cmd: list[str]) -> tuple[str, float, float]:
 
 
 def charlstm_train(corpus: Path, budget: float, run_dir: Path, *extra) -> dict:
-    cmd = [
-        sys.executable,
-        "-m",
-        "charlstm",
-        "train",
-        str(corpus),
-        "--max-time",
-        str(budget),
-        "--checkpoint-dir",
-        str(run_dir),
-        "--json",
-        "--quiet",
-        "--seed",
-        "1",
-        *map(str, extra),
-    ]
+    cmd = train_cmd(corpus, budget, run_dir, *extra)
     out, wall, rss = run(cmd)
     summary = json.loads(out)
     from charlstm.checkpoint import load
@@ -247,7 +232,7 @@ def main():
             base = json.loads(out)
             base["peak_rss_mb"] = rss
         if not args.skip_macbeth:
-            ours = charlstm_train(macbeth, args.budget, tmp / "macbeth", "--lowercase", "--sample-every", 0)
+            ours = charlstm_train(macbeth, args.budget, tmp / "macbeth", "--lowercase")
             peak = None
             if args.peak_budget:
                 peak = charlstm_train(
@@ -255,8 +240,6 @@ def main():
                     args.peak_budget,
                     tmp / "peak",
                     "--lowercase",
-                    "--sample-every",
-                    0,
                     "--batch-size",
                     args.peak_batch,
                     "--patience",
@@ -270,8 +253,6 @@ def main():
                 CORPORA / "tinyshakespeare.txt",
                 args.tiny_budget,
                 tmp / "tiny",
-                "--sample-every",
-                0,
                 "--val-fraction",
                 0.1,
             )
@@ -289,7 +270,7 @@ def main():
             with open(big, "wb") as f:
                 for _ in range(math.ceil(100e6 / len(data))):
                     f.write(data)
-            mem = charlstm_train(big, 60, tmp / "big", "--sample-every", 0)
+            mem = charlstm_train(big, 60, tmp / "big")
             secs, itemsize = encode_seconds(100)  # after the child: its text would inflate their RSS
             print(
                 f"\n100 MB corpus: encoding to ids {secs:.2f} s ({itemsize} byte/char); "

@@ -1,0 +1,37 @@
+"""What the benchmarks share: where things are, and one `charlstm train` child process.
+
+Every benchmark trains in child processes (so each run's RSS and thread pool are
+its own, and TensorFlow never loads in the parent); they all build the command here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+CORPORA = ROOT.parent / "shared" / "corpora"  # the public-domain corpora beside it (never copied in)
+
+
+def train_cmd(corpus: Path, budget: float, run_dir: Path, *extra, seed: int = 1) -> list[str]:
+    """`charlstm train CORPUS` for `budget` seconds into a fresh `run_dir`, its summary as JSON
+    on stdout, no progress bar and no samples during training (they are not training time)."""
+    return [
+        sys.executable,
+        "-m",
+        "charlstm",
+        "train",
+        str(corpus),
+        "--max-time",
+        str(budget),
+        "--seed",
+        str(seed),
+        "--checkpoint-dir",
+        str(run_dir),
+        "--json",
+        "--quiet",
+        "--sample-every",
+        "0",
+        "--overwrite",
+        *map(str, extra),
+    ]
