@@ -41,6 +41,15 @@ CONFIGS = {
     "plateau": ["--schedule", "plateau", "--warmup-steps", "200"],  # new, but the old schedule
     "cosine": ["--schedule", "cosine"],
     "bf16": ["--mixed-precision"],  # new + bfloat16 (CPUs with AVX512_BF16/AMX)
+    "lr10": ["--learning-rate", "1e-2"],
+    "lr3": ["--learning-rate", "3e-3"],
+    "d01": ["--dropout", "0.1"],
+    "d0": ["--dropout", "0"],
+    "b32": ["--batch-size", "32"],
+    "wu0": ["--warmup-steps", "0"],
+    "wu200": ["--warmup-steps", "200"],
+    "old-d05": ["--no-carry-state", "--schedule", "plateau", "--warmup-steps", "200", "--dropout", "0.5"],
+    "no-carry-d05": ["--no-carry-state", "--dropout", "0.5"],
     "d035": ["--dropout", "0.35"],  # more dropout (small corpora overfit)
     "d05": ["--dropout", "0.5"],  # char-rnn's advice for small data
     "b128": ["--batch-size", "128", "--learning-rate", "7e-3"],
