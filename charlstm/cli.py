@@ -18,7 +18,7 @@ from click.core import ParameterSource
 
 from charlstm import __version__
 from charlstm.clitypes import FiniteFloat
-from charlstm.config import CELLS, SCHEDULES, STRATEGIES, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
+from charlstm.config import CARRY_MIN_CHARS, CELLS, SCHEDULES, STRATEGIES, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
 
 CHECKPOINT_HELP = (
     "Checkpoint file, or a training run's directory (its best checkpoint); "
@@ -148,8 +148,8 @@ def main():
 )
 @click.option(
     "--carry-state/--no-carry-state",
-    default=TrainConfig.carry_state,
-    show_default=True,
+    default=None,
+    show_default=f"on for a training text of at least {CARRY_MIN_CHARS:,} chars",
     help="Rows are contiguous streams and each window starts from the previous one's final state (char-rnn's truncated BPTT); off: shuffled windows from a zero state.",
 )
 @click.option(

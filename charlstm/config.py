@@ -54,7 +54,10 @@ class TrainConfig:
     warmup_steps: int = 50  # lr ramps up linearly over these steps; no plateau decay or early stop before
     lr_decay: float = 0.5  # plateau schedule: factor applied when validation loss stops improving
     clip_norm: float = 5.0  # global gradient-norm clip (after the cross-replica sum); LSTMs occasionally explode
-    carry_state: bool = True  # rows are contiguous streams; a window starts from the previous one's final state
+    # Rows are contiguous streams and a window starts from the previous one's final state
+    # (True), or shuffled windows each start from zeros (False); None: decided by the
+    # training text's size (`auto_carry_state`).
+    carry_state: bool | None = None
     val_fraction: float = 0.1  # last fraction of the text, contiguous, held out
     val_max_chars: int = 1_000_000  # validate on at most this much of the tail (big corpora)
     seed: int = 0  # initialisation, data order and dropout masks; recorded for resume
@@ -86,6 +89,18 @@ class TrainConfig:
             raise UsageError("--val-fraction must be between 0 and 1 (exclusive)")
         if self.max_time is not None and not self.max_time > 0:
             raise UsageError("--max-time must be positive")
+
+
+# Carried state wins on big texts and loses on small ones (benchmarks/RESULTS.md, run 4):
+# tinyshakespeare (1.0M training chars), 180 s: 1.478 vs 1.508 nats/char held out;
+# lowercased Macbeth (93K), 300 s: 1.552 vs 1.525, because a 2×300 LSTM fed the long
+# context of a small text memorises it, and fresh windows regularise.
+CARRY_MIN_CHARS = 500_000
+
+
+def auto_carry_state(train_chars: int) -> bool:
+    """`carry_state=None`'s choice for a training text of `train_chars` characters."""
+    return train_chars >= CARRY_MIN_CHARS
 
 
 def field_names(cls) -> tuple[str, ...]:

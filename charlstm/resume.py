@@ -47,6 +47,8 @@ def resumed_config(stored: ckpt_io.Checkpoint, options: dict) -> TrainConfig:
     unknown = set(options) - set(HYPER) - set(MODEL_OPTIONS) - set(RUN_CONTROLS)
     if unknown:
         raise UsageError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    # None asks for the automatic choice (carry_state), which the stored run already made.
+    options = {k: v for k, v in options.items() if not (v is None and k in HYPER)}
     for name in sorted(set(options) & (set(HYPER) | set(MODEL_OPTIONS))):
         have = getattr(stored.training, name) if name in HYPER else getattr(stored.model, name)
         if have != options[name]:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from charlstm import checkpoint as ckpt_io
+from charlstm import config as config_lib
 from charlstm import dataset, resume, schedule
 from charlstm.config import ModelConfig, TrainConfig
 from charlstm.corpus import Vocabulary, describe_chars, prime_excerpt
@@ -171,6 +172,9 @@ class TrainingRun:
         cfg, opts = self.config, self.options
         cfg.validate()
         train_ids, val_ids = dataset.split(self.corpus.ids, cfg.val_fraction, cfg.seq_length)
+        auto_carry = cfg.carry_state is None
+        if auto_carry:  # a new run; a stored config always holds the choice made at its start
+            cfg.carry_state = config_lib.auto_carry_state(len(train_ids))
         if len(self.corpus.vocab) < 2:
             raise CorpusError(
                 f"the text uses only one distinct character ({self.corpus.vocab.chars!r}); there is nothing to predict"
@@ -228,6 +232,9 @@ class TrainingRun:
                 f"parameters, vocabulary {len(self.corpus.vocab)}; {len(train_ids):,} training / "
                 f"{len(val_ids):,} validation chars"
             )
+            layout = "state carried across windows" if cfg.carry_state else "shuffled windows from a zero state"
+            why = f" (the default for a text {'≥' if cfg.carry_state else '<'} {config_lib.CARRY_MIN_CHARS:,} chars)"
+            self.monitor.log(f"training on {layout}{why if auto_carry else ''}")
 
     def _rows(self, n_train: int, replicas: int) -> int:
         """Global rows per step: the batch size, or fewer when the text is too short."""

@@ -255,6 +255,7 @@ def test_small_corpus_shrinks_streams_and_says_so(runner, tmp_path):
         "10",
         "--batch-size",
         "64",
+        "--carry-state",
         "--epochs",
         "1",
         "--sample-every",

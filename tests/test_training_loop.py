@@ -12,7 +12,15 @@ from charlstm.training import RunOptions, TrainingRun, prepare
 from helpers import TINY_TEXT
 
 TINY_MODEL = {"units": 8, "layers": 2, "embedding_dim": 4, "dropout": 0.2}
-TINY_TRAIN = {"seq_length": 20, "batch_size": 8, "seed": 3, "sample_every": 0, "patience": 0, "warmup_steps": 5}
+TINY_TRAIN = {
+    "seq_length": 20,
+    "batch_size": 8,
+    "seed": 3,
+    "sample_every": 0,
+    "patience": 0,
+    "warmup_steps": 5,
+    "carry_state": True,  # TINY_TEXT is far below CARRY_MIN_CHARS: the automatic choice would be windows
+}
 
 
 def start(run_dir: Path, cell="lstm", options=None, **train) -> TrainingRun:
@@ -96,6 +104,28 @@ def test_windows_mode_starts_every_batch_from_zero(tmp_path, initial_states):
     seen = initial_states
     start(tmp_path / "run", epochs=1, carry_state=False).run()
     assert seen and set(seen) == {0.0}
+
+
+@pytest.mark.parametrize("min_chars, carried", [(10**9, False), (10, True)])
+def test_the_automatic_choice_of_carried_state_is_made_once_and_stored(
+    tmp_path, monkeypatch, initial_states, min_chars, carried
+):
+    """carry_state=None: streams for a text of at least CARRY_MIN_CHARS training chars,
+    shuffled windows below; the choice is logged, stored, and a resume keeps it."""
+    from charlstm import config
+
+    monkeypatch.setattr(config, "CARRY_MIN_CHARS", min_chars)
+    logged = []
+    run = start(tmp_path / "run", epochs=1, carry_state=None, options=RunOptions(progress=False, log=logged.append))
+    run.run()
+    assert run.config.carry_state is carried
+    assert ckpt_io.load(tmp_path / "run" / "last.keras").training.carry_state is carried
+    assert any(m.startswith("training on state carried" if carried else "training on shuffled windows") for m in logged)
+    assert (max(initial_states) > 0) is carried
+    monkeypatch.setattr(config, "CARRY_MIN_CHARS", 10 if min_chars > 10 else 10**9)  # the rule changes later
+    again = resume(tmp_path / "run", epochs=2, carry_state=None)  # None: "whatever the run chose"
+    again.run()
+    assert again.config.carry_state is carried
 
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
