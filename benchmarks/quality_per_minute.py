@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 # The levers, each as the flags that turn it on or off relative to today's defaults.
 CONFIGS = {
-    "new": [],  # the defaults: carried state, linear decay to zero at the deadline, warm-up 50
+    "new": [],  # the defaults: state carried on big texts, linear decay to zero at the deadline, warm-up 50
+    "carry": ["--carry-state"],  # the defaults with the state carried whatever the text's size
     "old": ["--no-carry-state", "--schedule", "plateau", "--warmup-steps", "200"],  # the defaults before
     "no-carry": ["--no-carry-state"],  # new, but shuffled windows from a zero state
     "plateau": ["--schedule", "plateau", "--warmup-steps", "200"],  # new, but the old schedule

@@ -18,7 +18,14 @@ from click.core import ParameterSource
 
 from charlstm import __version__
 from charlstm.clitypes import FiniteFloat
-from charlstm.config import CARRY_MIN_CHARS, CELLS, SCHEDULES, STRATEGIES, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
+from charlstm.config import (  # plain dataclasses: no TensorFlow
+    CARRY_MIN_CHARS,
+    CELLS,
+    SCHEDULES,
+    STRATEGIES,
+    ModelConfig,
+    TrainConfig,
+)
 
 CHECKPOINT_HELP = (
     "Checkpoint file, or a training run's directory (its best checkpoint); "
@@ -181,7 +188,7 @@ def main():
     type=FiniteFloat(0, 1, min_open=True),
     default=TrainConfig.lr_decay,
     show_default=True,
-    help="Plateau schedule: learning-rate factor after an epoch without improvement.",
+    help="Learning-rate factor after an epoch without validation improvement (every schedule).",
 )
 @click.option(
     "--clip-norm",

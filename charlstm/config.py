@@ -52,7 +52,7 @@ class TrainConfig:
     learning_rate: float = 5e-3  # Adam's peak step size, reached at the end of warm-up
     schedule: str = "linear"  # lr after warm-up: linear or cosine to ~0 at the budget's end, or plateau halving
     warmup_steps: int = 50  # lr ramps up linearly over these steps; no plateau decay or early stop before
-    lr_decay: float = 0.5  # plateau schedule: factor applied when validation loss stops improving
+    lr_decay: float = 0.5  # lr factor after an epoch without validation improvement (every schedule)
     clip_norm: float = 5.0  # global gradient-norm clip (after the cross-replica sum); LSTMs occasionally explode
     # Rows are contiguous streams and a window starts from the previous one's final state
     # (True), or shuffled windows each start from zeros (False); None: decided by the

@@ -20,7 +20,7 @@ class RunState:
     budget: float | None = None  # seconds the schedule spreads its decay over (None: the planned epochs)
     best: float | None = None  # best validation bits per char so far
     since_best: int = 0  # complete epochs since `best` improved (patience)
-    plateau_scale: float = 1.0  # the plateau schedule's accumulated --lr-decay factors
+    plateau_scale: float = 1.0  # the accumulated --lr-decay factors (epochs without improvement)
     annealed: bool = False  # patience ran out once and the decay was compressed into the next epochs
     history: list[dict] = field(default_factory=list)  # one record per epoch (or partial epoch)
 

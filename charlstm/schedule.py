@@ -8,8 +8,13 @@ noisy), then decays with progress:
 - `linear`: to zero exactly at the deadline. Li, Yumer & Ramanan 2020 ("Budgeted
   Training") found linear-to-zero the best schedule under a fixed budget.
 - `cosine`: half a cosine to zero (nanoGPT, SGDR).
-- `plateau`: constant; the run multiplies `plateau_scale` by --lr-decay after an
-  epoch without improvement (the schedule charlstm had before budgets).
+- `plateau`: constant (the schedule charlstm had before budgets).
+
+Under every schedule, an epoch without improvement multiplies `plateau_scale` by
+--lr-decay: the budget decays the rate on time, overfitting decays it sooner. (On
+lowercased Macbeth, 93K chars that a 2×300 LSTM overfits within a minute, linear
+decay alone ended at 1.522 nats/char held out and plateau halving at 1.497, mean of
+3 seeds: the run ends by patience long before a 300 s decay has done its work.)
 
 Nothing here reads a clock or a model: resume passes back the stored step and
 elapsed time and gets the same rate the uninterrupted run would have used.
@@ -62,12 +67,12 @@ class Verdict:
 
     improved: bool  # a new best: checkpoint it as `best`
     since_best: int  # complete epochs without improvement, after this one
-    decay: bool  # plateau schedule: multiply the rate by --lr-decay now
+    decay: bool  # multiply the rate by --lr-decay now
     stop: bool  # patience ran out
 
 
 def judge_epoch(
-    val: float, best: float | None, since_best: int, *, complete: bool, past_warmup: bool, patience: int, schedule: str
+    val: float, best: float | None, since_best: int, *, complete: bool, past_warmup: bool, patience: int
 ) -> Verdict:
     """The patience and plateau-decay decision after an epoch, as a pure function.
 
@@ -80,7 +85,7 @@ def judge_epoch(
     if not (complete and past_warmup):
         return Verdict(False, since_best, False, False)
     since_best += 1
-    return Verdict(False, since_best, schedule == "plateau", bool(patience) and since_best >= patience)
+    return Verdict(False, since_best, True, bool(patience) and since_best >= patience)
 
 
 def anneal_budget(elapsed: float, budget: float | None, epoch_seconds: float, epochs: float = 2.0) -> float | None:

@@ -385,7 +385,6 @@ class TrainingRun:
             complete=complete,
             past_warmup=s.global_step >= cfg.warmup_steps,
             patience=cfg.patience,
-            schedule=cfg.schedule,
         )
         s.history.append(record)
         s.since_best = verdict.since_best

@@ -62,12 +62,10 @@ def test_resume_continues_the_schedule():
     assert first + rest == straight
 
 
-def judge(val, best, since=0, complete=True, past_warmup=True, patience=3, schedule="plateau"):
+def judge(val, best, since=0, complete=True, past_warmup=True, patience=3):
     from charlstm.schedule import judge_epoch
 
-    return judge_epoch(
-        val, best, since, complete=complete, past_warmup=past_warmup, patience=patience, schedule=schedule
-    )
+    return judge_epoch(val, best, since, complete=complete, past_warmup=past_warmup, patience=patience)
 
 
 def test_an_improvement_resets_patience():
@@ -76,10 +74,9 @@ def test_an_improvement_resets_patience():
     assert judge(2.0, None).improved
 
 
-def test_a_worse_complete_epoch_counts_and_decays_on_plateau_only():
+def test_a_worse_complete_epoch_counts_and_decays_the_rate():
     v = judge(2.6, 2.5, since=1)
     assert (v.improved, v.since_best, v.decay, v.stop) == (False, 2, True, False)
-    assert judge(2.6, 2.5, since=1, schedule="linear").decay is False
 
 
 def test_patience_runs_out_and_zero_means_never():
