@@ -91,10 +91,12 @@ class TrainConfig:
             raise UsageError("--max-time must be positive")
 
 
-# Carried state wins on big texts and loses on small ones (benchmarks/RESULTS.md, run 4):
-# tinyshakespeare (1.0M training chars), 180 s: 1.478 vs 1.508 nats/char held out;
-# lowercased Macbeth (93K), 300 s: 1.552 vs 1.525, because a 2×300 LSTM fed the long
-# context of a small text memorises it, and fresh windows regularise.
+# Carried state wins on big texts and loses on small ones (benchmarks/RESULTS.md, runs 4-5),
+# held-out nats/char carried vs shuffled windows: tinyshakespeare (1.0M training chars),
+# 180 s: 1.488 vs 1.508; its first 300K chars (270K training), 180 s: 1.394 vs 1.382;
+# lowercased Macbeth (93K), 300 s: 1.548 ± 0.007 vs 1.521 ± 0.007 (3 seeds). A 2×300
+# LSTM fed the long context of a small text memorises it; fresh windows regularise.
+# The crossover lies between 270K and 1M; 500K is in between, not measured exactly.
 CARRY_MIN_CHARS = 500_000
 
 
