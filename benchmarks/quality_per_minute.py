@@ -44,6 +44,10 @@ CONFIGS = {
     "bf16": ["--mixed-precision"],  # new + bfloat16 (CPUs with AVX512_BF16/AMX)
     "lr10": ["--learning-rate", "1e-2"],
     "lr3": ["--learning-rate", "3e-3"],
+    "lr20": ["--learning-rate", "2e-2"],
+    "lr10-d01": ["--learning-rate", "1e-2", "--dropout", "0.1"],
+    "lr10-b128": ["--learning-rate", "1e-2", "--batch-size", "128"],
+    "lr5": ["--learning-rate", "5e-3"],  # the defaults before run 5
     "d01": ["--dropout", "0.1"],
     "d0": ["--dropout", "0"],
     "b32": ["--batch-size", "32"],
