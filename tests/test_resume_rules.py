@@ -13,6 +13,7 @@ from charlstm.runstate import RunState
 
 
 def stored(**training):
+    training.setdefault("carry_state", True)  # a stored run always holds the choice made at its start
     state = RunState(epoch=3, step=5, global_step=65, elapsed=40.0, budget=60.0, best=2.5)
     return Checkpoint(
         path=Path("last.keras"),
@@ -44,6 +45,13 @@ def test_a_changed_hyperparameter_is_refused(name, value):
 def test_the_same_value_is_accepted_and_run_controls_change():
     config = resume.resumed_config(stored(), {"units": 16, "epochs": 9, "patience": 0})
     assert (config.epochs, config.patience, config.learning_rate) == (9, 0, TrainConfig.learning_rate)
+
+
+def test_an_automatic_option_given_as_none_keeps_the_stored_choice():
+    """`train(carry_state=None, resume=True)`: None asks for the automatic choice,
+    which the stored run made when it started."""
+    assert resume.resumed_config(stored(carry_state=False), {"carry_state": None}).carry_state is False
+    assert resume.resumed_config(stored(), {"carry_state": None}).carry_state is True
 
 
 def test_resume_without_max_time_continues_towards_the_stored_deadline():
