@@ -233,8 +233,11 @@ class TrainingRun:
                 f"{len(val_ids):,} validation chars"
             )
             layout = "state carried across windows" if cfg.carry_state else "shuffled windows from a zero state"
-            why = f" (the default for a text {'≥' if cfg.carry_state else '<'} {config_lib.CARRY_MIN_CHARS:,} chars)"
-            self.monitor.log(f"training on {layout}{why if auto_carry else ''}")
+            if auto_carry:
+                layout += (
+                    f" (the default for a text {'≥' if cfg.carry_state else '<'} {config_lib.CARRY_MIN_CHARS:,} chars)"
+                )
+            self.monitor.log(f"training on {layout}")
 
     def _rows(self, n_train: int, replicas: int) -> int:
         """Global rows per step: the batch size, or fewer when the text is too short."""
