@@ -266,19 +266,32 @@ def corpus_fetch(name, dest):
 @main.command()
 @click.argument("text_file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
-    "-c", "--checkpoint", "checkpoints", multiple=True, help=CHECKPOINT_HELP + " Repeat to compare gradient curves."
+    "-c",
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    metavar="PATH",
+    help=CHECKPOINT_HELP + " Repeat to compare gradient curves.",
 )
-@click.option("--compare", "compare", multiple=True, help="Another checkpoint whose gradient curve joins the chart.")
-@click.option("--out", default="report.html", show_default=True, help="The HTML page to write.")
+@click.option(
+    "--compare",
+    "compare",
+    multiple=True,
+    metavar="PATH",
+    help="Another checkpoint whose gradient curve joins the chart.",
+)
+@click.option(
+    "--out", default="report.html", show_default=True, metavar="FILE", help="The HTML page to write (atomically)."
+)
 @click.option(
     "--chars",
     type=click.IntRange(2, 1_000_000),
     default=2000,
     show_default=True,
-    help="Inspect at most this many characters.",
+    help="Inspect at most this many characters (a 2×300 model's page is about 5 MB at 2000).",
 )
 @click.option("--layer", type=int, default=None, help="Show only this layer (1-based) in the text view and heatmaps.")
-@click.option("--units", default=None, help="Show only these units, e.g. 0-49,120.")
+@click.option("--units", default=None, metavar="LIST", help="Show only these units, e.g. 0-49,120.")
 @click.option(
     "--json",
     "json_path",
@@ -298,13 +311,13 @@ def corpus_fetch(name, dest):
     type=click.Choice(["error", "skip"]),
     default="error",
     show_default=True,
-    help="Text characters outside the vocabulary.",
+    help="Text characters outside the vocabulary (skip drops them, with a count).",
 )
 @click.option(
     "--gradients/--no-gradients",
     default=True,
     show_default=True,
-    help="Measure the vanishing gradient (loads TensorFlow).",
+    help="Measure the vanishing gradient (loads TensorFlow; without it a page takes about a second).",
 )
 @library_errors
 def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path, detectors, on_unknown, gradients):
