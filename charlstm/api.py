@@ -5,6 +5,7 @@
     model = charlstm.load("checkpoints/macbeth")        # run dir (its best), .keras file, or None: latest run
     text = model.generate(prime="MACBETH.", length=200, seed=1, temperature=0.8)
     for piece in model.stream(prime="MACBETH.", length=10_000): ...
+    opts = charlstm.SampleOptions.create(prime="MACBETH.", seed=1)   # checked; model.generate(opts)
     model.evaluate("held_out.txt")                      # bits/nats per char, perplexity
     model.info                                          # vocabulary, configs, history
 

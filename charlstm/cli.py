@@ -19,7 +19,7 @@ from click.core import ParameterSource
 from charlstm import __version__
 from charlstm.clitypes import options
 from charlstm.config import DeviceConfig, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
-from charlstm.options import SampleOptions
+from charlstm.options import ON_UNKNOWN, SampleOptions
 
 CHECKPOINT_HELP = (
     "Checkpoint file, or a training run's directory (its best checkpoint); "
@@ -308,7 +308,7 @@ def corpus_fetch(name, dest):
 )
 @click.option(
     "--on-unknown",
-    type=click.Choice(["error", "skip"]),
+    type=click.Choice(ON_UNKNOWN),
     default="error",
     show_default=True,
     help="Text characters outside the vocabulary (skip drops them, with a count).",
