@@ -85,7 +85,7 @@ class Option:
             raise self.error(f"{text!r} is not {not_one}") from None
         return self.check(value)
 
-    def _outside(self, value) -> bool:
+    def outside(self, value) -> bool:
         below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
         above = self.high is not None and (value >= self.high if self.high_open else value > self.high)
         return below or above
@@ -95,7 +95,7 @@ def _check_int(opt: Option, value):
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         return value, f"{value!r} is not a valid integer."
     value = int(value)
-    return value, (f"{value} is not in the range {opt.describe_range()}." if opt._outside(value) else None)
+    return value, (f"{value} is not in the range {opt.describe_range()}." if opt.outside(value) else None)
 
 
 def _check_float(opt: Option, value):
@@ -104,12 +104,12 @@ def _check_float(opt: Option, value):
     value = float(value)
     if not math.isfinite(value):  # NaN slips through every comparison; no option means anything by ±inf
         return value, f"{value!r} is not a finite number; give one in the range {opt.describe_range()}."
-    return value, (f"{value} is not in the range {opt.describe_range()}." if opt._outside(value) else None)
+    return value, (f"{value} is not in the range {opt.describe_range()}." if opt.outside(value) else None)
 
 
 def _check_seed(opt: Option, value):
     value, reason = _check_int(opt, value)
-    if reason and isinstance(value, int):
+    if reason and type(value) is int:  # an integer (bools are not), out of range
         reason = f"{value} is out of range: seeds are 0 to {SEED_MAX}"
     return value, reason
 

@@ -103,6 +103,7 @@ def test_sample_options_checks_every_field_and_resolves_the_seed_once():
         ("echo_prime", "no", "'no' is not a valid boolean."),
         ("stop", 3, "3 is not a string."),
         ("length", None, "None is not a valid integer."),
+        ("seed", True, "True is not a valid integer."),
     ]:
         with pytest.raises(UsageError) as e:
             SampleOptions.create(**{name: value})
