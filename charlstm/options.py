@@ -86,6 +86,7 @@ class Option:
         return self.check(value)
 
     def outside(self, value) -> bool:
+        """The number lies outside the range (NaN lies inside every comparison: check finiteness first)."""
         below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
         above = self.high is not None and (value >= self.high if self.high_open else value > self.high)
         return below or above
