@@ -29,7 +29,7 @@ from charlstm.errors import FetchError
 from charlstm.files import atomic_write
 
 CHUNK_CHARS = 20_000  # interleaving grain: ~550 chunks, so a 5% tail holds ~27 of them, all sources
-CORPUS_SHA256: str | None = None  # of english.txt as these sources and this code build it
+CORPUS_SHA256 = "f40e56f96310d28008c8825a46010606dbb835a9cc155c93b2fb538341fdcf22"  # english.txt, as built here
 TINY_NAME = "tinyshakespeare.txt"
 TINY_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
 MANIFEST_SUFFIX = ".manifest.json"
@@ -67,7 +67,9 @@ def interleave(streams: dict[str, list[str]]) -> list[tuple[str, str]]:
 
 def assemble(documents: dict[str, list[tuple[str, str]]], chunk_chars: int = CHUNK_CHARS) -> tuple[str, dict]:
     """The corpus text, and the characters each source contributes (separators not counted)."""
-    streams = {name: chunks("\n\n\n".join(tidy(text) for _, text in docs), chunk_chars) for name, docs in documents.items()}
+    streams = {
+        name: chunks("\n\n\n".join(tidy(text) for _, text in docs), chunk_chars) for name, docs in documents.items()
+    }
     ordered = interleave(streams)
     chars = {name: sum(len(p) for p in pieces) for name, pieces in streams.items()}
     return "\n\n".join(piece for _, piece in ordered) + "\n", chars
@@ -124,8 +126,8 @@ def check_contamination(text: str, refs: dict[str, str], info: dict) -> dict:
     }
 
 
-def build(dest: Path, workdir: Path, expected_sha256: str | None = CORPUS_SHA256) -> tuple[str, dict]:
-    """The corpus text and its manifest (downloads into `workdir`)."""
+def build(dest: Path, workdir: Path) -> tuple[str, dict]:
+    """The corpus text and its manifest (downloads into `workdir`); refused unless its sha256 is CORPUS_SHA256."""
     documents, records, macbeth = {}, [], b""
     for source in SOURCES:
         archive, members = _members(source, workdir)
@@ -156,8 +158,8 @@ def build(dest: Path, workdir: Path, expected_sha256: str | None = CORPUS_SHA256
     manifest = {"name": "english", "chars": len(text), "vocabulary": len(set(text)), "chunk_chars": CHUNK_CHARS}
     manifest["contamination"] = check_contamination(text, refs, info)
     digest = registries.sha256_of(text.encode("utf-8"))
-    if expected_sha256 and digest != expected_sha256:
-        raise FetchError(f"english.txt: sha256 {digest} does not match the pinned {expected_sha256}")
+    if CORPUS_SHA256 and digest != CORPUS_SHA256:
+        raise FetchError(f"english.txt: sha256 {digest} does not match the pinned {CORPUS_SHA256}")
     manifest.update(sha256=digest, sources=records)
     return text, manifest
 
@@ -180,5 +182,7 @@ def fetch(dest: Path) -> Path:
         atomic_write(path.with_name(path.stem + MANIFEST_SUFFIX), (json.dumps(manifest, indent=1) + "\n").encode())
         atomic_write(path, text.encode("utf-8"))
     except OSError as e:
-        raise FetchError(f"cannot write {path}: {e.strerror or e}; check the folder's permissions and free space") from None
+        raise FetchError(
+            f"cannot write {path}: {e.strerror or e}; check the folder's permissions and free space"
+        ) from None
     return path

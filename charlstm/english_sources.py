@@ -144,7 +144,8 @@ def dict_entries(index: bytes, data: bytes) -> list[str]:
 
 def clean_devil(members: dict[str, bytes]) -> list[tuple[str, str]]:
     base = "usr/share/dictd/devil"
-    return [("The Devil's Dictionary (1911)", "\n\n".join(dict_entries(members[base + ".index"], members[base + ".dict.dz"])))]
+    entries = dict_entries(members[base + ".index"], members[base + ".dict.dz"])
+    return [("The Devil's Dictionary (1911)", "\n\n".join(entries))]
 
 
 _LINK = re.compile(r"\{([^{}]*)\}")
@@ -153,7 +154,7 @@ _BOX = re.compile("[\u2500-\u257f]")  # box drawing: the tables and diagrams of 
 
 def clean_jargon(members: dict[str, bytes]) -> list[tuple[str, str]]:
     """Entries without `{cross reference}` braces (a wrapped one joined on one line), no-break spaces
-    as spaces, soft hyphens removed; the entries drawn as box tables (10 of 2,314: ASCII, emoticon, glob, ...) dropped."""
+    as spaces, soft hyphens removed; the entries drawn as box tables dropped (10 of 2,314: ASCII, glob, ...)."""
     base = "usr/share/dictd/jargon"
     entries = dict_entries(members[base + ".index"], members[base + ".dict.dz"])
     text = "\n\n".join(e for e in entries if not _BOX.search(e))
@@ -216,7 +217,12 @@ SOURCES = (
     Source(
         "austen",
         "Jane Austen: the six novels",
-        Package("debian", "r-cran-janeaustenr", "1.0.0-1", "df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95"),
+        Package(
+            "debian",
+            "r-cran-janeaustenr",
+            "1.0.0-1",
+            "df6bddf211906d1ff404f8ff662c21b34e6660e7f54a311084e749050c019c95",
+        ),
         {
             R_LIB + "janeaustenr/data/Rdata.rdx": "cab8cbe4ce965d3b42b35c03383bafccc0eb78151f70e4748ead45270470c22f",
             R_LIB + "janeaustenr/data/Rdata.rdb": "8fb5198960d0da724b1562f96e4221e5c1b41ff455000280b02c55980c3d8f21",
@@ -264,7 +270,9 @@ SOURCES = (
     Source(
         "jargon",
         "The Jargon File 4.4.7",
-        Package("debian", "dict-jargon", "4.4.7-3.1", "405f8168d7994ed2cb71407bb95493daec2e9aa66fc0461dafa74a9d6728a8c1"),
+        Package(
+            "debian", "dict-jargon", "4.4.7-3.1", "405f8168d7994ed2cb71407bb95493daec2e9aa66fc0461dafa74a9d6728a8c1"
+        ),
         {
             "usr/share/dictd/jargon.index": "ba834d4907f0f3eabc79644e2c3b85961e28b0fde92ae5ae24a44702bb5a98a9",
             "usr/share/dictd/jargon.dict.dz": "856ced964d3a3cfd79a3dc251df04365eefd848966e3ae94e58f2671d6e79ca5",
