@@ -28,7 +28,7 @@ from charlstm.english_sources import MACBETH_MEMBER, MACBETH_SHA256, SOURCES, So
 from charlstm.errors import FetchError
 from charlstm.files import atomic_write
 
-CHUNK_CHARS = 20_000  # interleaving grain: ~550 chunks, so a 5% tail holds ~27 of them, all sources
+CHUNK_CHARS = 20_000  # interleaving grain: 530 chunks, so a 5% tail holds ~26 of them, from every source
 CORPUS_SHA256 = "f40e56f96310d28008c8825a46010606dbb835a9cc155c93b2fb538341fdcf22"  # english.txt, as built here
 TINY_NAME = "tinyshakespeare.txt"
 TINY_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
