@@ -124,6 +124,24 @@ def check_contamination(text: str, refs: dict[str, str], info: dict) -> dict:
     }
 
 
+def _record(source: Source, archive: Path, documents: list[tuple[str, str]]) -> dict:
+    """The manifest's entry for one source (its `chars` are added once the corpus is assembled)."""
+    pkg = source.package
+    return {
+        "name": source.name,
+        "title": source.title,
+        "registry": pkg.registry,
+        "package": pkg.name,
+        "version": pkg.version,
+        "architecture": pkg.arch if pkg.registry == "debian" else None,
+        "archive": archive.name,
+        "archive_sha256": pkg.sha256,
+        "members": source.members,
+        "licence": source.licence,
+        "documents": [title for title, _ in documents],
+    }
+
+
 def build(dest: Path, workdir: Path) -> tuple[str, dict]:
     """The corpus text and its manifest (downloads into `workdir`); refused unless its sha256 is CORPUS_SHA256."""
     documents, records, macbeth = {}, [], b""
@@ -134,22 +152,7 @@ def build(dest: Path, workdir: Path) -> tuple[str, dict]:
             documents[source.name] = source.clean({path: members[path] for path in source.members})
         except (ValueError, KeyError) as e:  # UnicodeDecodeError and RDataError are ValueErrors
             raise FetchError(f"{source.package.spec}: cannot read its text: {e}") from None
-        pkg = source.package
-        records.append(
-            {
-                "name": source.name,
-                "title": source.title,
-                "registry": pkg.registry,
-                "package": pkg.name,
-                "version": pkg.version,
-                "architecture": pkg.arch if pkg.registry == "debian" else None,
-                "archive": archive.name,
-                "archive_sha256": pkg.sha256,
-                "members": source.members,
-                "licence": source.licence,
-                "documents": [title for title, _ in documents[source.name]],
-            }
-        )
+        records.append(_record(source, archive, documents[source.name]))
     text, chars = assemble(documents)
     for record in records:
         record["chars"] = chars[record["name"]]
