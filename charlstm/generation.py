@@ -11,14 +11,14 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from charlstm.checkpoint import Checkpoint
+from charlstm.checkpoint import CheckpointMeta
 from charlstm.corpus import Vocabulary, describe_chars, normalize_newlines
 from charlstm.errors import VocabularyError
 from charlstm.sampling import Network, SampleOptions, sample_steps
 
 
 def prepare_prime(
-    prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None]
+    prime: str | None, ckpt: CheckpointMeta, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None]
 ) -> str:
     """The prime to feed: the stored excerpt when none is given, case-folded like training."""
     if prime is None:

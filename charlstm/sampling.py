@@ -71,8 +71,8 @@ class Network:
         return np.stack(out, axis=1)
 
 
-def load_network(path: str | os.PathLike) -> tuple[ckpt_io.Checkpoint, Network]:
-    """(Checkpoint, Network) from a checkpoint file, without TensorFlow."""
+def load_network(path: str | os.PathLike) -> tuple[ckpt_io.CheckpointMeta, Network]:
+    """(CheckpointMeta, Network) from a checkpoint file, without TensorFlow."""
     ckpt = ckpt_io.load(path)
     weights = ckpt_io.load_weights(ckpt.path)
     try:
