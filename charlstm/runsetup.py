@@ -40,7 +40,8 @@ class RunOptions:
 class TrainingSetup:
     """The devices, batches, model, engine and monitor of one run, built from its plan."""
 
-    tf: object  # the tensorflow module (tf_runtime)
+    keras: object  # the keras module, on the chosen device (tf_runtime)
+    tf: object  # the tensorflow module
     strategy: object  # the tf.distribute strategy
     multi_worker: bool  # a MultiWorkerMirroredStrategy: a collective failure means a lost peer
     chief: bool  # this worker writes checkpoints and speaks
@@ -109,7 +110,7 @@ class TrainingSetup:
         cfg, opts, model_config = self.plan.config, self.options, self.plan.model_config
         policy = tf_runtime.set_precision(cfg.mixed_precision, opts.device)
         with self.strategy.scope():
-            self.model = self._load_or_build(model_lib, policy)
+            self.model = self._load_or_build(policy)
         if opts.device == "gpu":
             model_lib.require_cudnn(self.model, model_config.cell)
         self.engine = Engine(
@@ -121,9 +122,11 @@ class TrainingSetup:
             loss_scale=policy == "mixed_float16",
         )
 
-    def _load_or_build(self, model_lib, policy: str):
+    def _load_or_build(self, policy: str):
         """Where the initial weights come from: the checkpoint a resumed run continues, or
         a fresh model from the seed with a new optimizer."""
+        from charlstm import model as model_lib
+
         cfg = self.plan.config
         if self.plan.resume_from is not None:
             # A compiled load restores the optimizer's slots and step count.

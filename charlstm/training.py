@@ -165,7 +165,7 @@ class TrainingRun:
                 self.stop.reason = "patience" if s.annealed else "max-time"  # annealed: a budget patience set
         return self.stop.reason is not None
 
-    def _end_epoch(self, epoch: int, first: int, done: int, seconds: float, nats, carried) -> None:
+    def _end_epoch(self, epoch: int, first: int, done: int, seconds: float, nats, carried_state) -> None:
         s, cfg = self.state, self.config
         complete = done >= self.batches.steps
         val = self.engine.evaluate(self.val_batches, carry_state=cfg.carry_state) / LN2
@@ -204,7 +204,7 @@ class TrainingRun:
             s.plateau_scale *= cfg.lr_decay
         s.epoch, s.step = (epoch + 1, 0) if complete else (epoch, done)
         annealing = verdict.stop and self._anneal(seconds)
-        self._save(verdict.improved, carried_state=None if complete else carried)
+        self._save(verdict.improved, carried_state=None if complete else carried_state)
         self.monitor.epoch_end(record, verdict.improved)
         if complete and cfg.sample_every and (epoch + 1) % cfg.sample_every == 0 and self.chief:
             self.monitor.log(self._sample(epoch))
