@@ -26,6 +26,7 @@ from charlstm import resume as resume_rules
 from charlstm.config import MODEL_OPTIONS, ModelConfig, TrainConfig
 from charlstm.corpus import Vocabulary
 from charlstm.errors import CorpusError, UsageError
+from charlstm.options import random_seed
 from charlstm.runstate import RunState
 
 
@@ -84,7 +85,7 @@ def plan_run(
     if given.get("seed") is None:
         given.pop("seed", None)
         if not resume:
-            given["seed"] = int.from_bytes(os.urandom(4), "little")
+            given["seed"] = random_seed()
     if resume:
         stored = resume_rules.stored_run(run_dir)
         config = resume_rules.resumed_config(stored, given)  # refuse conflicts before reading the corpus
