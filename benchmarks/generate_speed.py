@@ -73,7 +73,8 @@ def tutorial_chars_per_s(ckpt: Path, n_chars: int) -> float:
 def sampler_chars_per_s(ckpt: Path, length: int, num_samples: int) -> float:
     from charlstm.corpus import Vocabulary
     from charlstm.network import load_network
-    from charlstm.sampling import SampleOptions, sample_steps
+    from charlstm.options import SampleOptions
+    from charlstm.sampling import sample_steps
 
     meta, net = load_network(ckpt)
     vocab = Vocabulary(meta.vocabulary)
@@ -91,7 +92,8 @@ def stream_vs_ceiling(ckpt: Path, length: int, chunk: int = 1000) -> tuple[float
 
     from charlstm.corpus import Vocabulary
     from charlstm.network import load_network
-    from charlstm.sampling import SampleOptions, sample_steps
+    from charlstm.options import SampleOptions
+    from charlstm.sampling import sample_steps
 
     meta, net = load_network(ckpt)
     vocab = Vocabulary(meta.vocabulary)

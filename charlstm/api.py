@@ -29,7 +29,7 @@ from charlstm import checkpoint as ckpt_io
 from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, DeviceConfig, ModelConfig, TrainConfig
 from charlstm.corpus import Vocabulary, decode, read_corpus
 from charlstm.errors import UsageError
-from charlstm.options import SampleOptions, check_values, random_seed
+from charlstm.options import SampleOptions, check_values
 
 __all__ = ["Model", "SampleOptions", "load", "train"]
 
@@ -43,7 +43,7 @@ def _warn(message: str) -> None:
 class Model:
     """A trained checkpoint, ready to sample from and score text with (NumPy only)."""
 
-    def __init__(self, checkpoint: ckpt_io.Checkpoint):
+    def __init__(self, checkpoint: ckpt_io.CheckpointMeta):
         self.checkpoint = checkpoint  # the metadata: configs, vocabulary, history
         self.vocabulary = Vocabulary(checkpoint.vocabulary)
 
@@ -208,13 +208,8 @@ def train(
     from the stored run. Returns a `TrainResult`; checkpoints go to `checkpoint_dir`
     (default: checkpoints/<first corpus file's name>).
     """
-    from charlstm import checkpoint as ckpt_io
-    from charlstm import fetch
-    from charlstm import resume as resume_rules
-    from charlstm.corpus import corpus_name
-    from charlstm.idfile import encode_corpus
-    from charlstm.training import Corpus, RunOptions
-    from charlstm.training import train as run_training
+    from charlstm.runplan import plan_run
+    from charlstm.training import RunOptions, TrainingRun
 
     unknown = sorted(set(options) - set(TRAIN_OPTIONS))
     if unknown:
@@ -222,54 +217,13 @@ def train(
     check_values(options, ModelConfig, TrainConfig, DeviceConfig)
     devices = DeviceConfig(**{k: options.pop(k) for k in DEVICE_OPTIONS if k in options})
     log = log or (_stderr if verbose else (lambda msg: None))
-    paths = [str(p) for p in corpus]
-    if not paths:
-        paths = [str(fetch.fetch("macbeth"))]
-        log(f"no corpus given: training on {paths[0]}")
-    if paths.count("-") > 1:
-        raise UsageError("stdin ('-') can be given only once")
-    run_dir = Path(checkpoint_dir) if checkpoint_dir else ckpt_io.default_root() / corpus_name(paths)
-    if options.get("seed") is None:
-        options.pop("seed", None)
-        if not resume:
-            options["seed"] = random_seed()
-    if resume:
-        stored = resume_rules.stored_run(run_dir)
-        resume_rules.resumed_config(stored, options)  # refuse conflicts before reading the corpus
-        lowercase, vocabulary, seed = stored.training.lowercase, stored.vocabulary, stored.training.seed
-        model_config = train_config = None
-    else:
-        resume_rules.check_new_run(run_dir, overwrite)
-        model_config = ModelConfig(vocab_size=0, **{k: v for k, v in options.items() if k in MODEL_OPTIONS})
-        train_config = TrainConfig(**{k: v for k, v in options.items() if k not in MODEL_OPTIONS})
-        lowercase, vocabulary, seed = train_config.lowercase, None, train_config.seed
-    # Streamed into a memory-mapped id file: the corpus never sits in memory as text.
-    encoded = encode_corpus(paths, _cache_path(run_dir), lowercase=lowercase, vocabulary=vocabulary, seed=seed)
-    data = Corpus(encoded.ids, encoded.vocab, encoded.excerpt, release=encoded.release_pages)
-    corpus_info = {"names": [("<stdin>" if c == "-" else c) for c in paths], "chars": encoded.chars}
+    plan = plan_run(corpus, checkpoint_dir, options, resume=resume, overwrite=overwrite, log=log)
     run_options = RunOptions(
         device=devices.device,
         strategy=devices.strategy,
         log=log,
         progress=verbose,
         tensorboard=Path(tensorboard) if tensorboard else None,
-        corpus_info=corpus_info,
         collective_timeout=devices.collective_timeout,
     )
-    return run_training(
-        data, model_config, train_config, run_dir, resume=resume, options=run_options, options_given=options
-    )
-
-
-def _cache_path(run_dir: Path) -> Path:
-    """Where the encoded corpus lives: the run directory, except for a multi-worker run's
-    non-chief workers, which write nothing there (a temp folder of their own instead)."""
-    from charlstm.tf_runtime import chief_task
-
-    if chief_task():
-        return run_dir / "corpus.ids"
-    import hashlib
-    import tempfile
-
-    key = hashlib.sha256(f"{run_dir.resolve()}|{os.environ.get('TF_CONFIG')}".encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"charlstm-worker-{key}" / "corpus.ids"
+    return TrainingRun(plan, run_options).run()

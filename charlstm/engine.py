@@ -183,13 +183,13 @@ class Engine:
         )
         return StepResult(float(loss_sum), bool(float(stop_all) > 0)), new_state
 
-    def evaluate(self, batches: list[tuple], carry: bool) -> float:
+    def evaluate(self, batches: list[tuple], carry_state: bool) -> float:
         """Mean nats per real target over `batches`, the state carried between them or not."""
         total_loss, total_weight, state = 0.0, 0.0, None
         for batch in batches:
             batch = self.pad_rows(batch)
             rows = len(batch[0])
-            if state is None or not carry:
+            if state is None or not carry_state:
                 state = self.zero_state(rows)
             x, y, w = (self._split(a) for a in batch)
             loss_sum, state = self._eval_fn(x, y, w, state, self._row0(rows), self.tf.constant(rows, self.tf.int32))

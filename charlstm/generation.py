@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from charlstm.checkpoint import Checkpoint
+from charlstm.checkpoint import CheckpointMeta
 from charlstm.corpus import Vocabulary
 from charlstm.network import Network
 from charlstm.options import SampleOptions
@@ -21,7 +21,7 @@ from charlstm.usertext import prepare_text
 
 
 def prepare_prime(
-    prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None]
+    prime: str | None, ckpt: CheckpointMeta, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None]
 ) -> str:
     """The prime to feed: the stored excerpt when none is given, else `usertext.prepare_text`'s reading of it."""
     if prime is None:

@@ -204,8 +204,8 @@ def join_rows(states: list[State]) -> State:
     return [tuple(np.concatenate(arrays) for arrays in zip(*layer)) for layer in zip(*states)]
 
 
-def load_network(path: str | os.PathLike) -> tuple[ckpt_io.Checkpoint, Network]:
-    """(Checkpoint, Network) from a checkpoint file, without TensorFlow."""
+def load_network(path: str | os.PathLike) -> tuple[ckpt_io.CheckpointMeta, Network]:
+    """(CheckpointMeta, Network) from a checkpoint file, without TensorFlow."""
     ckpt = ckpt_io.load(path)
     weights = ckpt_io.load_weights(ckpt.path)
     try:

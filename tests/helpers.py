@@ -34,3 +34,26 @@ def invoke(runner, *args, input=None):
     from charlstm.cli import main
 
     return runner.invoke(main, [str(a) for a in args], input=input)
+
+
+def prepare(text: str, seed: int, vocabulary: str | None = None):
+    """`text` (already read and case-folded) encoded in memory as a `charlstm.runplan.Corpus`:
+    the reference the streamed `charlstm.idfile.encode_corpus` is checked against, and the
+    quick way to a corpus in tests. `vocabulary` is a resumed checkpoint's: the text must
+    not bring new characters."""
+    from charlstm.corpus import Vocabulary, describe_chars, prime_excerpt
+    from charlstm.errors import CorpusError
+    from charlstm.runplan import Corpus
+
+    found = Vocabulary.from_text(text)
+    if vocabulary is None:
+        vocab = found
+    else:
+        vocab = Vocabulary(vocabulary)
+        missing = "".join(sorted(set(found.chars) - set(vocabulary)))
+        if missing:
+            raise CorpusError(
+                f"the corpus has {len(missing)} character(s) the checkpoint's vocabulary lacks: "
+                f"{describe_chars(missing)}; resume only on text made of the same characters"
+            )
+    return Corpus(vocab.encode(text), vocab, prime_excerpt(text, seed))

@@ -223,7 +223,7 @@ def test_read_and_release_pages(tmp_path):
 
 
 def test_same_corpus_as_training_prepare_fresh_and_resumed(tmp_path):
-    from charlstm.training import prepare
+    from helpers import prepare
 
     a = write(tmp_path / "a.txt", MIXED * 40)
     text = read_corpus([str(a)])
