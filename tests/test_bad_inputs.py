@@ -4,22 +4,9 @@ import pytest
 
 from charlstm import checkpoint as ckpt_io
 
-from helpers import TINY_TEXT, invoke
+from helpers import TINY_TEXT, invoke, tiny_args
 
-FAST = [
-    "--units",
-    "4",
-    "--layers",
-    "1",
-    "--embedding-dim",
-    "4",
-    "--seq-length",
-    "10",
-    "--epochs",
-    "1",
-    "--sample-every",
-    "0",
-]
+FAST = tiny_args(seq_length=10, epochs=1)  # the messages below count on --seq-length 10
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 
 
@@ -97,12 +84,7 @@ def test_megabytes_on_one_line(runner, tmp_path):
         p,
         "--checkpoint-dir",
         tmp_path / "run",
-        "--quiet",
-        "--max-time",
-        "2",
-        "--batch-size",
-        "1024",
-        *FAST,
+        *tiny_args(seq_length=10, epochs=1, batch_size=1024, max_time=2, quiet=True),
     )
     assert r.exit_code == 0, r.output
     meta = ckpt_io.load(tmp_path / "run" / "last.keras")

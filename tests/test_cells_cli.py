@@ -11,34 +11,16 @@ from charlstm import checkpoint as ckpt_io
 from charlstm.config import CELLS
 from charlstm.equations import LSTM, FusedLSTM
 
-from helpers import TINY_TEXT, invoke
+from helpers import TINY_TEXT, invoke, tiny_args
 
-ARGS = [
-    "--units",
-    "6",
-    "--layers",
-    "2",
-    "--embedding-dim",
-    "4",
-    "--seq-length",
-    "16",
-    "--batch-size",
-    "16",
-    "--seed",
-    "2",
-    "--sample-every",
-    "0",
-    "--quiet",
-    "--patience",
-    "0",
-]
+ARGS = tiny_args(layers=2, epochs=1, seed=2, patience=0, quiet=True)  # two layers: every cell stacked
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
 def test_cell_end_to_end(runner, tiny_corpus, tmp_path, cell):
     run = tmp_path / cell
-    r = invoke(runner, "train", tiny_corpus, "--cell", cell, "--epochs", "1", "--checkpoint-dir", run, *ARGS)
+    r = invoke(runner, "train", tiny_corpus, "--cell", cell, "--checkpoint-dir", run, *ARGS)
     assert r.exit_code == 0, r.output
     meta = ckpt_io.load(run / "best.keras")
     assert meta.model.cell == cell

@@ -16,27 +16,9 @@ from charlstm import checkpoint as ckpt_io
 from charlstm import files
 from charlstm.sampling import load_network
 
-from helpers import TINY_TEXT, invoke
+from helpers import TINY_TEXT, invoke, tiny_args
 
-SMALL = [
-    "--units",
-    "8",
-    "--layers",
-    "1",
-    "--embedding-dim",
-    "4",
-    "--seq-length",
-    "20",
-    "--batch-size",
-    "8",
-    "--seed",
-    "3",
-    "--sample-every",
-    "0",
-    "--no-jit",
-    "--patience",
-    "0",
-]
+SMALL = tiny_args(epochs=None, seed=3, patience=0)  # every call gives its --epochs
 
 
 def _weights(path):
@@ -47,20 +29,9 @@ def _weights(path):
 def test_two_epochs_plus_resume_equals_four_straight(runner, tiny_corpus, tmp_path, op_determinism):
     a, b = tmp_path / "straight", tmp_path / "resumed"
     # plateau: the rate does not depend on the planned --epochs, which the resume raises
-    for run, epochs in ((a, "4"), (b, "2")):
-        r = invoke(
-            runner,
-            "train",
-            tiny_corpus,
-            "--checkpoint-dir",
-            run,
-            "--epochs",
-            epochs,
-            "--quiet",
-            "--schedule",
-            "plateau",
-            *SMALL,
-        )
+    for run, epochs in ((a, 4), (b, 2)):
+        args = tiny_args(epochs=epochs, seed=3, patience=0, schedule="plateau", quiet=True)  # SMALL, with --epochs
+        r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, *args)
         assert r.exit_code == 0, r.output
     r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", b, "--epochs", "4", "--resume", "--quiet")
     assert r.exit_code == 0, r.output
