@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -52,6 +55,23 @@ def tiny_configs(**changes):
 
 
 TINY_TRAIN_ARGS = tiny_args()  # the tiny run of conftest's `trained_run`
+
+
+# ---- what a fresh interpreter imports ----------------------------------------------------------
+HEAVY = ("tensorflow", "keras")  # what `import charlstm`, `generate` and the cells' module must not load
+_MARK = "imported-modules:"
+
+
+def imported_by(code: str, packages=HEAVY) -> list[str]:
+    """The modules of `packages` (each a module and its submodules) that `code` leaves in
+    sys.modules, run in a fresh interpreter that must exit cleanly: [] when none was imported."""
+    probe = (
+        f"{code}\nimport json, sys\nprint({_MARK!r} + json.dumps(sorted(m for m in sys.modules "
+        f"if any(m == p or m.startswith(p + '.') for p in {tuple(packages)!r}))), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(next(line for line in done.stderr.splitlines()[::-1] if line.startswith(_MARK))[len(_MARK) :])
 
 
 def invoke(runner, *args, input=None):

@@ -74,21 +74,8 @@ def test_generate_reads_prime_from_stdin(runner, trained_run):
 
 
 def test_generate_json_is_one_object_per_sample(runner, trained_run):
-    r = invoke(
-        runner,
-        "generate",
-        "-c",
-        trained_run,
-        "--prime",
-        "a",
-        "--seed",
-        "1",
-        "--length",
-        "10",
-        "--num-samples",
-        "3",
-        "--json",
-    )
+    flags = ("--prime", "a", "--seed", "1", "--length", "10", "--num-samples", "3", "--json")
+    r = invoke(runner, "generate", "-c", trained_run, *flags)
     assert r.exit_code == 0
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert [row["sample"] for row in rows] == [0, 1, 2]
