@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -33,7 +30,7 @@ def tiny_run(**changes) -> dict:
 
 def tiny_args(**changes) -> list[str]:
     """tiny_run(**changes) as `charlstm train` flags: units=4 gives --units 4, jit_compile=False
-    --no-jit, quiet=True --quiet (CLI-only flags are welcome)."""
+    --no-jit, carry_state=True --carry-state; keys only the CLI has (quiet=True, device="gpu") too."""
     args = []
     for field, value in tiny_run(**changes).items():
         flag = _FLAGS.get(field, field).replace("_", "-")
@@ -48,23 +45,26 @@ def tiny_configs(**changes):
     from charlstm.config import ModelConfig, TrainConfig
 
     run = tiny_run(**changes)
-    model = {f.name for f in fields(ModelConfig)}
-    return ModelConfig(vocab_size=0, **{k: v for k, v in run.items() if k in model}), TrainConfig(
-        **{k: v for k, v in run.items() if k not in model}
-    )
+    model_fields = {f.name for f in fields(ModelConfig)}
+    model = ModelConfig(vocab_size=0, **{k: v for k, v in run.items() if k in model_fields})
+    return model, TrainConfig(**{k: v for k, v in run.items() if k not in model_fields})
 
 
 TINY_TRAIN_ARGS = tiny_args()  # the tiny run of conftest's `trained_run`
 
 
 # ---- what a fresh interpreter imports ----------------------------------------------------------
-HEAVY = ("tensorflow", "keras")  # what `import charlstm`, `generate` and the cells' module must not load
+HEAVY = ("tensorflow", "keras")  # what `import charlstm` and `generate` must never load
 _MARK = "imported-modules:"
 
 
 def imported_by(code: str, packages=HEAVY) -> list[str]:
     """The modules of `packages` (each a module and its submodules) that `code` leaves in
     sys.modules, run in a fresh interpreter that must exit cleanly: [] when none was imported."""
+    import json
+    import subprocess
+    import sys
+
     probe = (
         f"{code}\nimport json, sys\nprint({_MARK!r} + json.dumps(sorted(m for m in sys.modules "
         f"if any(m == p or m.startswith(p + '.') for p in {tuple(packages)!r}))), file=sys.stderr)"
