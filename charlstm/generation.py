@@ -14,7 +14,8 @@ from typing import TextIO
 from charlstm.checkpoint import Checkpoint
 from charlstm.corpus import Vocabulary, describe_chars, normalize_newlines
 from charlstm.errors import VocabularyError
-from charlstm.sampling import Network, SampleOptions, sample_steps
+from charlstm.options import SampleOptions
+from charlstm.sampling import Network, sample_steps
 
 
 def prepare_prime(
@@ -72,7 +73,6 @@ def stream(
     opts: SampleOptions,
     out: TextIO,
     as_json: bool = False,
-    echo_prime: bool = True,
 ) -> None:
     """Generate and write.
 
@@ -83,7 +83,7 @@ def stream(
     steps = sample_steps(net, prime_ids, opts, vocab.chars)
     if opts.num_samples == 1 and not as_json:
         w = _Streamer(out)
-        if echo_prime:
+        if opts.echo_prime:
             w.write(prime)
         for (piece,) in steps:
             w.write(piece)
@@ -95,7 +95,7 @@ def stream(
         for p, piece in zip(parts, pieces):
             p.append(piece)
     for k, p in enumerate(parts):
-        i, text = opts.first_index + k, "".join(p)
+        i, text = opts.sample_index + k, "".join(p)
         if as_json:
             out.write(
                 json.dumps(
@@ -107,5 +107,5 @@ def stream(
         else:
             if opts.num_samples > 1:
                 out.write(f"----- sample {i} (seed {opts.seed}) -----\n")
-            out.write((prime if echo_prime else "") + text + "\n")
+            out.write((prime if opts.echo_prime else "") + text + "\n")
         out.flush()

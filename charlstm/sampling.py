@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig
 from charlstm.equations import CELL_CLASSES, CELL_WEIGHTS, FusedLSTM, softmax
 from charlstm.errors import CheckpointError, UsageError
+from charlstm.options import SampleOptions
 
 
 class Network:
@@ -213,18 +213,6 @@ class _PickOne:
         return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), self.last)
 
 
-@dataclass
-class SampleOptions:
-    length: int = 500  # chars to generate after the prime
-    temperature: float = 1.0  # 0 = greedy argmax; <1 sharper, >1 flatter
-    top_k: int | None = None  # sample only among the k likeliest chars
-    top_p: float | None = None  # nucleus: the likeliest chars holding this mass
-    seed: int = 0  # with the sample index, fixes every draw
-    num_samples: int = 1  # samples generated together as one batch
-    first_index: int = 0  # index of the first sample: sample i always draws from stream (seed, i)
-    stop: str | None = None  # end a sample when this string appears (not emitted)
-
-
 class _Uniforms:
     """Per-sample random streams: sample i draws the same numbers alone or in a batch."""
 
@@ -254,7 +242,7 @@ def sample_steps(net: Network, prime_ids: np.ndarray, opts: SampleOptions, chars
         logits = prime.step(np.array([i]))
     state = [tuple(np.repeat(a, n, axis=0) for a in s) for s in prime.state()]
     logits = np.repeat(logits, n, axis=0)  # (n, vocab)
-    stepper, uniforms = Stepper(net, state), _Uniforms(opts.seed, n, opts.first_index)
+    stepper, uniforms = Stepper(net, state), _Uniforms(opts.seed, n, opts.sample_index)
     plain = (
         (opts.top_k is None or opts.top_k >= net.vocab_size)
         and (opts.top_p is None or opts.top_p >= 1.0)
