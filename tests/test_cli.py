@@ -229,25 +229,6 @@ def test_train_missing_file_and_directory_are_usage_errors(runner, tmp_path):
     assert "is a directory" in r.stderr
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ("--seq-length", "0"),
-        ("--units", "0"),
-        ("--layers", "0"),
-        ("--batch-size", "-1"),
-        ("--val-fraction", "1"),
-        ("--val-fraction", "0"),
-        ("--units", "1000000"),
-        ("--dropout", "1"),
-    ],
-)
-def test_train_bad_option_values_are_usage_errors(runner, tiny_corpus, args):
-    r = invoke(runner, "train", tiny_corpus, *args)
-    assert r.exit_code == 2
-    assert r.stderr.startswith(f"Error: Invalid value for '{args[0]}'")
-
-
 def test_missing_checkpoint_errors(runner, tmp_path):
     r = invoke(runner, "generate", "-c", tmp_path / "nothing")
     assert r.exit_code == 1
