@@ -8,25 +8,70 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 TINY_TEXT = ("the cat sat on the mat.\nthe dog sat on the log.\na cat and a dog met on a mat by a log.\n") * 40
 
-TINY_TRAIN_ARGS = [
-    "--units",
-    "16",
-    "--layers",
-    "1",
-    "--embedding-dim",
-    "8",
-    "--seq-length",
-    "20",
-    "--batch-size",
-    "16",
-    "--epochs",
-    "2",
-    "--seed",
-    "7",
-    "--sample-every",
-    "0",
-    "--no-jit",
-]
+# ---- one tiny training run, as `charlstm train` flags or as ModelConfig / TrainConfig fields ----
+TINY_RUN = {  # charlstm.train's keyword arguments: one layer of 16 units, a run of seconds on 2 cores
+    "units": 16,
+    "layers": 1,
+    "embedding_dim": 8,
+    "seq_length": 20,
+    "batch_size": 16,
+    "epochs": 2,
+    "seed": 7,
+    "sample_every": 0,
+    "jit_compile": False,
+}
+_FLAGS = {"jit_compile": "jit"}  # fields whose flag is not the field's name
+
+
+def tiny_run(**changes) -> dict:
+    """TINY_RUN with `changes` (a value of None drops that field)."""
+    return {k: v for k, v in {**TINY_RUN, **changes}.items() if v is not None}
+
+
+def tiny_args(**changes) -> list[str]:
+    """tiny_run(**changes) as `charlstm train` flags: units=4 gives --units 4, jit_compile=False
+    --no-jit, carry_state=True --carry-state; keys only the CLI has (quiet=True, device="gpu") too."""
+    args = []
+    for field, value in tiny_run(**changes).items():
+        flag = _FLAGS.get(field, field).replace("_", "-")
+        args += [f"--{flag}"] if value is True else [f"--no-{flag}"] if value is False else [f"--{flag}", str(value)]
+    return args
+
+
+def tiny_configs(**changes):
+    """tiny_run(**changes) as (ModelConfig, TrainConfig), vocab_size 0 (set from the corpus)."""
+    from dataclasses import fields
+
+    from charlstm.config import ModelConfig, TrainConfig
+
+    run = tiny_run(**changes)
+    model_fields = {f.name for f in fields(ModelConfig)}
+    model = ModelConfig(vocab_size=0, **{k: v for k, v in run.items() if k in model_fields})
+    return model, TrainConfig(**{k: v for k, v in run.items() if k not in model_fields})
+
+
+TINY_TRAIN_ARGS = tiny_args()  # the tiny run of conftest's `trained_run`
+
+
+# ---- what a fresh interpreter imports ----------------------------------------------------------
+HEAVY = ("tensorflow", "keras")  # what `import charlstm` and `generate` must never load
+_MARK = "imported-modules:"
+
+
+def imported_by(code: str, packages=HEAVY) -> list[str]:
+    """The modules of `packages` (each a module and its submodules) that `code` leaves in
+    sys.modules, run in a fresh interpreter that must exit cleanly: [] when none was imported."""
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        f"{code}\nimport json, sys\nprint({_MARK!r} + json.dumps(sorted(m for m in sys.modules "
+        f"if any(m == p or m.startswith(p + '.') for p in {tuple(packages)!r}))), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(next(line for line in done.stderr.splitlines()[::-1] if line.startswith(_MARK))[len(_MARK) :])
 
 
 def invoke(runner, *args, input=None):

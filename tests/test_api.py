@@ -1,8 +1,6 @@
 """The Python API (charlstm.load / Model): the same results as the CLI, which is built on it."""
 
 import json
-import subprocess
-import sys
 import warnings
 
 import pytest
@@ -10,7 +8,7 @@ import pytest
 import charlstm
 from charlstm.errors import CheckpointError, UsageError, VocabularyError
 
-from helpers import TINY_TEXT, invoke
+from helpers import HEAVY, TINY_TEXT, imported_by, invoke
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +17,8 @@ def model(trained_run):
 
 
 def test_import_charlstm_loads_neither_tensorflow_nor_numpy_nor_the_api():
-    code = (
-        "import sys, charlstm\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'numpy')"
-        " or m == 'charlstm.api'))\n"
-        "charlstm.load\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines() == ["[]", "[]"]
+    assert imported_by("import charlstm", (*HEAVY, "numpy", "charlstm.api")) == []
+    assert imported_by("import charlstm\ncharlstm.load") == []
 
 
 def test_load_resolves_like_the_cli(trained_run, monkeypatch):
@@ -44,22 +34,8 @@ def test_load_resolves_like_the_cli(trained_run, monkeypatch):
 
 def test_generate_equals_cli_output(model, runner, trained_run):
     text = model.generate(prime="the ", length=120, seed=3, temperature=0.8, top_k=5)
-    r = invoke(
-        runner,
-        "generate",
-        "-c",
-        trained_run,
-        "--prime",
-        "the ",
-        "--length",
-        "120",
-        "--seed",
-        "3",
-        "--temperature",
-        "0.8",
-        "--top-k",
-        "5",
-    )
+    flags = ("--prime", "the ", "--length", "120", "--seed", "3", "--temperature", "0.8", "--top-k", "5")
+    r = invoke(runner, "generate", "-c", trained_run, *flags)
     assert r.exit_code == 0, r.output
     assert r.stdout == text + "\n"
     assert text.startswith("the ") and len(text) == 124 and set(text) <= set(TINY_TEXT)
@@ -74,21 +50,8 @@ def test_stream_yields_pieces_that_join_to_generate(model):
 
 
 def test_sample_index_matches_cli_batch(model, runner, trained_run):
-    r = invoke(
-        runner,
-        "generate",
-        "-c",
-        trained_run,
-        "--prime",
-        "the ",
-        "--seed",
-        "5",
-        "--length",
-        "40",
-        "--num-samples",
-        "3",
-        "--json",
-    )
+    flags = ("--prime", "the ", "--seed", "5", "--length", "40", "--num-samples", "3", "--json")
+    r = invoke(runner, "generate", "-c", trained_run, *flags)
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     for row in rows:

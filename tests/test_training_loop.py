@@ -8,17 +8,18 @@ import pytest
 from charlstm import checkpoint as ckpt_io
 from charlstm import resume as resume_rules
 from charlstm import runplan
-from charlstm.config import ModelConfig, TrainConfig
+from charlstm.config import ModelConfig
 from charlstm.training import RunOptions, TrainingRun
 
-from helpers import TINY_TEXT, prepare
+from helpers import TINY_TEXT, prepare, tiny_configs
 
-TINY_MODEL = {"units": 8, "layers": 2, "embedding_dim": 4, "dropout": 0.2}
-TINY_TRAIN = {
-    "seq_length": 20,
+TINY = {  # the tiny run with two layers and dropout, carried state, no early stop
+    "units": 8,
+    "layers": 2,
+    "embedding_dim": 4,
+    "dropout": 0.2,
     "batch_size": 8,
     "seed": 3,
-    "sample_every": 0,
     "patience": 0,
     "warmup_steps": 5,
     "carry_state": True,  # TINY_TEXT is far below CARRY_MIN_CHARS: the automatic choice would be windows
@@ -27,9 +28,7 @@ TINY_TRAIN = {
 
 def start(run_dir: Path, cell="lstm", options=None, **train) -> TrainingRun:
     corpus = prepare(TINY_TEXT, seed=3)
-    plan = runplan.new_run(
-        corpus, ModelConfig(vocab_size=0, cell=cell, **TINY_MODEL), TrainConfig(**{**TINY_TRAIN, **train}), run_dir
-    )
+    plan = runplan.new_run(corpus, *tiny_configs(**{**TINY, "cell": cell, **train}), run_dir)
     return TrainingRun(plan, options or RunOptions(progress=False, log=lambda m: None))
 
 
