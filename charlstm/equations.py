@@ -80,9 +80,9 @@ class FusedLSTM(LSTM):
     def _gates(self, z, c_tm1):
         u = self.units
         t = np.tanh(z)  # (batch, 4*units)
-        t[:, : 2 * u] += 1.0  # 2i, 2f
-        t[:, 3 * u :] += 1.0  # 2o
-        i2, f2, g, o2 = t[:, :u], t[:, u : 2 * u], t[:, 2 * u : 3 * u], t[:, 3 * u :]
+        t[..., : 2 * u] += 1.0  # 2i, 2f
+        t[..., 3 * u :] += 1.0  # 2o
+        i2, f2, g, o2 = t[..., :u], t[..., u : 2 * u], t[..., 2 * u : 3 * u], t[..., 3 * u :]
         c = f2 * c_tm1
         c += i2 * g
         c *= 0.5  # c = f ⊙ c_{t-1} + i ⊙ g

@@ -1,0 +1,395 @@
+"""The ASGI app (Starlette): the OpenAI-compatible routes, the error objects, the page.
+
+Routes: GET /v1/models, GET /v1/models/{id}, POST /v1/completions, GET /health, GET /
+(the page). Every error is the OpenAI error object, `{"error": {"message", "type",
+"param", "code"}}`; a streamed completion is Server-Sent Events framed as the OpenAI
+API frames them (`data: {json}`, a blank line, `data: [DONE]` last).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+import uuid
+from collections import deque
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from charlstm.serve.batcher import Batcher, Piece
+from charlstm.serve.core import Model
+from charlstm.serve.schema import ApiError, Completion, Limits, parse
+
+PAGE_FILES = {
+    "/": ("index.html", "text/html"),
+    "/page.js": ("page.js", "text/javascript"),
+    "/page.css": ("page.css", "text/css"),
+}
+# The page asks for nothing from elsewhere; the browser is told so too.
+PAGE_CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
+@dataclass
+class Settings:
+    """The server's knobs (the `charlstm serve` options)."""
+
+    model_name: str  # the id clients name in "model"
+    api_key: str | None = None  # required as "Authorization: Bearer KEY" on /v1/* when set
+    max_batch: int = 64  # rows stepped together; more wait in the queue
+    max_queue: int = 256  # rows waiting for a place in the batch; beyond it requests get 503
+    max_tokens_limit: int = 4096  # largest max_tokens a request may ask for
+    max_body: int = 1 << 20  # bytes of a request body; larger ones get 413
+    cors_origins: tuple[str, ...] = ()  # browsers on these origins may call the API (none: no CORS headers)
+    shutdown_grace: float = 10.0  # seconds streams in flight may run on after SIGTERM / Ctrl-C
+
+
+class Channel:
+    """A request's inbox: the batcher's pieces for its choices, read by one coroutine."""
+
+    def __init__(self):
+        self.items: deque = deque()
+        self.event = asyncio.Event()
+
+    def put(self, item) -> None:
+        self.items.append(item)
+        self.event.set()
+
+    async def take(self) -> list[tuple[int, Piece]]:
+        await self.event.wait()
+        self.event.clear()
+        items = list(self.items)
+        self.items.clear()
+        return items
+
+
+def _error(e: ApiError) -> JSONResponse:
+    headers = {"Retry-After": "1"} if e.status == 503 else None
+    return JSONResponse(e.body(), status_code=e.status, headers=headers)
+
+
+class Server:
+    """The routes over one model and one batcher."""
+
+    def __init__(self, model: Model, settings: Settings):
+        self.model, self.settings = model, settings
+        self.limits = Limits(settings.max_tokens_limit, settings.max_batch)
+        self.created = int(model.path.stat().st_mtime)
+        self.batcher: Batcher | None = None
+        self.page = {
+            route: resources.files("charlstm.serve").joinpath("page", name).read_bytes()
+            for route, (name, _) in PAGE_FILES.items()
+        }
+
+    @asynccontextmanager
+    async def lifespan(self, app):
+        loop = asyncio.get_running_loop()
+
+        def dispatch(items):
+            for job, piece in items:
+                job.channel.put((job.choice, piece))
+
+        s = self.settings
+        self.batcher = Batcher(
+            self.model.network,
+            self.model.vocabulary.chars,
+            s.max_batch,
+            s.max_queue,
+            lambda items: loop.call_soon_threadsafe(dispatch, items),
+        )
+        self.batcher.start()
+        try:
+            yield
+        finally:
+            self.batcher.close(0.0)
+            await asyncio.to_thread(self.batcher.join, 5.0)
+
+    def app(self) -> Starlette:
+        routes = [
+            Route("/v1/models", self.models, methods=["GET"]),
+            Route("/v1/models/{name:path}", self.one_model, methods=["GET"]),
+            Route("/v1/completions", self.completions, methods=["POST"]),
+            Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/health", self.health, methods=["GET"]),
+            *(Route(path, self.static, methods=["GET"]) for path in PAGE_FILES),
+        ]
+        middleware = []
+        if self.settings.cors_origins:
+            middleware.append(
+                Middleware(
+                    CORSMiddleware,
+                    allow_origins=list(self.settings.cors_origins),
+                    allow_methods=["GET", "POST"],
+                    allow_headers=["Authorization", "Content-Type"],
+                )
+            )
+        handlers = {HTTPException: self.http_error, ApiError: lambda request, e: _error(e)}
+        return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=self.lifespan)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    async def http_error(self, request: Request, e: HTTPException) -> JSONResponse:
+        """Starlette's own 404 / 405 as OpenAI error objects."""
+        message = f"Invalid URL ({request.method} {request.url.path})" if e.status_code == 404 else e.detail
+        return _error(ApiError(e.status_code, message, code="unknown_url" if e.status_code == 404 else None))
+
+    def authorize(self, request: Request) -> None:
+        key = self.settings.api_key
+        if key is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        # compare_digest: the time taken does not tell how much of a guess was right
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
+            raise ApiError(
+                401, "Incorrect or missing API key: send the header 'Authorization: Bearer KEY'", code="invalid_api_key"
+            )
+
+    async def read_json(self, request: Request):
+        limit = self.settings.max_body
+        too_big = ApiError(413, f"the request body is over {limit} bytes (--max-body)", code="request_too_large")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_big
+            chunks.append(chunk)
+        try:
+            return json.loads(b"".join(chunks), parse_constant=_no_constant)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ApiError(400, f"the request body is not valid JSON ({e})") from None
+
+    # --- routes -----------------------------------------------------------------------------
+
+    def model_card(self) -> dict:
+        return {"id": self.settings.model_name, "object": "model", "created": self.created, "owned_by": "charlstm"}
+
+    async def models(self, request: Request) -> JSONResponse:
+        self.authorize(request)
+        return JSONResponse({"object": "list", "data": [self.model_card()]})
+
+    async def one_model(self, request: Request) -> JSONResponse:
+        self.authorize(request)
+        name = request.path_params["name"]
+        if name != self.settings.model_name:
+            raise ApiError(404, f"the model {name!r} does not exist", "model", "model_not_found")
+        return JSONResponse(self.model_card())
+
+    async def chat(self, request: Request) -> JSONResponse:
+        self.authorize(request)
+        raise ApiError(
+            404,
+            f"{self.settings.model_name!r} is a completion model, not a chat model: POST /v1/completions with a prompt",
+            "model",
+            "model_not_found",
+        )
+
+    async def health(self, request: Request) -> JSONResponse:
+        running, waiting = self.batcher.counts()
+        return JSONResponse({"status": "ok", "model": self.settings.model_name, "running": running, "waiting": waiting})
+
+    async def static(self, request: Request) -> Response:
+        name, media = PAGE_FILES[request.url.path]
+        return Response(
+            self.page[request.url.path],
+            media_type=media,
+            headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"},
+        )
+
+    async def completions(self, request: Request) -> Response:
+        self.authorize(request)
+        body = await self.read_json(request)
+        req = parse(body, self.model, self.settings.model_name, self.limits)
+        channel = Channel()
+        for job in req.jobs:
+            job.channel = channel
+        if not self.batcher.submit(req.jobs):
+            raise ApiError(
+                503,
+                "the server is at capacity (--max-batch and --max-queue are full): retry shortly",
+                code="server_overloaded",
+            )
+        reply = Reply(req, self.settings.model_name)
+        if req.stream:
+            return StreamingResponse(
+                self.events(reply, channel),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        watcher = asyncio.create_task(_cancel_on_disconnect(request, req))
+        try:
+            while not reply.finished():
+                for choice, piece in await channel.take():
+                    reply.add(choice, piece)
+        finally:
+            watcher.cancel()
+            _cancel(req)
+        return JSONResponse(reply.whole())
+
+    async def events(self, reply: Reply, channel: Channel):
+        """The SSE stream: one event per choice per batch of pieces that exist, then usage, then [DONE]."""
+        try:
+            if reply.req.echo:
+                for k in range(len(reply.req.jobs)):
+                    yield _sse(reply.chunk(k, reply.echo_piece(k)))
+            while not reply.finished():
+                for k, piece in _merge(await channel.take()).items():
+                    if piece.error is not None:  # the stepping loop failed: say so and end the stream
+                        yield _sse(ApiError(500, piece.error).body())
+                        yield "data: [DONE]\n\n"
+                        return
+                    yield _sse(reply.chunk(k, piece))
+            if reply.req.include_usage:
+                yield _sse(reply.usage_chunk())
+            yield "data: [DONE]\n\n"
+        finally:
+            _cancel(reply.req)  # the client went away, or we are done: the rows leave at the next step
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _sse(obj: dict) -> str:
+    return f"data: {json.dumps(obj, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+def _cancel(req: Completion) -> None:
+    for job in req.jobs:
+        job.cancelled = True
+
+
+async def _cancel_on_disconnect(request: Request, req: Completion) -> None:
+    """A non-streamed request whose client goes away stops generating at the next step."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    _cancel(req)
+
+
+def _merge(items: list[tuple[int, Piece]]) -> dict[int, Piece]:
+    """The pieces waiting for each choice, joined into one (they are what exists now)."""
+    merged: dict[int, Piece] = {}
+    for k, p in items:
+        m = merged.get(k)
+        if m is None:
+            merged[k] = Piece(p.text, list(p.logprobs), p.finish_reason, p.generated, p.error)
+        else:
+            m.text += p.text
+            m.logprobs += p.logprobs
+            m.finish_reason, m.generated, m.error = p.finish_reason or m.finish_reason, p.generated, p.error or m.error
+    return merged
+
+
+class Reply:
+    """The response being built: per-choice text, logprobs and offsets, the OpenAI object shapes."""
+
+    def __init__(self, req: Completion, model_name: str):
+        self.req, self.model_name = req, model_name
+        self.id, self.created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
+        n = len(req.jobs)
+        self.texts, self.finish, self.generated = [""] * n, [None] * n, [0] * n
+        self.logprobs = [{"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []} for _ in range(n)]
+        self.offsets = [0] * n
+        self.ended = 0
+
+    def prime(self, k: int) -> str:
+        return self.req.primes[k // (len(self.req.jobs) // len(self.req.primes))]
+
+    def echo_piece(self, k: int) -> Piece:
+        return Piece(self.prime(k))
+
+    def finished(self) -> bool:
+        return self.ended == len(self.req.jobs)
+
+    def add(self, k: int, piece: Piece) -> None:
+        if piece.error is not None:
+            raise ApiError(500, piece.error)
+        self.texts[k] += piece.text
+        self._logprobs(k, piece, self.logprobs[k])
+        self._end(k, piece)
+
+    def _end(self, k: int, piece: Piece) -> None:
+        self.generated[k] = max(self.generated[k], piece.generated)
+        if (piece.finish_reason or piece.error) and self.finish[k] is None:
+            self.finish[k] = piece.finish_reason or "error"
+            self.ended += 1
+
+    def _logprobs(self, k: int, piece: Piece, into: dict) -> dict | None:
+        if self.req.logprobs is None:
+            return None
+        for ch, lp, top in piece.logprobs:
+            into["tokens"].append(ch)
+            into["token_logprobs"].append(lp)
+            into["top_logprobs"].append(top)
+            into["text_offset"].append(self.offsets[k])
+            self.offsets[k] += len(ch)
+        return into
+
+    def chunk(self, k: int, piece: Piece) -> dict:
+        """One streamed event for choice k."""
+        if piece.finish_reason is None and piece.generated == 0 and self.req.echo:  # the echoed prime
+            self.offsets[k] += len(piece.text)
+            lp = (
+                {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+                if self.req.logprobs is not None
+                else None
+            )
+        else:
+            lp = self._logprobs(k, piece, {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []})
+            self._end(k, piece)
+        choice = {"text": piece.text, "index": k, "logprobs": lp, "finish_reason": piece.finish_reason}
+        out = {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model_name,
+            "choices": [choice],
+        }
+        if self.req.include_usage:
+            out["usage"] = None
+        return out
+
+    def usage(self) -> dict:
+        prompt = sum(len(p) for p in self.req.primes)
+        completion = sum(self.generated)
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+    def usage_chunk(self) -> dict:
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model_name,
+            "choices": [],
+            "usage": self.usage(),
+        }
+
+    def whole(self) -> dict:
+        choices = []
+        for k, text in enumerate(self.texts):
+            if self.req.echo:
+                text = self.prime(k) + text
+                for i in range(len(self.logprobs[k]["text_offset"])):
+                    self.logprobs[k]["text_offset"][i] += len(self.prime(k))
+            lp = self.logprobs[k] if self.req.logprobs is not None else None
+            choices.append({"text": text, "index": k, "logprobs": lp, "finish_reason": self.finish[k]})
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model_name,
+            "choices": choices,
+            "usage": self.usage(),
+        }
