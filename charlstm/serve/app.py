@@ -13,7 +13,6 @@ import hmac
 import json
 import time
 import uuid
-from collections import deque
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -54,21 +53,30 @@ class Settings:
 
 
 class Channel:
-    """A request's inbox: the batcher's pieces for its choices, read by one coroutine."""
+    """A request's inbox: per choice, the pieces not yet sent, joined into one.
+
+    Joined as they arrive, so a client that reads slower than the batch steps costs
+    its text's length in memory, not an object per character.
+    """
 
     def __init__(self):
-        self.items: deque = deque()
+        self.items: dict[int, Piece] = {}
         self.event = asyncio.Event()
 
-    def put(self, item) -> None:
-        self.items.append(item)
+    def put(self, choice: int, p: Piece) -> None:
+        m = self.items.get(choice)
+        if m is None:
+            self.items[choice] = Piece(p.text, list(p.logprobs), p.finish_reason, p.generated, p.error)
+        else:
+            m.text += p.text
+            m.logprobs += p.logprobs
+            m.finish_reason, m.generated, m.error = p.finish_reason or m.finish_reason, p.generated, p.error or m.error
         self.event.set()
 
-    async def take(self) -> list[tuple[int, Piece]]:
+    async def take(self) -> dict[int, Piece]:
         await self.event.wait()
         self.event.clear()
-        items = list(self.items)
-        self.items.clear()
+        items, self.items = self.items, {}
         return items
 
 
@@ -96,7 +104,7 @@ class Server:
 
         def dispatch(items):
             for job, piece in items:
-                job.channel.put((job.choice, piece))
+                job.channel.put(job.choice, piece)
 
         s = self.settings
         self.batcher = Batcher(
@@ -231,7 +239,7 @@ class Server:
         watcher = asyncio.create_task(_cancel_on_disconnect(request, req))
         try:
             while not reply.finished():
-                for choice, piece in await channel.take():
+                for choice, piece in (await channel.take()).items():
                     reply.add(choice, piece)
         finally:
             watcher.cancel()
@@ -245,7 +253,7 @@ class Server:
                 for k in range(len(reply.req.jobs)):
                     yield _sse(reply.chunk(k, reply.echo_piece(k)))
             while not reply.finished():
-                for k, piece in _merge(await channel.take()).items():
+                for k, piece in (await channel.take()).items():
                     if piece.error is not None:  # the stepping loop failed: say so and end the stream
                         yield _sse(ApiError(500, piece.error).body())
                         yield "data: [DONE]\n\n"
@@ -276,20 +284,6 @@ async def _cancel_on_disconnect(request: Request, req: Completion) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
     _cancel(req)
-
-
-def _merge(items: list[tuple[int, Piece]]) -> dict[int, Piece]:
-    """The pieces waiting for each choice, joined into one (they are what exists now)."""
-    merged: dict[int, Piece] = {}
-    for k, p in items:
-        m = merged.get(k)
-        if m is None:
-            merged[k] = Piece(p.text, list(p.logprobs), p.finish_reason, p.generated, p.error)
-        else:
-            m.text += p.text
-            m.logprobs += p.logprobs
-            m.finish_reason, m.generated, m.error = p.finish_reason or m.finish_reason, p.generated, p.error or m.error
-    return merged
 
 
 class Reply:

@@ -97,7 +97,9 @@ def parse(body, model: Model, model_name: str, limits: Limits) -> Completion:
     logprobs = _get(body, "logprobs", (int,), None, f"an integer 0 to {MAX_LOGPROBS}")
     if logprobs is not None and not 0 <= logprobs <= MAX_LOGPROBS:
         raise ApiError(400, f"logprobs={logprobs}: must be an integer 0 to {MAX_LOGPROBS}", "logprobs")
-    on_unknown = _get(body, "on_unknown", (str,), "error", "'error' or 'skip'")
+    on_unknown = body.get("on_unknown", "error")  # an extension: the CLI's --on-unknown
+    if on_unknown not in ("error", "skip"):
+        raise ApiError(400, f"on_unknown={on_unknown!r}: choose 'error' or 'skip'", "on_unknown")
     try:
         seed = check_sampling(model, length, seed, temperature, top_k, top_p, max(n - 1, 0))
         if n < 1:
