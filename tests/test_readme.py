@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TINY_TEXT
+from helpers import TINY_TEXT, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BLOCK = re.compile(r"(?P<before>[^\n]*)\n```python\n(?P<code>.*?)```", re.S)
+SERVE_URL = "http://127.0.0.1:8000"  # the `charlstm serve` example: run against a server of the tiny run, free port
 
 
 def _python_blocks() -> list[tuple[bool, str]]:
@@ -54,8 +55,14 @@ def test_readme_python_examples_run(trained_run, tmp_path, monkeypatch, capsys):
     if not any("charlstm.train(" in code for code in runnable):
         shutil.copytree(trained_run, tmp_path / "ck")
     namespace: dict = {"__name__": "__readme__"}
+    server = None
     for code in runnable:
+        if SERVE_URL in code:
+            server = server or ServerProcess(trained_run, "--model-name", "macbeth")
+            code = code.replace(SERVE_URL, server.url)
         exec(compile(code, str(README), "exec"), namespace)  # noqa: S102
+    assert server is not None and server.stop() == 0
+    assert len(namespace["out"].choices) == 3
     out = capsys.readouterr().out
     text = namespace["text"]
     assert text.startswith("the ") and len(text) == len("the ") + 200 and text in out
