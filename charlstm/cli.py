@@ -20,6 +20,7 @@ from charlstm import __version__
 from charlstm.clitypes import options
 from charlstm.config import DeviceConfig, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
 from charlstm.options import ON_UNKNOWN, SampleOptions
+from charlstm.serve.settings import Settings as ServeSettings
 
 CHECKPOINT_HELP = (
     "Checkpoint file, or a training run's directory (its best checkpoint); "
@@ -345,91 +346,36 @@ def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path
     click.echo(f"wrote {out}", err=True)
 
 
-# --- serve ----------------------------------------------------------------------------------
+# --- serve ---------------------------------------------------------------------------------
 
 
 @main.command()
 @click.option("-c", "--checkpoint", "checkpoint", default=None, metavar="PATH", help=CHECKPOINT_HELP)
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (others warn without --api-key)."
-)
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
+@options(ServeSettings)
 @click.option(
     "--api-key",
     default=None,
     envvar="CHARLSTM_API_KEY",
     help="Require 'Authorization: Bearer KEY' on /v1/* [env: CHARLSTM_API_KEY].",
 )
-@click.option("--model-name", default=None, help="The model id clients name [default: the checkpoint's run name].")
-@click.option(
-    "--max-batch",
-    type=click.IntRange(1, 4096),
-    default=64,
-    show_default=True,
-    help="Samples stepped together; more wait in the queue.",
-)
-@click.option(
-    "--max-queue",
-    type=click.IntRange(0, 100_000),
-    default=256,
-    show_default=True,
-    help="Samples waiting for the batch; beyond it requests get 503.",
-)
-@click.option(
-    "--max-tokens-limit",
-    type=click.IntRange(1, 10**7),
-    default=4096,
-    show_default=True,
-    help="Largest max_tokens (characters) one request may ask for.",
-)
-@click.option(
-    "--max-body",
-    type=click.IntRange(1024, 1 << 30),
-    default=1 << 20,
-    show_default=True,
-    help="Largest request body in bytes; larger ones get 413.",
-)
 @click.option(
     "--cors-origin",
     "cors_origins",
     multiple=True,
     metavar="ORIGIN",
-    help="Let browser pages from ORIGIN call the API (repeatable; none: no CORS).",
-)
-@click.option(
-    "--shutdown-grace",
-    type=FiniteFloat(0, 3600),
-    default=10.0,
-    show_default=True,
-    help="Seconds streams in flight may run on after SIGTERM / Ctrl-C.",
+    help="Let pages from ORIGIN call the API (repeatable; none: no CORS).",
 )
 @library_errors
-def serve(
-    checkpoint,
-    host,
-    port,
-    api_key,
-    model_name,
-    max_batch,
-    max_queue,
-    max_tokens_limit,
-    max_body,
-    cors_origins,
-    shutdown_grace,
-):
+def serve(checkpoint, **fields):
     """Serve the model over an OpenAI-compatible completions API, with a page to play with at /."""
     from charlstm import api
 
     try:
-        from charlstm.serve.app import Settings
         from charlstm.serve.run import serve as run_server
     except ImportError as e:
         raise click.UsageError(
             f"serve needs the serve extra ({e.name} is missing): pip install 'charlstm[serve]'"
         ) from None
     model = api.load(checkpoint)
-    name = model_name or (model.path.parent.name if model.path.parent.name else model.path.stem)
-    settings = Settings(
-        name, api_key, max_batch, max_queue, max_tokens_limit, max_body, tuple(cors_origins), shutdown_grace
-    )
-    run_server(model, settings, host, port, warn=lambda m: click.echo(f"warning: {m}", err=True))
+    settings = ServeSettings(**{**fields, "cors_origins": tuple(fields["cors_origins"])})
+    run_server(model, settings, warn=lambda m: click.echo(f"warning: {m}", err=True))

@@ -251,13 +251,14 @@ class _LSTMBuffers:
     """One fused LSTM layer's carried state and scratch arrays for a fixed batch."""
 
     def __init__(self, layer: _FusedLSTM, state: tuple, first: bool):
-        b, u = state[0].shape
+        # (batch, units), or (rows, 1, units): the server's stack of one-row products (serve/batcher.py)
+        *b, u = state[0].shape
         self.layer = layer
         self.h, self.c = state[0].copy(), state[1].copy()  # (batch, units): updated in place
-        self.z = np.empty((b, 4 * u), np.float32)  # gate pre-activations, then the gates
-        self.zx = None if first else np.empty((b, 4 * u), np.float32)  # input projection
-        self.ig = np.empty((b, u), np.float32)  # i ⊙ g
-        self.gates = [self.z[:, k * u : (k + 1) * u] for k in range(4)]  # views: i, f, g, o
+        self.z = np.empty((*b, 4 * u), np.float32)  # gate pre-activations, then the gates
+        self.zx = None if first else np.empty((*b, 4 * u), np.float32)  # input projection
+        self.ig = np.empty((*b, u), np.float32)  # i ⊙ g
+        self.gates = [self.z[..., k * u : (k + 1) * u] for k in range(4)]  # views: i, f, g, o
 
     def step(self, zx: np.ndarray) -> np.ndarray:
         """One step in place: h and c move on; returns h (batch, units)."""

@@ -67,7 +67,7 @@ def test_openai_client_models_completion_stream_and_seed(server, trained_run):
     assert a.choices[0].finish_reason == "length"
     assert a.usage.prompt_tokens == 7 and a.usage.completion_tokens == 40
     model = charlstm.load(trained_run)
-    assert a.choices[0].text == model.generate("the cat", 40, seed=5, temperature=0.8, echo_prime=False)
+    assert a.choices[0].text == model.generate(prime="the cat", length=40, seed=5, temperature=0.8, echo_prime=False)
     pieces = list(
         c.completions.create(model="tiny", prompt="the cat", max_tokens=40, seed=5, temperature=0.8, stream=True)
     )
@@ -75,7 +75,7 @@ def test_openai_client_models_completion_stream_and_seed(server, trained_run):
     assert pieces[-1].choices[0].finish_reason == "length"
     with pytest.raises(openai.BadRequestError) as e:
         c.completions.create(model="tiny", prompt="the cat", max_tokens=5, temperature=-1)
-    assert e.value.body["param"] == "temperature" and "must be a number in [0, 100]" in e.value.body["message"]
+    assert e.value.body["param"] == "temperature" and "is not in the range 0<=x<=100" in e.value.body["message"]
     with pytest.raises(openai.NotFoundError):
         c.completions.create(model="gpt-4", prompt="x", max_tokens=5)
 
@@ -135,8 +135,8 @@ def test_text_is_the_clis_while_other_requests_share_the_batch(server, trained_r
         assert status == 200, body
         stop = case.get("stop")
         want = model.generate(
-            case["prompt"],
-            case["max_tokens"],
+            prime=case["prompt"],
+            length=case["max_tokens"],
             seed=case["seed"],
             temperature=case.get("temperature", 1.0),
             top_k=case.get("top_k"),

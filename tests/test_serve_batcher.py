@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from test_sampling import CHARS, _numpy_net
 
-from charlstm.sampling import SampleOptions, Stepper, sample_steps
+from charlstm.network import Stepper
+from charlstm.options import SampleOptions
+from charlstm.sampling import sample_steps
 
 pytest.importorskip("starlette", reason="the serve extra: pip install -e '.[serve]'")
 
@@ -34,7 +36,13 @@ def test_stacked_rows_step_bit_identical_to_each_row_alone(cell):
 
 def _alone(net, prime, job: Job) -> str:
     opts = SampleOptions(
-        job.length, job.temperature, job.top_k, job.top_p, job.seed, 1, job.index, (job.stops or [None])[0]
+        length=job.length,
+        temperature=job.temperature,
+        top_k=job.top_k,
+        top_p=job.top_p,
+        seed=job.seed,
+        sample_index=job.index,
+        stop=(job.stops or [None])[0],
     )
     return "".join(p[0] for p in sample_steps(net, prime, opts, CHARS))
 

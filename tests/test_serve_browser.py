@@ -56,7 +56,8 @@ def test_page_streams_samples_and_stops(chromium, trained_run):  # noqa: F811
         )
         model = charlstm.load(trained_run)
         want = [
-            model.generate("the cat", 3000, seed=4, temperature=0.8, echo_prime=False, sample_index=i) for i in (0, 1)
+            model.generate(prime="the cat", length=3000, seed=4, temperature=0.8, echo_prime=False, sample_index=i)
+            for i in (0, 1)
         ]
         assert texts == want
         assert int(chromium.execute_script("return document.body.dataset.events")) > 2  # it streamed in pieces

@@ -14,7 +14,6 @@ import json
 import time
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from importlib import resources
 
 from starlette.applications import Starlette
@@ -28,6 +27,7 @@ from starlette.routing import Route
 from charlstm.serve.batcher import Batcher, Piece
 from charlstm.serve.core import Model
 from charlstm.serve.schema import ApiError, Completion, Limits, parse
+from charlstm.serve.settings import Settings
 
 PAGE_FILES = {
     "/": ("index.html", "text/html"),
@@ -36,20 +36,6 @@ PAGE_FILES = {
 }
 # The page asks for nothing from elsewhere; the browser is told so too.
 PAGE_CSP = "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-
-
-@dataclass
-class Settings:
-    """The server's knobs (the `charlstm serve` options)."""
-
-    model_name: str  # the id clients name in "model"
-    api_key: str | None = None  # required as "Authorization: Bearer KEY" on /v1/* when set
-    max_batch: int = 64  # rows stepped together; more wait in the queue
-    max_queue: int = 256  # rows waiting for a place in the batch; beyond it requests get 503
-    max_tokens_limit: int = 4096  # largest max_tokens a request may ask for
-    max_body: int = 1 << 20  # bytes of a request body; larger ones get 413
-    cors_origins: tuple[str, ...] = ()  # browsers on these origins may call the API (none: no CORS headers)
-    shutdown_grace: float = 10.0  # seconds streams in flight may run on after SIGTERM / Ctrl-C
 
 
 class Channel:

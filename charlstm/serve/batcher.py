@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from charlstm.serve.core import Network, partial_suffix, pick, uniforms
+from charlstm.serve.core import Network, join_rows, partial_suffix, pick, take_rows, uniforms
 
 log = logging.getLogger("charlstm.serve")
 
@@ -113,8 +113,7 @@ class Batcher:
         self.max_batch, self.max_queue = max_batch, max_queue
         self.rows: list[_Row] = []
         self.pending: list[Job] = []
-        self.state = net.zero_state(0)  # per layer, arrays (rows, 1, units) after the first join
-        self.state = [tuple(a[:, None, :] for a in s) for s in self.state]
+        self.state = self._zero(0)  # per layer, arrays (rows, 1, units)
         self.cond = threading.Condition()
         self.closing = False  # no new jobs; the thread ends when the rows have
         self.cut_at: float | None = None  # monotonic time after which running rows are ended
@@ -172,15 +171,17 @@ class Batcher:
         keep = [k for k, r in enumerate(self.rows) if not r.done and not r.job.cancelled]
         if len(keep) != len(self.rows):
             self.rows = [self.rows[k] for k in keep]
-            self.state = [tuple(a[keep] for a in s) for s in self.state]
+            self.state = take_rows(self.state, keep)
         self.pending = [j for j in self.pending if not j.cancelled]
         room = self.max_batch - len(self.rows)
         if room > 0 and self.pending:
             new, self.pending = self.pending[:room], self.pending[room:]
             self.rows += [_Row(j) for j in new]
-            self.state = [
-                tuple(np.concatenate([a, np.zeros((len(new), *a.shape[1:]), a.dtype)]) for a in s) for s in self.state
-            ]
+            self.state = join_rows([self.state, self._zero(len(new))])
+
+    def _zero(self, rows: int):
+        """The zero state of `rows` rows, stacked (rows, 1, units): one-row products (see the module's note)."""
+        return [tuple(a[:, None, :] for a in s) for s in self.net.zero_state(rows)]
 
     def _step(self) -> list:
         """One batched network step for every row; returns what each row produced."""

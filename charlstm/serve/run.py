@@ -7,14 +7,16 @@ ends them with a last event and `data: [DONE]`; the process exits 0.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import signal
 from collections.abc import Callable
 
 import uvicorn
 
-from charlstm.serve.app import Server, Settings
+from charlstm.serve.app import Server
 from charlstm.serve.core import Model
+from charlstm.serve.settings import Settings
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
@@ -28,17 +30,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(
-    model: Model, settings: Settings, host: str, port: int, warn: Callable[[str], None], log_level="info"
-) -> None:
+def serve(model: Model, settings: Settings, warn: Callable[[str], None], log_level="info") -> None:
     """Serve until SIGTERM / SIGINT; returns normally (exit status 0) after a graceful stop."""
-    if not is_loopback(host) and settings.api_key is None:
-        warn(f"listening on {host} without --api-key: anyone who can reach this port can use the model")
+    if settings.model_name is None:  # the run's folder name (a bare .keras file: its stem)
+        name = model.path.parent.name if model.path.name in ("best.keras", "last.keras") else model.path.stem
+        settings = dataclasses.replace(settings, model_name=name)
+    if not is_loopback(settings.host) and settings.api_key is None:
+        warn(f"listening on {settings.host} without --api-key: anyone who can reach this port can use the model")
     server = Server(model, settings)
     config = uvicorn.Config(
         server.app(),
-        host=host,
-        port=port,
+        host=settings.host,
+        port=settings.port,
         log_level=log_level,
         lifespan="on",
         # the batcher ends the streams itself after the grace; uvicorn's own cut is the backstop

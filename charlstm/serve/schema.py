@@ -12,11 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from charlstm.serve.batcher import Job
-from charlstm.serve.core import CharlstmError, Model, UsageError, check_sampling
+from charlstm.serve.core import CharlstmError, Model, SampleOptions, UsageError
 
 MAX_STOPS = 4  # as the OpenAI API
 MAX_LOGPROBS = 5  # alternatives per character, as the OpenAI completions API
-OPENAI_NAMES = {"length": "max_tokens", "num_samples": "n", "sample_index": "n"}  # CLI name -> API field
+# The request fields `SampleOptions` checks: API name -> its field (the prompt is checked per prompt)
+API_NAMES = {
+    "max_tokens": "length",
+    "temperature": "temperature",
+    "top_k": "top_k",
+    "top_p": "top_p",
+    "seed": "seed",
+    "n": "num_samples",
+    "on_unknown": "on_unknown",
+}
+OPENAI_NAMES = {field: api for api, field in API_NAMES.items()}
+DEFAULT_MAX_TOKENS = 16  # the OpenAI API's default
 
 
 class ApiError(Exception):
@@ -52,15 +63,6 @@ class Completion:
     warnings: list[str] = field(default_factory=list)  # characters dropped with on_unknown="skip"
 
 
-def _get(body: dict, name: str, kinds: tuple, default, want: str):
-    value = body.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
-        raise ApiError(400, f"{name}={value!r}: must be {want}", name)
-    return value
-
-
 def _strings(body: dict, name: str, most: int | None) -> list[str] | None:
     """A string or a list of strings (None when absent)."""
     value = body.get(name)
@@ -83,51 +85,47 @@ def parse(body, model: Model, model_name: str, limits: Limits) -> Completion:
         raise ApiError(
             404, f"the model {name!r} does not exist: this server has {model_name!r}", "model", "model_not_found"
         )
-    length = _get(body, "max_tokens", (int,), 16, "an integer ≥ 1 (characters)")
-    if length > limits.max_tokens:
+    opts = _options(body)
+    if opts.length > limits.max_tokens:
         raise ApiError(
-            400, f"max_tokens={length}: at most {limits.max_tokens} on this server (--max-tokens-limit)", "max_tokens"
+            400, f"max_tokens={opts.length}: at most {limits.max_tokens} here (--max-tokens-limit)", "max_tokens"
         )
-    temperature = _get(body, "temperature", (int, float), 1.0, "a number in [0, 100]")
-    top_p = _get(body, "top_p", (int, float), None, "a number in (0, 1]")
-    top_k = _get(body, "top_k", (int,), None, "an integer ≥ 1, or -1 for no limit")
-    top_k = None if top_k == -1 else top_k  # vLLM's and llama.cpp's "no top-k"
-    n = _get(body, "n", (int,), 1, "an integer ≥ 1")
-    seed = _get(body, "seed", (int,), None, "an integer 0 to 2**32 - 1")
-    logprobs = _get(body, "logprobs", (int,), None, f"an integer 0 to {MAX_LOGPROBS}")
-    if logprobs is not None and not 0 <= logprobs <= MAX_LOGPROBS:
-        raise ApiError(400, f"logprobs={logprobs}: must be an integer 0 to {MAX_LOGPROBS}", "logprobs")
-    on_unknown = body.get("on_unknown", "error")  # an extension: the CLI's --on-unknown
-    if on_unknown not in ("error", "skip"):
-        raise ApiError(400, f"on_unknown={on_unknown!r}: choose 'error' or 'skip'", "on_unknown")
-    try:
-        seed = check_sampling(model, length, seed, temperature, top_k, top_p, max(n - 1, 0))
-        if n < 1:
-            raise UsageError(f"num_samples={n!r}: must be an integer ≥ 1")
-    except UsageError as e:
-        cli_name, _, rest = str(e).partition("=")
-        param = OPENAI_NAMES.get(cli_name, cli_name)
-        raise ApiError(400, f"{param}={rest}", param) from None
+    logprobs = body.get("logprobs")
+    if logprobs is not None and (type(logprobs) is not int or not 0 <= logprobs <= MAX_LOGPROBS):
+        raise ApiError(400, f"logprobs={logprobs!r}: must be an integer 0 to {MAX_LOGPROBS}", "logprobs")
     stops = tuple(_strings(body, "stop", MAX_STOPS) or ())
     if "" in stops:
         raise ApiError(400, "stop: an empty string would end every sample at once", "stop")
     prompts = _strings(body, "prompt", None) or [None]
+    n = opts.num_samples
     if len(prompts) * n > limits.max_rows:
         raise ApiError(400, f"{len(prompts)} prompt(s) × n={n}: at most {limits.max_rows} choices per request", "n")
-    completion = Completion([], [], bool(body.get("stream")), bool(body.get("echo")), logprobs=logprobs)
     options = body.get("stream_options")
-    completion.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+    include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+    completion = Completion([], [], bool(body.get("stream")), bool(body.get("echo")), include_usage, logprobs)
     for prompt in prompts:
         try:
-            prime = model.prepare_prime(prompt, on_unknown, completion.warnings.append)
+            prime = model.prepare_prime(prompt, opts.on_unknown, completion.warnings.append)
         except CharlstmError as e:
             raise ApiError(400, str(e).replace("--on-unknown skip", '"on_unknown": "skip"'), "prompt") from None
         ids = model.vocabulary.encode(prime)
         for i in range(n):
-            completion.jobs.append(
-                Job(
-                    ids, length, float(temperature), top_k, top_p, seed, i, stops, logprobs, choice=len(completion.jobs)
-                )
-            )
+            job = Job(ids, opts.length, opts.temperature, opts.top_k, opts.top_p, opts.seed, i, stops, logprobs)
+            job.choice = len(completion.jobs)
+            completion.jobs.append(job)
         completion.primes.append(prime)
     return completion
+
+
+def _options(body: dict) -> SampleOptions:
+    """The sampling fields checked by `SampleOptions` (the CLI's ranges and messages), a seed drawn if none."""
+    fields = {api: body.get(api) for api in API_NAMES if body.get(api) is not None}
+    fields.setdefault("max_tokens", DEFAULT_MAX_TOKENS)
+    if fields.get("top_k") == -1:  # vLLM's and llama.cpp's "no top-k"
+        del fields["top_k"]
+    try:
+        opts = SampleOptions.create(**{API_NAMES[k]: v for k, v in fields.items()})
+    except UsageError as e:
+        param = OPENAI_NAMES.get(e.param, e.param)
+        raise ApiError(400, f"{param}: {e}" if param != e.param else str(e), param) from None
+    return opts.resolved()
