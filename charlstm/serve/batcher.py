@@ -210,6 +210,10 @@ class Batcher:
     def _advance(self, r: _Row, c: int, logits: np.ndarray, cut: bool) -> tuple:
         r.last, r.count = c, r.count + 1
         j = r.job
+        if not j.stops and j.logprobs is None and not cut:  # the common case: the char is the piece
+            end = r.count >= j.length
+            r.done = end
+            return j, Piece(self.chars[c], [], "length" if end else None, r.count)
         extra = _logprob_entry(logits, c, j.logprobs, self.chars) if j.logprobs is not None else None
         text, extras, hit = r.hold.add(self.chars[c], extra)
         piece = Piece(text, [(ch, *e) for ch, e in zip(text, extras)] if j.logprobs is not None else [])
