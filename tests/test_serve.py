@@ -243,13 +243,19 @@ def running(url) -> int:
     return json.loads(request(url, "GET", "/health")[2])["running"]
 
 
-def test_a_client_that_disconnects_leaves_the_batch(server):
-    u = urlsplit(server.url)
+def long_stream(url, headers=None):
+    """A streamed completion that outlives the test, its first event read: (connection, response)."""
+    u = urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
     body = json.dumps({"prompt": "the", "max_tokens": LONG, "stream": True, "seed": 1})
-    conn.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json"})
+    conn.request("POST", "/v1/completions", body, {**(headers or {}), "Content-Type": "application/json"})
     r = conn.getresponse()
     assert r.status == 200 and r.readline().startswith(b"data: {")
+    return conn, r
+
+
+def test_a_client_that_disconnects_leaves_the_batch(server):
+    conn, _ = long_stream(server.url)
     assert running(server.url) == 1
     conn.sock.close()  # gone mid-stream
     conn.close()
@@ -286,15 +292,7 @@ def test_api_key_queue_full_and_cors(trained_run):
         _, head, _ = request(s.url, "GET", "/v1/models", headers={**key, "Origin": "http://app.example"})
         assert head.get("access-control-allow-origin") == "http://app.example"
         # one row fills the batch and there is no queue: the next request gets 503
-        u = urlsplit(s.url)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-        conn.request(
-            "POST",
-            "/v1/completions",
-            json.dumps({"prompt": "the", "max_tokens": LONG, "stream": True}),
-            {**key, "Content-Type": "application/json"},
-        )
-        assert conn.getresponse().readline().startswith(b"data: {")
+        conn, _ = long_stream(s.url, key)
         code, head, data = request(s.url, "POST", "/v1/completions", {"prompt": "the", "max_tokens": 5}, headers=key)
         assert code == 503 and json.loads(data)["error"]["code"] == "server_overloaded" and head["retry-after"] == "1"
         conn.close()
@@ -304,16 +302,7 @@ def test_api_key_queue_full_and_cors(trained_run):
 
 def test_sigterm_ends_streams_cleanly_and_exits_0_without_tensorflow(trained_run):
     s = ServerProcess(trained_run, "--shutdown-grace", "1", "--max-tokens-limit", LONG)
-    u = urlsplit(s.url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-    conn.request(
-        "POST",
-        "/v1/completions",
-        json.dumps({"prompt": "the", "max_tokens": LONG, "stream": True}),
-        {"Content-Type": "application/json"},
-    )
-    r = conn.getresponse()
-    assert r.readline().startswith(b"data: {")
+    _, r = long_stream(s.url)
     with open(f"/proc/{s.proc.pid}/maps") as f:
         assert "tensorflow" not in f.read()  # TensorFlow's libraries were never loaded
     s.proc.terminate()
