@@ -215,6 +215,8 @@ def test_bad_requests_get_openai_error_objects(server, body, status, param):
 
 
 def test_other_error_statuses(server):
+    """Each answered as an OpenAI error object, while a stream runs on undisturbed."""
+    conn, stream = long_stream(server.url)
     code, _, data = request(server.url, "POST", "/v1/completions", raw=b"{not json")
     assert code == 400 and "not valid JSON" in json.loads(data)["error"]["message"]
     code, _, data = request(server.url, "POST", "/v1/completions", raw=b'{"prompt": "the", "temperature": NaN}')
@@ -230,8 +232,11 @@ def test_other_error_statuses(server):
     code, _, data = request(server.url, "GET", "/v1/models/tiny")
     assert code == 200 and json.loads(data)["id"] == "tiny"
     assert request(server.url, "GET", "/v1/models/other")[0] == 404
-    # and the server is unharmed
+    # and the server is unharmed: the stream goes on, new requests are served
+    assert stream.readline() == b"\n" and stream.readline().startswith(b"data: {")
     assert request(server.url, "POST", "/v1/completions", {"prompt": "the", "max_tokens": 3})[0] == 200
+    conn.close()
+    wait_idle(server.url)
 
 
 def test_no_cors_headers_without_cors_origin(server):
@@ -241,6 +246,15 @@ def test_no_cors_headers_without_cors_origin(server):
 
 def running(url) -> int:
     return json.loads(request(url, "GET", "/health")[2])["running"]
+
+
+def wait_idle(url) -> None:
+    """Every row has left the batch within 10 s (a stream of LONG characters would take minutes)."""
+    for _ in range(200):
+        if running(url) == 0:
+            return
+        time.sleep(0.05)
+    assert running(url) == 0
 
 
 def long_stream(url, headers=None):
@@ -259,11 +273,7 @@ def test_a_client_that_disconnects_leaves_the_batch(server):
     assert running(server.url) == 1
     conn.sock.close()  # gone mid-stream
     conn.close()
-    for _ in range(200):
-        if running(server.url) == 0:
-            break
-        time.sleep(0.05)
-    assert running(server.url) == 0
+    wait_idle(server.url)
 
 
 def test_api_key_queue_full_and_cors(trained_run):
@@ -309,3 +319,19 @@ def test_sigterm_ends_streams_cleanly_and_exits_0_without_tensorflow(trained_run
     rest = r.read().decode()  # the stream ends (cut after the grace), not dropped
     assert rest.endswith('"finish_reason":"length"}]}\n\ndata: [DONE]\n\n'), rest[-300:]
     assert s.stop() == 0, "".join(s.log)
+
+
+@pytest.mark.parametrize(
+    "host,key,warned", [("0.0.0.0", None, True), ("0.0.0.0", "k", False), ("127.0.0.1", None, False)]
+)
+def test_binding_beyond_loopback_without_a_key_warns(trained_run, monkeypatch, host, key, warned):
+    import charlstm
+    from charlstm.serve import run
+    from charlstm.serve.settings import Settings
+
+    started = []
+    monkeypatch.setattr(run._Uvicorn, "run", lambda self: started.append(self.config.host))  # bind nothing
+    warnings: list[str] = []
+    run.serve(charlstm.load(trained_run), Settings(host=host, api_key=key), warn=warnings.append)
+    assert started == [host]
+    assert bool(warnings) == warned and all("without --api-key" in w for w in warnings)
