@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import time
-import uuid
 from contextlib import asynccontextmanager
 from importlib import resources
 
@@ -26,6 +24,7 @@ from starlette.routing import Route
 
 from charlstm.serve.batcher import Batcher, Piece
 from charlstm.serve.core import Model
+from charlstm.serve.reply import Reply
 from charlstm.serve.schema import ApiError, Completion, Limits, parse
 from charlstm.serve.settings import Settings
 
@@ -237,16 +236,16 @@ class Server:
         try:
             if reply.req.echo:
                 for k in range(len(reply.req.jobs)):
-                    yield _sse(reply.chunk(k, reply.echo_piece(k)))
+                    yield _sse(reply.echo_event(k))
             while not reply.finished():
                 for k, piece in (await channel.take()).items():
                     if piece.error is not None:  # the stepping loop failed: say so and end the stream
                         yield _sse(ApiError(500, piece.error).body())
                         yield "data: [DONE]\n\n"
                         return
-                    yield _sse(reply.chunk(k, piece))
+                    yield _sse(reply.event(k, piece))
             if reply.req.include_usage:
-                yield _sse(reply.usage_chunk())
+                yield _sse(reply.usage_event())
             yield "data: [DONE]\n\n"
         finally:
             _cancel(reply.req)  # the client went away, or we are done: the rows leave at the next step
@@ -270,106 +269,3 @@ async def _cancel_on_disconnect(request: Request, req: Completion) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
     _cancel(req)
-
-
-class Reply:
-    """The response being built: per-choice text, logprobs and offsets, the OpenAI object shapes."""
-
-    def __init__(self, req: Completion, model_name: str):
-        self.req, self.model_name = req, model_name
-        self.id, self.created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
-        n = len(req.jobs)
-        self.texts, self.finish, self.generated = [""] * n, [None] * n, [0] * n
-        self.logprobs = [{"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []} for _ in range(n)]
-        self.offsets = [0] * n
-        self.ended = 0
-
-    def prime(self, k: int) -> str:
-        return self.req.primes[k // (len(self.req.jobs) // len(self.req.primes))]
-
-    def echo_piece(self, k: int) -> Piece:
-        return Piece(self.prime(k))
-
-    def finished(self) -> bool:
-        return self.ended == len(self.req.jobs)
-
-    def add(self, k: int, piece: Piece) -> None:
-        if piece.error is not None:
-            raise ApiError(500, piece.error)
-        self.texts[k] += piece.text
-        self._logprobs(k, piece, self.logprobs[k])
-        self._end(k, piece)
-
-    def _end(self, k: int, piece: Piece) -> None:
-        self.generated[k] = max(self.generated[k], piece.generated)
-        if (piece.finish_reason or piece.error) and self.finish[k] is None:
-            self.finish[k] = piece.finish_reason or "error"
-            self.ended += 1
-
-    def _logprobs(self, k: int, piece: Piece, into: dict) -> dict | None:
-        if self.req.logprobs is None:
-            return None
-        for ch, lp, top in piece.logprobs:
-            into["tokens"].append(ch)
-            into["token_logprobs"].append(lp)
-            into["top_logprobs"].append(top)
-            into["text_offset"].append(self.offsets[k])
-            self.offsets[k] += len(ch)
-        return into
-
-    def chunk(self, k: int, piece: Piece) -> dict:
-        """One streamed event for choice k."""
-        if piece.finish_reason is None and piece.generated == 0 and self.req.echo:  # the echoed prime
-            self.offsets[k] += len(piece.text)
-            lp = (
-                {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
-                if self.req.logprobs is not None
-                else None
-            )
-        else:
-            lp = self._logprobs(k, piece, {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []})
-            self._end(k, piece)
-        choice = {"text": piece.text, "index": k, "logprobs": lp, "finish_reason": piece.finish_reason}
-        out = {
-            "id": self.id,
-            "object": "text_completion",
-            "created": self.created,
-            "model": self.model_name,
-            "choices": [choice],
-        }
-        if self.req.include_usage:
-            out["usage"] = None
-        return out
-
-    def usage(self) -> dict:
-        prompt = sum(len(p) for p in self.req.primes)
-        completion = sum(self.generated)
-        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-    def usage_chunk(self) -> dict:
-        return {
-            "id": self.id,
-            "object": "text_completion",
-            "created": self.created,
-            "model": self.model_name,
-            "choices": [],
-            "usage": self.usage(),
-        }
-
-    def whole(self) -> dict:
-        choices = []
-        for k, text in enumerate(self.texts):
-            if self.req.echo:
-                text = self.prime(k) + text
-                for i in range(len(self.logprobs[k]["text_offset"])):
-                    self.logprobs[k]["text_offset"][i] += len(self.prime(k))
-            lp = self.logprobs[k] if self.req.logprobs is not None else None
-            choices.append({"text": text, "index": k, "logprobs": lp, "finish_reason": self.finish[k]})
-        return {
-            "id": self.id,
-            "object": "text_completion",
-            "created": self.created,
-            "model": self.model_name,
-            "choices": choices,
-            "usage": self.usage(),
-        }
