@@ -276,6 +276,24 @@ def test_a_client_that_disconnects_leaves_the_batch(server):
     wait_idle(server.url)
 
 
+def test_a_plain_request_whose_client_leaves_stops_too(server):
+    u = urlsplit(server.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    conn.request(
+        "POST",
+        "/v1/completions",
+        json.dumps({"prompt": "the", "max_tokens": LONG}),
+        {"Content-Type": "application/json"},
+    )
+    for _ in range(200):  # until it is generating
+        if running(server.url) == 1:
+            break
+        time.sleep(0.05)
+    assert running(server.url) == 1
+    conn.close()  # gone before the answer
+    wait_idle(server.url)
+
+
 def test_api_key_queue_full_and_cors(trained_run):
     s = ServerProcess(
         trained_run,
