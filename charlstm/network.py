@@ -136,7 +136,9 @@ class Network:
         `join_rows`); fresh arrays, `state` is left as it was. A row's logits can differ
         in the last bits with the batch it is in: OpenBLAS multiplies one row and several
         rows with different kernels (measured here: a (b, 300) @ (300, 1200) float32 row
-        differs from the same row alone by up to 3e-6 for every b from 2 to 128).
+        differs from the same row alone by up to 3e-6 for every b from 2 to 128). Rows stacked
+        as (rows, 1, units) are multiplied one row at a time: the bits of each row alone
+        (what `charlstm serve` steps, serve/batcher.py).
         """
         h, s = self.cells[0].step(self.table[ids], state[0])  # table: (vocab, G*units)
         new_state = [s]
