@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_sampling import CHARS, _numpy_net
 
-from charlstm.network import Stepper
+from charlstm.config import ModelConfig
+from charlstm.network import Network, Stepper
 from charlstm.options import SampleOptions
 from charlstm.sampling import sample_steps
 
@@ -15,15 +15,31 @@ pytest.importorskip("starlette", reason="the serve extra: pip install -e '.[serv
 from charlstm.serve.batcher import Batcher, Job  # noqa: E402
 from charlstm.serve.run import is_loopback  # noqa: E402
 
+CHARS = "abcdefghijk"  # the random networks' vocabulary
+GATES = {"lstm": 4, "peephole": 4, "cifg": 3, "gru": 3, "rnn": 1}
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+
+def _any_cell_net(cell: str, units: int = 96, layers: int = 2) -> Network:
+    """A random network of any cell, from named arrays (weights large enough that every gate matters)."""
+    rng, g, vocab = np.random.default_rng(1), GATES[cell], len(CHARS)
+    w = {"embedding/embeddings": rng.normal(0, 1, (vocab, 5))}
+    w |= {"softmax/kernel": rng.normal(0, 1.5, (units, vocab)), "softmax/bias": rng.normal(0, 0.5, vocab)}
+    for i in range(1, layers + 1):
+        w[f"rnn_{i}/kernel"] = rng.normal(0, 0.6, (5 if i == 1 else units, g * units))
+        w[f"rnn_{i}/recurrent_kernel"] = rng.normal(0, 0.6, (units, g * units))
+        w[f"rnn_{i}/bias"] = rng.normal(0, 0.3, (2, g * units) if cell == "gru" else g * units)
+        w |= {f"rnn_{i}/peephole_{k}": rng.normal(0, 0.3, units) for k in "ifo" if cell == "peephole"}
+    return Network(w, ModelConfig(vocab_size=vocab, cell=cell, layers=layers, units=units, embedding_dim=5))
+
+
+@pytest.mark.parametrize("cell", sorted(GATES))
 def test_stacked_rows_step_bit_identical_to_each_row_alone(cell):
     """(rows, 1, units) state: each row's logits are the 1-row Stepper's (what `generate` runs), bit for bit.
 
     With 96 units OpenBLAS's matrix-matrix product differs from the matrix-vector one in
     the last bits for most rows, so a (rows, units) batch would fail this.
     """
-    net = _numpy_net(cell, layers=2, units=96)
+    net = _any_cell_net(cell)
     rows, steps = 7, 40
     ids = np.random.default_rng(3).integers(0, len(CHARS), size=(rows, steps))
     state = [tuple(a[:, None, :] for a in s) for s in net.zero_state(rows)]
@@ -48,7 +64,7 @@ def _alone(net, prime, job: Job) -> str:
 
 
 def test_rows_joining_and_leaving_give_each_samples_text_alone():
-    net = _numpy_net("lstm", layers=2, units=64)
+    net = _any_cell_net("lstm", units=64)
     primes = [np.array(p) for p in ([1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 0, 1], [2, 2])]
     jobs = [
         Job(primes[0], 60, 1.0, None, None, 7, 0),
@@ -81,7 +97,7 @@ def test_rows_joining_and_leaving_give_each_samples_text_alone():
 
 
 def test_cancelled_rows_leave_at_the_next_step():
-    net = _numpy_net("lstm")
+    net = _any_cell_net("lstm", units=12)
     jobs = [Job(np.array([1]), 1000, 1.0, None, None, 0, k, choice=k) for k in range(3)]
     b = Batcher(net, CHARS, max_batch=3, max_queue=0, publish=None)
     assert b.submit(jobs)
