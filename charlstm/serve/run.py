@@ -7,12 +7,14 @@ ends them with a last event and `data: [DONE]`; the process exits 0.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import ipaddress
 import signal
 from collections.abc import Callable
 
 import uvicorn
+import uvicorn.config
 
 from charlstm.serve.app import Server
 from charlstm.serve.core import Model
@@ -38,8 +40,11 @@ def serve(model: Model, settings: Settings, warn: Callable[[str], None], log_lev
     if not is_loopback(settings.host) and settings.api_key is None:
         warn(f"listening on {settings.host} without --api-key: anyone who can reach this port can use the model")
     server = Server(model, settings)
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # logs on stderr, as every charlstm command
     config = uvicorn.Config(
         server.app(),
+        log_config=log_config,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
