@@ -55,13 +55,12 @@ def test_readme_python_examples_run(trained_run, tmp_path, monkeypatch, capsys):
     if not any("charlstm.train(" in code for code in runnable):
         shutil.copytree(trained_run, tmp_path / "ck")
     namespace: dict = {"__name__": "__readme__"}
-    server = None
-    for code in runnable:
-        if SERVE_URL in code:
-            server = server or ServerProcess(trained_run, "--model-name", "macbeth")
-            code = code.replace(SERVE_URL, server.url)
-        exec(compile(code, str(README), "exec"), namespace)  # noqa: S102
-    assert server is not None and server.stop() == 0
+    server = ServerProcess(trained_run, "--model-name", "macbeth")
+    try:
+        for code in runnable:
+            exec(compile(code.replace(SERVE_URL, server.url), str(README), "exec"), namespace)  # noqa: S102
+    finally:
+        assert server.stop() == 0
     assert len(namespace["out"].choices) == 3
     out = capsys.readouterr().out
     text = namespace["text"]
