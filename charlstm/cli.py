@@ -20,6 +20,7 @@ from charlstm import __version__
 from charlstm.clitypes import options
 from charlstm.config import DeviceConfig, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
 from charlstm.options import ON_UNKNOWN, SampleOptions
+from charlstm.serve.settings import Settings as ServeSettings
 
 CHECKPOINT_HELP = (
     "Checkpoint file, or a training run's directory (its best checkpoint); "
@@ -343,3 +344,38 @@ def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path
     )
     run_inspect(opts, warn=lambda m: click.echo(f"warning: {m}", err=True))
     click.echo(f"wrote {out}", err=True)
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("-c", "--checkpoint", "checkpoint", default=None, metavar="PATH", help=CHECKPOINT_HELP)
+@options(ServeSettings)
+@click.option(
+    "--api-key",
+    default=None,
+    envvar="CHARLSTM_API_KEY",
+    help="Require 'Authorization: Bearer KEY' on /v1/* [env: CHARLSTM_API_KEY].",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Let pages from ORIGIN call the API (repeatable; none: no CORS).",
+)
+@library_errors
+def serve(checkpoint, **fields):
+    """Serve the model over an OpenAI-compatible completions API, with a page to play with at /."""
+    from charlstm import api
+
+    try:
+        from charlstm.serve.run import serve as run_server
+    except ImportError as e:
+        raise click.UsageError(
+            f"serve needs the serve extra ({e.name} is missing): pip install 'charlstm[serve]'"
+        ) from None
+    model = api.load(checkpoint)
+    settings = ServeSettings(**{**fields, "cors_origins": tuple(fields["cors_origins"])})
+    run_server(model, settings, warn=lambda m: click.echo(f"warning: {m}", err=True))

@@ -136,7 +136,9 @@ class Network:
         `join_rows`); fresh arrays, `state` is left as it was. A row's logits can differ
         in the last bits with the batch it is in: OpenBLAS multiplies one row and several
         rows with different kernels (measured here: a (b, 300) @ (300, 1200) float32 row
-        differs from the same row alone by up to 3e-6 for every b from 2 to 128).
+        differs from the same row alone by up to 3e-6 for every b from 2 to 128). Rows stacked
+        as (rows, 1, units) are multiplied one row at a time: the bits of each row alone
+        (what `charlstm serve` steps, serve/batcher.py).
         """
         h, s = self.cells[0].step(self.table[ids], state[0])  # table: (vocab, G*units)
         new_state = [s]
@@ -254,13 +256,14 @@ class _LSTMBuffers:
     """One fused LSTM layer's carried state and scratch arrays for a fixed batch."""
 
     def __init__(self, layer: _FusedLSTM, state: tuple, first: bool):
-        b, u = state[0].shape
+        # (batch, units), or (rows, 1, units): the server's stack of one-row products (serve/batcher.py)
+        *b, u = state[0].shape
         self.layer = layer
         self.h, self.c = state[0].copy(), state[1].copy()  # (batch, units): updated in place
-        self.z = np.empty((b, 4 * u), np.float32)  # gate pre-activations, then the gates
-        self.zx = None if first else np.empty((b, 4 * u), np.float32)  # input projection
-        self.ig = np.empty((b, u), np.float32)  # i ⊙ g
-        self.gates = [self.z[:, k * u : (k + 1) * u] for k in range(4)]  # views: i, f, g, o
+        self.z = np.empty((*b, 4 * u), np.float32)  # gate pre-activations, then the gates
+        self.zx = None if first else np.empty((*b, 4 * u), np.float32)  # input projection
+        self.ig = np.empty((*b, u), np.float32)  # i ⊙ g
+        self.gates = [self.z[..., k * u : (k + 1) * u] for k in range(4)]  # views: i, f, g, o
 
     def step(self, zx: np.ndarray) -> np.ndarray:
         """One step in place: h and c move on; returns h (batch, units)."""

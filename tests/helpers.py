@@ -102,3 +102,38 @@ def prepare(text: str, seed: int, vocabulary: str | None = None):
                 f"{describe_chars(missing)}; resume only on text made of the same characters"
             )
     return Corpus(vocab.encode(text), vocab, prime_excerpt(text, seed))
+
+
+class ServerProcess:
+    """`charlstm serve` in a subprocess on a port the OS picks (--port 0), read back from uvicorn's log."""
+
+    def __init__(self, checkpoint, *args, env=None):
+        import os
+        import re
+        import subprocess
+        import sys
+        import threading
+
+        cmd = [sys.executable, "-m", "charlstm", "serve", "-c", str(checkpoint), "--port", "0", *map(str, args)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+        self.log: list[str] = []
+        for line in self.proc.stderr:
+            self.log.append(line)
+            found = re.search(r"Uvicorn running on (http://\S+)", line)
+            if found:
+                self.url = found.group(1)
+                break
+        else:
+            raise AssertionError("the server did not start:\n" + "".join(self.log))
+        # keep reading its log: a full pipe would block the server
+        self.reader = threading.Thread(target=lambda: self.log.extend(self.proc.stderr), daemon=True)
+        self.reader.start()
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, then the exit status (its whole stderr is in .log)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(timeout=timeout)
+        self.reader.join(timeout)
+        return self.proc.returncode

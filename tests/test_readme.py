@@ -12,17 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TINY_TEXT
+from helpers import TINY_TEXT, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 BLOCK = re.compile(r"```python\n(?P<code>.*?)```", re.S)
 SKIP_MARKER = "<!-- doctest: skip"
+SERVE_URL = "http://127.0.0.1:8000"  # the `charlstm serve` example: run against a server of `ck`, on a free port
 
 
 def _python_blocks() -> list[str]:
-    """The code of every ```python block of the README, in order."""
-    return [m["code"] for m in BLOCK.finditer(README.read_text(encoding="utf-8"))]
+    """The code of every ```python block of the README, in order, but the `charlstm serve` client
+    examples last: they need the model that the `charlstm.train` example makes."""
+    blocks = [m["code"] for m in BLOCK.finditer(README.read_text(encoding="utf-8"))]
+    return [b for b in blocks if SERVE_URL not in b] + [b for b in blocks if SERVE_URL in b]
 
 
 def test_readme_option_tables_match_the_cli():
@@ -50,8 +53,16 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
     (tmp_path / "held_out.txt").write_text(TINY_TEXT[: len(TINY_TEXT) // 3], encoding="utf-8")
     (tmp_path / "corpus.txt").write_text(TINY_TEXT, encoding="utf-8")
     namespace: dict = {"__name__": "__readme__"}
-    for code in _python_blocks():
-        exec(compile(code, str(README), "exec"), namespace)  # noqa: S102
+    server = None
+    try:
+        for code in _python_blocks():
+            if SERVE_URL in code:  # `charlstm serve -c ck` as the README starts it, once `ck` exists
+                server = server or ServerProcess(tmp_path / "ck", "--model-name", "macbeth")
+                code = code.replace(SERVE_URL, server.url)
+            exec(compile(code, str(README), "exec"), namespace)  # noqa: S102
+    finally:
+        assert server is not None and server.stop() == 0
+    assert len(namespace["out"].choices) == 3
     out = capsys.readouterr().out
     text = namespace["text"]
     assert text.startswith("the ") and len(text) == len("the ") + 200 and text in out
