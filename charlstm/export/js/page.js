@@ -83,8 +83,10 @@ async function run(model) {
 
 async function start() {
   const body = document.body;
-  const model = await fromBytes(fromBase64($("weights").textContent), { wasm: fromBase64($("kernel").textContent) });
-  globalThis.charlstm = { model, pick, uniforms }; // for the console and for tests
+  const weights = fromBase64($("weights").textContent);
+  const kernelBytes = fromBase64($("kernel").textContent);
+  const model = await fromBytes(weights, { wasm: kernelBytes });
+  globalThis.charlstm = { model, fromBytes, weights, kernelBytes }; // for the console and for tests
   body.dataset.kernel = model.kernel;
   const params = new URLSearchParams(location.search);
   $("prime").value = model.header.prime;
