@@ -50,8 +50,8 @@ class Model:
 
     @cached_property
     def network(self):
-        """The NumPy network (sampling.Network), read from the checkpoint on first use."""
-        from charlstm.sampling import load_network
+        """The NumPy network (`charlstm.network.Network`), read from the checkpoint on first use."""
+        from charlstm.network import load_network
 
         _, net = load_network(self.path)
         return net
@@ -217,13 +217,8 @@ class Model:
 
         if (path is None) == (text is None):
             raise UsageError("evaluate: give a file path or text=..., not both or neither")
-        lowercase = self.checkpoint.training.lowercase
-        if path is not None:
-            text = read_corpus([os.fspath(path)], lowercase)
-        else:
-            text = decode(text.encode("utf-8"), "<text>")
-            text = text.lower() if lowercase else text
-        return evaluate_text(self.network, self.vocabulary, text)
+        text = read_corpus([os.fspath(path)]) if path is not None else decode(text.encode("utf-8"), "<text>")
+        return evaluate_text(self.network, self.vocabulary, text, self.checkpoint.training.lowercase)
 
     @property
     def info(self) -> dict:

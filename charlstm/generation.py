@@ -1,7 +1,8 @@
 """The `generate` command's input and output around the sampler (`sampling.sample_steps`).
 
-`prepare_prime` checks and case-folds the prime; `stream` writes the sampled text as
-it comes (one sample), or whole samples and JSON lines at the end.
+`prepare_prime` reads the prime (`usertext.prepare_text`: case, unknown characters);
+`stream` writes the sampled text as it comes (one sample), or whole samples and JSON
+lines at the end.
 """
 
 from __future__ import annotations
@@ -12,41 +13,19 @@ from collections.abc import Callable
 from typing import TextIO
 
 from charlstm.checkpoint import Checkpoint
-from charlstm.corpus import Vocabulary, describe_chars, normalize_newlines
-from charlstm.errors import VocabularyError
-from charlstm.sampling import Network, SampleOptions, sample_steps
+from charlstm.corpus import Vocabulary
+from charlstm.network import Network
+from charlstm.sampling import SampleOptions, sample_steps
+from charlstm.usertext import prepare_text
 
 
 def prepare_prime(
     prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None]
 ) -> str:
-    """The prime to feed: the stored excerpt when none is given, case-folded like training."""
+    """The prime to feed: the stored excerpt when none is given, else `usertext.prepare_text`'s reading of it."""
     if prime is None:
         return ckpt.prime_excerpt or vocab.chars[0]
-    prime = normalize_newlines(prime)
-    if ckpt.training.lowercase:
-        prime = prime.lower()  # the model only ever saw lower case
-    missing = vocab.unknown(prime)
-    if not missing:
-        return prime
-    if on_unknown == "skip":
-        kept = "".join(c for c in prime if c not in set(missing))
-        warn(f"dropped {len(missing)} prime character(s) not in the vocabulary: {describe_chars(missing)}")
-        if not kept:
-            raise VocabularyError("no character of the prime is in the model's vocabulary")
-        return kept
-    hint = ""
-    if all(c.swapcase() in vocab.chars for c in missing if c.swapcase() != c) and any(
-        c.swapcase() != c for c in missing
-    ):
-        hint = (
-            " (the vocabulary has these letters in the other case: change the prime's case, "
-            "or train with --lowercase so case never matters)"
-        )
-    raise VocabularyError(
-        f"the prime has {len(missing)} character(s) not in the model's vocabulary: "
-        f"{describe_chars(missing)}{hint}; use --on-unknown skip to drop them"
-    )
+    return prepare_text(prime, vocab, ckpt.training.lowercase, on_unknown, what="prime", warn=warn).text
 
 
 class _Streamer:

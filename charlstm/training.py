@@ -450,7 +450,8 @@ class TrainingRun:
 
     def _sample(self, epoch: int) -> str:
         from charlstm import model as model_lib
-        from charlstm.sampling import Network, SampleOptions, sample_steps
+        from charlstm.network import Network
+        from charlstm.sampling import SampleOptions, sample_steps
 
         net = Network(model_lib.named_weights(self.model), self.model_config)
         opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)

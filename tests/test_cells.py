@@ -1,5 +1,5 @@
 """The recurrent cells: Keras (charlstm.cells / Keras's own layers) against NumPy
-(charlstm.equations via charlstm.sampling.Network), with every weight randomised.
+(charlstm.equations via charlstm.network.Network), with every weight randomised.
 
 Fresh models are a weak test of agreement: peephole weights start at zero and most
 biases at 0 or ±1, so a wrong peephole or bias term could hide. Every test here
@@ -68,7 +68,7 @@ def randomised_models(keras):
 @pytest.mark.parametrize("cell", CELLS)
 def test_numpy_network_matches_keras_with_random_weights(randomised_models, cell, layers):
     from charlstm.model import named_weights
-    from charlstm.sampling import Network
+    from charlstm.network import Network
 
     model = randomised_models[(cell, layers)]
     # Every variable really was randomised: none left at its zero/one initial value.
@@ -92,7 +92,7 @@ def test_numpy_network_matches_keras_with_random_weights(randomised_models, cell
 @pytest.mark.parametrize("cell", CELLS)
 def test_numpy_batched_steps_equal_unbatched(randomised_models, cell, layers):
     from charlstm.model import named_weights
-    from charlstm.sampling import Network
+    from charlstm.network import Network
 
     net = Network(named_weights(randomised_models[(cell, layers)]), _config(cell, layers))
     ids = _ids(seed=99)

@@ -4,12 +4,10 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import CELLS
-from charlstm.equations import LSTM, FusedLSTM
 
 from helpers import TINY_TEXT, invoke
 
@@ -51,18 +49,6 @@ def test_cell_end_to_end(runner, tiny_corpus, tmp_path, cell):
     r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--resume", "--epochs", "2", "--quiet")
     assert r.exit_code == 0, r.output
     assert ckpt_io.load(run / "last.keras").epoch == 2
-
-
-def test_fused_lstm_equals_the_textbook_equations():
-    rng = np.random.default_rng(0)
-    W, U, b = (rng.normal(0, 0.5, s).astype(np.float32) for s in ((5, 28), (7, 28), (28,)))
-    ref, fused = LSTM(W, U, b), FusedLSTM(W, U, b)
-    x = rng.normal(size=(3, 5)).astype(np.float32)
-    state = (rng.normal(size=(3, 7)).astype(np.float32), rng.normal(size=(3, 7)).astype(np.float32))
-    h_ref, (_, c_ref) = ref.step(ref.project(x), state)
-    h_fast, (_, c_fast) = fused.step(fused.project(x), state)
-    np.testing.assert_allclose(h_fast, h_ref, atol=1e-6)
-    np.testing.assert_allclose(c_fast, c_ref, atol=1e-6)
 
 
 @pytest.mark.slow

@@ -181,6 +181,6 @@ def test_a_killed_worker_stops_the_other_with_one_clear_line(corpus):
     assert last.startswith("Error: a worker stopped answering or failed"), err[-2000:]
     assert "restart every worker with --resume" in last
     assert waited < 60
-    from charlstm.sampling import load_network
+    from charlstm.network import load_network
 
     load_network(corpus / "k0" / "last.keras")  # the chief's last checkpoint stays loadable

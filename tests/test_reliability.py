@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from charlstm import checkpoint as ckpt_io
-from charlstm.sampling import load_network
+from charlstm.network import load_network
 
 from helpers import TINY_TEXT, invoke
 

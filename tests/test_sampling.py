@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from charlstm.config import ModelConfig
-from charlstm.sampling import Network, SampleOptions, Stepper, _PickOne, load_network, pick, sample_steps
+from charlstm.network import Network, Stepper, load_network
+from charlstm.sampling import SampleOptions, _PickOne, pick, sample_steps
 
 
 def _random_model(layers: int):
