@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from charlstm.corpus import Vocabulary, describe_chars, normalize_newlines
 from charlstm.errors import VocabularyError
 
+
 @dataclass(frozen=True)
 class PreparedText:
     text: str  # ready to encode: every character is in the vocabulary

@@ -23,7 +23,8 @@ from charlstm.equations import softmax
 from charlstm.errors import UsageError
 from charlstm.export import binary
 from charlstm.export.arrays import network_arrays
-from charlstm.sampling import load_network, pick
+from charlstm.network import load_network
+from charlstm.sampling import pick
 
 from helpers import TINY_TEXT, invoke
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from charlstm.checkpoint import Checkpoint
-from charlstm.sampling import load_network  # the network accessor: imported here only
+from charlstm.network import load_network  # the network and its documented arrays: imported here only
 
 
 @dataclass
@@ -42,25 +42,23 @@ class NetworkArrays:
 def network_arrays(path: str | os.PathLike) -> tuple[Checkpoint, NetworkArrays]:
     """(Checkpoint, NetworkArrays) from a checkpoint file; raises CheckpointError like `generate`."""
     ckpt, net = load_network(path)
+    cell = net.config.cell
     arrays: dict[str, np.ndarray] = {}
-    for k, layer in enumerate(net.layers, start=1):
+    for k, layer in enumerate(net.layers, start=1):  # Keras's arrays by variable name (network.Network)
         p = f"layer{k}/"
+        bias = layer["bias"][0] if cell == "gru" else layer["bias"]  # GRU: rows (input, recurrent)
         if k == 1:
-            # Network folds the embedding into layer 1's input projection; the fused LSTM's
-            # projection has its i, f, o columns halved (equations.FusedLSTM). Halving is exact
-            # in binary floating point, so dividing by `half` gives emb @ W + b bit for bit.
-            arrays[p + "table"] = net.table / getattr(layer, "half", 1.0)
+            arrays[p + "table"] = net.embedding @ layer["kernel"] + bias  # (vocab, G*units)
         else:
-            arrays[p + "kernel"] = layer.W
-            arrays[p + "bias"] = layer.b_x if net.config.cell == "gru" else layer.b
-        arrays[p + "recurrent_kernel"] = layer.U
-        if net.config.cell == "gru":
-            arrays[p + "recurrent_bias"] = layer.b_h
-        if net.config.cell == "peephole":
-            arrays.update({p + "peephole_i": layer.p_i, p + "peephole_f": layer.p_f, p + "peephole_o": layer.p_o})
+            arrays[p + "kernel"], arrays[p + "bias"] = layer["kernel"], bias
+        arrays[p + "recurrent_kernel"] = layer["recurrent_kernel"]
+        if cell == "gru":
+            arrays[p + "recurrent_bias"] = layer["bias"][1]
+        if cell == "peephole":
+            arrays.update({p + n: layer[n] for n in ("peephole_i", "peephole_f", "peephole_o")})
     arrays["output/kernel"], arrays["output/bias"] = net.W_out, net.b_out
     return ckpt, NetworkArrays(
-        cell=net.config.cell,
+        cell=cell,
         layers=net.config.layers,
         units=net.config.units,
         vocabulary=ckpt.vocabulary,
