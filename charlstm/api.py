@@ -190,19 +190,13 @@ class Model:
         opts = self.options(length, seed, temperature, top_k, top_p, stop, num_samples, sample_index)
         stream(self.network, self.vocabulary, prime_text, opts, out, as_json=as_json, echo_prime=echo_prime)
 
-    def export(
-        self,
-        fmt: str,
-        out: str | os.PathLike,
-        precision: str | None = None,
-        overwrite: bool = False,
-        title: str | None = None,
-    ) -> Path:
+    def export(self, fmt: str, out: str | os.PathLike, **options) -> Path:
         """Write this model as "web" (one offline HTML page), "js" (ES module + weights folder) or
-        "saved_model" (a TensorFlow SavedModel folder) at `out`; see `charlstm export --help`."""
+        "saved_model" (a TensorFlow SavedModel folder) at `out`. Options: precision="float16" |
+        "float32", overwrite=False, title= (`charlstm.export.export`; `charlstm export --help`)."""
         from charlstm.export import export
 
-        return export(self.path, fmt, out, precision=precision, overwrite=overwrite, title=title)
+        return export(self.path, fmt, out, **options)
 
     # --- scoring and metadata ------------------------------------------------------------------
 

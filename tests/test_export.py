@@ -259,3 +259,22 @@ def test_api_export_and_its_checks(trained_run, tmp_path):
         model.export("onnx", tmp_path / "x")
     with pytest.raises(UsageError, match="--overwrite"):
         model.export("js", tmp_path / "m")
+
+
+def test_a_failed_write_keeps_the_old_output(trained_run, tmp_path, monkeypatch):
+    from charlstm.errors import CharlstmError
+    from charlstm.export import web
+
+    model = charlstm.load(trained_run)
+    model.export("js", tmp_path / "js")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "js").iterdir()}
+
+    def half_written(net, precision, folder):
+        (folder / web.MODULE).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(web, "write_module", half_written)
+    with pytest.raises(CharlstmError, match="No space left on device"):
+        model.export("js", tmp_path / "js", overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "js").iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["js"]  # no temporary folder left

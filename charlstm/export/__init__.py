@@ -43,7 +43,7 @@ def _check(fmt: str, out: Path, precision: str, overwrite: bool) -> None:
 def _write_folder(out: Path, build: Callable[[Path], None]) -> None:
     """Build a folder under a temporary name beside `out`, then move it into place."""
     tmp = out.with_name(f".{out.name}{TEMP_MARK}{os.getpid()}")
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")  # a replaced output, until the new one is in
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
@@ -52,16 +52,26 @@ def _write_folder(out: Path, build: Callable[[Path], None]) -> None:
             if f.is_file():
                 with open(f, "rb") as fh:
                     os.fsync(fh.fileno())
-        if out.exists() or out.is_symlink():
+        replacing = out.exists() or out.is_symlink()
+        if replacing:
             os.replace(out, old)  # a folder cannot be renamed over a non-empty one: set the old one aside
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if replacing:
+                os.replace(old, out)  # put the old output back
+            raise
         fsync_dir(out.parent)
+        _remove(old)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def export(

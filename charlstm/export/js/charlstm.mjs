@@ -14,7 +14,7 @@
 
 const GATES = { lstm: 4, peephole: 4, cifg: 3, gru: 3, rnn: 1 };
 const KERNEL_FILE = "charlstm-kernel.wasm";
-const ALIGN = 16; // floats: matrix columns are padded to a multiple of the kernel's 16-column block
+const ALIGN = 32; // floats: matrix columns are padded to a multiple of the kernel's 32-column block
 
 // --- the weights file ---------------------------------------------------------------------------
 
@@ -66,7 +66,7 @@ export function readWeights(bytes) {
 
 // --- matrix-vector products ---------------------------------------------------------------------
 
-/** out[j] = sum_i x[i] * M[i, j] over the heap (offsets in floats; cols a multiple of 16). */
+/** out[j] = sum_i x[i] * M[i, j] over the heap (offsets in floats; cols a multiple of 32). */
 export function matvecJS(heap, out, x, m, rows, cols) {
   const acc = new Float64Array(cols);
   for (let i = 0; i < rows; i++) {
@@ -287,6 +287,8 @@ export function uniforms(seed) {
   return next;
 }
 
+let SCRATCH = new Float64Array(0);
+
 /** The next id from logits and a uniform u: charlstm/sampling.py `pick` for one row. */
 export function pick(logits, u, temperature, topK = null, topP = null) {
   const V = logits.length;
@@ -295,33 +297,38 @@ export function pick(logits, u, temperature, topK = null, topP = null) {
     for (let j = 1; j < V; j++) if (logits[j] > logits[best]) best = j; // the first of equal maxima
     return best;
   }
-  const z = Float64Array.from(logits, (x) => x / temperature);
+  if (SCRATCH.length < 2 * V) SCRATCH = new Float64Array(2 * V); // reused: no allocation per character
+  const p = SCRATCH.subarray(0, V);
+  const cdf = SCRATCH.subarray(V, 2 * V);
+  for (let j = 0; j < V; j++) p[j] = logits[j] / temperature; // float64, as NumPy's pick
   if (topK !== null && topK < V) {
-    const kth = Float64Array.from(z).sort()[V - topK];
-    for (let j = 0; j < V; j++) if (z[j] < kth) z[j] = -Infinity;
+    const kth = Float64Array.from(p).sort()[V - topK];
+    for (let j = 0; j < V; j++) if (p[j] < kth) p[j] = -Infinity;
   }
   let max = -Infinity;
-  for (let j = 0; j < V; j++) max = Math.max(max, z[j]);
-  const p = z.map((x) => Math.exp(x - max));
-  if (topP !== null && topP < 1) {
-    const order = Array.from(p.keys()).sort((i, j) => p[j] - p[i]); // stable: equal masses keep id order
-    let total = 0;
-    for (const i of order) total += p[i];
-    let cum = 0;
-    const drop = [];
-    for (const i of order) {
-      cum += p[i];
-      if (cum - p[i] >= topP * total) drop.push(i); // keep the smallest prefix reaching topP
-    }
-    for (const i of drop) p[i] = 0;
-  }
-  const cdf = new Float64Array(V);
+  for (let j = 0; j < V; j++) if (p[j] > max) max = p[j];
+  for (let j = 0; j < V; j++) p[j] = Math.exp(p[j] - max);
+  if (topP !== null && topP < 1) dropTail(p, topP);
   let s = 0;
   for (let j = 0; j < V; j++) cdf[j] = s += p[j];
   const target = u * cdf[V - 1];
-  let count = 0;
+  let count = 0; // inverse CDF: the first id whose cumulative mass exceeds u (zero-mass ids never win)
   for (let j = 0; j < V; j++) if (cdf[j] <= target) count++;
   return Math.min(count, V - 1);
+}
+
+function dropTail(p, topP) {
+  // keep the smallest prefix of the likeliest ids whose mass reaches topP (always at least one)
+  const order = Array.from(p.keys()).sort((i, j) => p[j] - p[i]); // stable: equal masses keep id order
+  let total = 0;
+  for (const i of order) total += p[i];
+  let cum = 0;
+  const drop = [];
+  for (const i of order) {
+    cum += p[i];
+    if (cum - p[i] >= topP * total) drop.push(i);
+  }
+  for (const i of drop) p[i] = 0;
 }
 
 function checkOptions(o) {

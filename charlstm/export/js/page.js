@@ -9,7 +9,12 @@ const FIELDS = ["prime", "length", "seed", "temperature", "top_k", "top_p"];
 const SLICE_MS = 30; // generate this long between yields to the event loop: the page stays responsive
 let stopRequested = false;
 
-const fromBase64 = (text) => Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0));
+function fromBase64(text) {
+  const binary = atob(text.trim());
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
 
 function yieldToEventLoop() {
   // a message round trip: unlike setTimeout(0), not clamped to 4 ms once calls nest
