@@ -617,22 +617,23 @@ def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["web", "js", "saved_model"]),
+    type=click.Choice(["web", "js", "saved_model", "tflite"]),
     required=True,
-    help="web: one offline HTML page; js: an ES module + weights folder; saved_model: a TensorFlow SavedModel folder.",
+    help="web: one offline HTML page; js: an ES module + weights folder; saved_model: a TensorFlow SavedModel "
+    "folder; tflite: its step signature as step.tflite + vocabulary.json in a folder.",
 )
-@click.option("--out", required=True, help="The file (web) or folder (js, saved_model) to write.")
+@click.option("--out", required=True, help="The file (web) or folder (js, saved_model, tflite) to write.")
 @click.option(
     "--precision",
     type=click.Choice(["float16", "float32"]),
     default=None,
-    help="Weights of web/js: float16 (default, half the size) or float32 (exact). SavedModels are float32.",
+    help="Weights of web/js: float16 (default, half the size) or float32 (exact). saved_model and tflite are float32.",
 )
 @click.option("--title", default=None, help="The web page's title; default: the run's folder name.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @library_errors
 def export_command(checkpoint, fmt, out, precision, title, overwrite):
-    """Write a trained model to run without Python (web, js) or in TensorFlow Serving (saved_model)."""
+    """Write a trained model to run without Python (web, js), in TensorFlow Serving (saved_model) or TFLite."""
     from charlstm.export import export
 
     export(checkpoint, fmt, out, precision=precision, overwrite=overwrite, title=title)

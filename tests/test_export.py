@@ -278,3 +278,37 @@ def test_a_failed_write_keeps_the_old_output(trained_run, tmp_path, monkeypatch)
         model.export("js", tmp_path / "js", overwrite=True)
     assert {p.name: p.read_bytes() for p in (tmp_path / "js").iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["js"]  # no temporary folder left
+
+
+FRESH_TFLITE = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+folder, ids_file, out = sys.argv[1:4]
+desc = json.load(open(folder + "/vocabulary.json"))
+step = tf.lite.Interpreter(model_path=folder + "/step.tflite").get_signature_runner("step")
+state, probs = np.zeros([1, desc["state_size"]], np.float32), []
+for i in np.load(ids_file):
+    r = step(ids=np.array([i], np.int32), state=state)
+    state = r["state"]
+    probs.append(r["probs"][0])
+np.save(out, np.array(probs))
+assert "charlstm" not in sys.modules
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", CELLS)
+def test_tflite_step_in_a_fresh_process(runner, cell_runs, tmp_path, cell):
+    run = cell_runs[cell]
+    r = invoke(runner, "export", "-c", run, "--format", "tflite", "--out", tmp_path / "tfl")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "tfl").iterdir()) == ["step.tflite", "vocabulary.json"]
+    ids = np.array(charlstm.load(run).vocabulary.encode(TEXT[:120]), np.int32)
+    np.save(tmp_path / "ids.npy", ids)
+    (tmp_path / "fresh.py").write_text(FRESH_TFLITE)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    args = [sys.executable, tmp_path / "fresh.py", tmp_path / "tfl", tmp_path / "ids.npy", tmp_path / "out.npy"]
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert np.abs(np.load(tmp_path / "out.npy") - numpy_probs(run, TEXT[:120])).max() < 1e-4

@@ -3,11 +3,12 @@
     web          one self-contained HTML page that generates in the browser, offline (web.py)
     js           an ES module, its WebAssembly kernel and a weights file, for a web developer's own site
     saved_model  a TensorFlow SavedModel (serving_default: ids -> probs; step: one char + state) (saved_model.py)
+    tflite       the SavedModel's `step` as a TFLite model (step.tflite + vocabulary.json in a folder)
 
 Every format reads the network through `arrays.network_arrays` and is written atomically:
 a file through `charlstm.files.atomic_write`, a folder built under a temporary name beside
 the target and renamed into place, so an interrupted export leaves nothing behind.
-web and js never import TensorFlow; saved_model imports it through `charlstm.tf_runtime`.
+web and js never import TensorFlow; saved_model and tflite import it through `charlstm.tf_runtime`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from charlstm import checkpoint as ckpt_io
 from charlstm.errors import CharlstmError, UsageError
 from charlstm.files import TEMP_MARK, atomic_write, fsync_dir
 
-FORMATS = ("web", "js", "saved_model")
+FORMATS = ("web", "js", "saved_model", "tflite")
 PRECISIONS = ("float16", "float32")
 
 
@@ -30,8 +31,8 @@ def _check(fmt: str, out: Path, precision: str, overwrite: bool) -> None:
         raise UsageError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if precision not in PRECISIONS:
         raise UsageError(f"unknown precision {precision!r}: choose float16 or float32")
-    if fmt == "saved_model" and precision != "float32":
-        raise UsageError("a SavedModel holds float32 weights: leave out --precision or give float32")
+    if fmt in ("saved_model", "tflite") and precision != "float32":
+        raise UsageError(f"a {fmt} export holds float32 weights: leave out --precision or give float32")
     if not out.parent.is_dir():
         raise UsageError(f"{out.parent}: no such folder; create it first")
     if (out.exists() or out.is_symlink()) and not overwrite:
@@ -85,10 +86,10 @@ def export(
     """Write checkpoint (a run folder, a .keras file, or None: the latest run) as `fmt` at `out`.
 
     precision: the web/js weights' float16 (default: half the size, probabilities within
-    1e-3 of float32's) or float32 (exact); a SavedModel is always float32.
+    1e-3 of float32's) or float32 (exact); saved_model and tflite are always float32.
     """
     out = Path(out)
-    precision = precision or ("float32" if fmt == "saved_model" else "float16")
+    precision = precision or ("float16" if fmt in ("web", "js") else "float32")
     _check(fmt, out, precision, overwrite)
     from charlstm.export.arrays import network_arrays
 
@@ -102,10 +103,14 @@ def export(
             from charlstm.export.web import write_module
 
             _write_folder(out, lambda d: write_module(net, precision, d))
-        else:
+        elif fmt == "saved_model":
             from charlstm.export.saved_model import write_saved_model
 
             _write_folder(out, lambda d: write_saved_model(net, d))
+        else:
+            from charlstm.export.saved_model import write_tflite
+
+            _write_folder(out, lambda d: write_tflite(net, d))
     except OSError as e:
         raise CharlstmError(f"{out}: cannot write the export ({e.strerror or e})") from None
     return out
