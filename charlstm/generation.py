@@ -15,7 +15,8 @@ from typing import TextIO
 from charlstm.checkpoint import Checkpoint
 from charlstm.corpus import Vocabulary
 from charlstm.network import Network
-from charlstm.sampling import SampleOptions, sample_steps
+from charlstm.options import SampleOptions
+from charlstm.sampling import sample_steps
 from charlstm.usertext import prepare_text
 
 
@@ -51,7 +52,6 @@ def stream(
     opts: SampleOptions,
     out: TextIO,
     as_json: bool = False,
-    echo_prime: bool = True,
 ) -> None:
     """Generate and write.
 
@@ -62,7 +62,7 @@ def stream(
     steps = sample_steps(net, prime_ids, opts, vocab.chars)
     if opts.num_samples == 1 and not as_json:
         w = _Streamer(out)
-        if echo_prime:
+        if opts.echo_prime:
             w.write(prime)
         for (piece,) in steps:
             w.write(piece)
@@ -74,7 +74,7 @@ def stream(
         for p, piece in zip(parts, pieces):
             p.append(piece)
     for k, p in enumerate(parts):
-        i, text = opts.first_index + k, "".join(p)
+        i, text = opts.sample_index + k, "".join(p)
         if as_json:
             out.write(
                 json.dumps(
@@ -86,5 +86,5 @@ def stream(
         else:
             if opts.num_samples > 1:
                 out.write(f"----- sample {i} (seed {opts.seed}) -----\n")
-            out.write((prime if echo_prime else "") + text + "\n")
+            out.write((prime if opts.echo_prime else "") + text + "\n")
         out.flush()

@@ -10,12 +10,12 @@ per sample (`_Uniforms`) so a sample is the same alone or in a batch.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
 from charlstm.errors import UsageError
 from charlstm.network import Network, Stepper
+from charlstm.options import SampleOptions
 
 
 def pick(
@@ -66,18 +66,6 @@ class _PickOne:
         return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), self.last)
 
 
-@dataclass
-class SampleOptions:
-    length: int = 500  # chars to generate after the prime
-    temperature: float = 1.0  # 0 = greedy argmax; <1 sharper, >1 flatter
-    top_k: int | None = None  # sample only among the k likeliest chars
-    top_p: float | None = None  # nucleus: the likeliest chars holding this mass
-    seed: int = 0  # with the sample index, fixes every draw
-    num_samples: int = 1  # samples generated together as one batch
-    first_index: int = 0  # index of the first sample: sample i always draws from stream (seed, i)
-    stop: str | None = None  # end a sample when this string appears (not emitted)
-
-
 class _Uniforms:
     """Per-sample random streams: sample i draws the same numbers alone or in a batch."""
 
@@ -107,7 +95,7 @@ def sample_steps(net: Network, prime_ids: np.ndarray, opts: SampleOptions, chars
         logits = prime.step(np.array([i]))
     state = [tuple(np.repeat(a, n, axis=0) for a in s) for s in prime.state()]
     logits = np.repeat(logits, n, axis=0)  # (n, vocab)
-    stepper, uniforms = Stepper(net, state), _Uniforms(opts.seed, n, opts.first_index)
+    stepper, uniforms = Stepper(net, state), _Uniforms(opts.seed, n, opts.sample_index)
     plain = (
         (opts.top_k is None or opts.top_k >= net.vocab_size)
         and (opts.top_p is None or opts.top_p >= 1.0)

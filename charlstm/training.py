@@ -451,7 +451,8 @@ class TrainingRun:
     def _sample(self, epoch: int) -> str:
         from charlstm import model as model_lib
         from charlstm.network import Network
-        from charlstm.sampling import SampleOptions, sample_steps
+        from charlstm.options import SampleOptions
+        from charlstm.sampling import sample_steps
 
         net = Network(model_lib.named_weights(self.model), self.model_config)
         opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)

@@ -124,6 +124,30 @@ def test_errors_are_typed(model):
             model.generate(**{"length": 5, "seed": 1, "prime": "the", **kwargs})
 
 
+def test_sample_options_value_and_keywords_give_the_same_text(model):
+    import io
+
+    opts = charlstm.SampleOptions.create(prime="the ", length=60, seed=2, top_p=0.9)
+    text = model.generate(opts)
+    assert text == model.generate(prime="the ", length=60, seed=2, top_p=0.9)
+    assert model.generate(opts, seed=3) == model.generate(prime="the ", length=60, seed=3, top_p=0.9) != text
+    out = io.StringIO()
+    model.write(out, opts)
+    assert out.getvalue() == text + "\n"
+    out = io.StringIO()
+    model.write(out, prime="the ", length=5, num_samples=3, as_json=True)  # no seed: one drawn for the batch
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["sample"] for r in rows] == [0, 1, 2] and len({r["seed"] for r in rows}) == 1
+    with pytest.raises(UsageError, match="num_samples=2: stream and generate make one sample") as e:
+        model.generate(opts, num_samples=2)
+    assert e.value.param == "num_samples"
+    with pytest.raises(UsageError, match=r"\(top_p\): 1.5 is not in the range 0<x<=1\.") as e:
+        model.generate(opts, top_p=1.5)
+    assert e.value.param == "top_p"
+    with pytest.raises(UsageError, match="pass a SampleOptions"):
+        model.generate("the ")
+
+
 def test_evaluate_file_and_text_agree_with_cli(model, runner, trained_run, tiny_corpus):
     from_file = model.evaluate(tiny_corpus)
     assert from_file == model.evaluate(text=TINY_TEXT)

@@ -119,7 +119,7 @@ def test_text_passed_as_seed_points_to_prime(runner, trained_run):
     r = invoke(runner, "generate", "-c", trained_run, "--seed", "Once upon")
     assert r.exit_code == 2
     assert r.stderr == (
-        "Error: Invalid value for '--seed': 'Once upon' is not an integer seed; to start "
+        "Error: Invalid value for '--seed' (seed): 'Once upon' is not an integer seed; to start "
         "the text with it, use --prime (see 'charlstm generate --help')\n"
     )
 
@@ -127,13 +127,17 @@ def test_text_passed_as_seed_points_to_prime(runner, trained_run):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (("--length", "0"), "Invalid value for '--length': 0 is not in the range 1<=x<=1000000000."),
-        (("--temperature", "-1"), "Invalid value for '--temperature': -1.0 is not in the range 0<=x<=100."),
-        (("--top-p", "0"), "Invalid value for '--top-p': 0.0 is not in the range 0<x<=1."),
-        (("--top-k", "0"), "Invalid value for '--top-k': 0 is not in the range 1<=x<=1000000."),
+        (("--length", "0"), "Invalid value for '--length' (length): 0 is not in the range 1<=x<=1000000000."),
+        (
+            ("--temperature", "-1"),
+            "Invalid value for '--temperature' (temperature): -1.0 is not in the range 0<=x<=100.",
+        ),
+        (("--top-p", "0"), "Invalid value for '--top-p' (top_p): 0.0 is not in the range 0<x<=1."),
+        (("--top-k", "0"), "Invalid value for '--top-k' (top_k): 0 is not in the range 1<=x<=1000000."),
         (
             ("--prime", ""),
-            "--prime is empty: give some text, or leave --prime out to start from an excerpt of the training text",
+            "Invalid value for '--prime' (prime): the prime is empty: give some text, "
+            "or leave it out to start from an excerpt of the training text",
         ),
     ],
 )
