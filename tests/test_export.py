@@ -155,6 +155,17 @@ def test_web_and_js_never_import_tensorflow(trained_run, tmp_path):
     assert (tmp_path / "p.html").stat().st_size > 1000 and (tmp_path / "js" / "model.bin").is_file()
 
 
+def run_fresh(script: str, export: Path, ids, out: Path) -> None:
+    """Run `script` EXPORT IDS.npy OUT in a new Python without PYTHONPATH (it must not import charlstm)."""
+    folder = out.parent
+    np.save(folder / "ids.npy", np.asarray(ids, np.int32))
+    (folder / "fresh.py").write_text(script)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    args = [sys.executable, folder / "fresh.py", export, folder / "ids.npy", out]
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=folder, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 FRESH = """
 import json, sys
 import numpy as np
@@ -193,13 +204,7 @@ def test_saved_model_in_a_fresh_process(runner, cell_runs, tmp_path, cell):
         charlstm.load(run).vocabulary.chars
     )
     assert (tmp_path / "sm" / "assets" / "vocabulary.json").is_file()
-    ids = np.array(charlstm.load(run).vocabulary.encode(TEXT[:400]), np.int32)
-    np.save(tmp_path / "ids.npy", ids)
-    (tmp_path / "fresh.py").write_text(FRESH)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    args = [sys.executable, tmp_path / "fresh.py", tmp_path / "sm", tmp_path / "ids.npy", tmp_path / "out.npz"]
-    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_fresh(FRESH, tmp_path / "sm", charlstm.load(run).vocabulary.encode(TEXT[:400]), tmp_path / "out.npz")
     got, ref = np.load(tmp_path / "out.npz"), numpy_probs(run, TEXT[:400])
     assert np.abs(got["probs"] - ref[None]).max() < 1e-5
     assert np.abs(got["steps"] - ref[:60]).max() < 1e-5
@@ -304,11 +309,5 @@ def test_tflite_step_in_a_fresh_process(runner, cell_runs, tmp_path, cell):
     r = invoke(runner, "export", "-c", run, "--format", "tflite", "--out", tmp_path / "tfl")
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "tfl").iterdir()) == ["step.tflite", "vocabulary.json"]
-    ids = np.array(charlstm.load(run).vocabulary.encode(TEXT[:120]), np.int32)
-    np.save(tmp_path / "ids.npy", ids)
-    (tmp_path / "fresh.py").write_text(FRESH_TFLITE)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    args = [sys.executable, tmp_path / "fresh.py", tmp_path / "tfl", tmp_path / "ids.npy", tmp_path / "out.npy"]
-    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_fresh(FRESH_TFLITE, tmp_path / "tfl", charlstm.load(run).vocabulary.encode(TEXT[:120]), tmp_path / "out.npy")
     assert np.abs(np.load(tmp_path / "out.npy") - numpy_probs(run, TEXT[:120])).max() < 1e-4
