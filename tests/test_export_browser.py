@@ -123,3 +123,44 @@ def test_page_stays_responsive_and_reports_bad_settings(chromium, pages):
     chromium.get(page.as_uri() + "?" + urlencode({"prime": "€", "autorun": 1}))
     _wait(chromium, ("error",))
     assert "not in the model's vocabulary" in chromium.find_element("id", "status").text
+
+
+MODULE_PAGE = """<!doctype html><meta charset="utf-8"><script type="module">
+import { load } from "./charlstm.mjs";
+const model = await load("model.bin");
+let streamed = "";
+for (const ch of model.stream({ prime: "the ", length: 50, seed: 3 })) streamed += ch;
+window.result = { kernel: model.kernel, greedy: model.generate({ prime: "the ", length: 300, temperature: 0 }),
+  seeded: model.generate({ prime: "the ", length: 50, seed: 3 }), streamed };
+</script>"""
+
+
+def test_js_module_in_a_web_page(chromium, trained_run, tmp_path):
+    """The `js` export as a web developer uses it: served over HTTP, imported, kernel fetched beside it."""
+    import functools
+    import http.server
+    import threading
+
+    run = trained_run
+    folder = charlstm.load(run).export("js", tmp_path / "site", precision="float32")
+    (folder / "index.html").write_text(MODULE_PAGE)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        extensions_map = {".mjs": "text/javascript", ".wasm": "application/wasm", ".html": "text/html"}
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        chromium.get(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+        end = time.time() + 60
+        while not chromium.execute_script("return window.result") and time.time() < end:
+            time.sleep(0.1)
+        got = chromium.execute_script("return window.result")
+    finally:
+        server.shutdown()
+    assert got["kernel"] == "wasm-simd"
+    assert got["greedy"] == charlstm.load(run).generate(prime="the ", length=300, temperature=0)
+    assert got["seeded"] == "the " + got["streamed"]
