@@ -26,7 +26,6 @@ from charlstm.export.arrays import NetworkArrays
 
 MAGIC = b"CHARLSTM"
 VERSION = 1
-PRECISIONS = ("float16", "float32")
 
 
 def _pad(n: int, align: int = 8) -> int:
