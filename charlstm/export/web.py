@@ -4,7 +4,7 @@ Both ship the same JavaScript, read from this package's `js/` folder: charlstm.m
 network and sampler), kernel.wasm (its matrix-vector product in WebAssembly SIMD, assembled
 from kernel.wat) and, for the page, page.html and page.js. The page embeds the weights file
 and the kernel as base64 (4 bytes of text per 3 of data): a 2×300 LSTM in float16 is
-2.4 MB of weights, a 3.3 MB page.
+2.4 MB of weights, a 3.18 MB page (measured, 67 characters, float16).
 """
 
 from __future__ import annotations
