@@ -256,11 +256,13 @@ def test_model_with_custom_cell_saves_and_loads_in_safe_mode(keras, tmp_path, ce
 
 
 def test_importing_cells_does_not_import_tensorflow():
+    """Nor does the NumPy side: the network, the sampler, scoring, the text policy, inspect's recording."""
     import subprocess
     import sys
 
     code = (
         "import sys, charlstm.cells, charlstm.checkpoint\n"
+        "import charlstm.network, charlstm.sampling, charlstm.evaluation, charlstm.usertext, charlstm.inspect.run\n"
         "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
