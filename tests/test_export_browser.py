@@ -125,7 +125,7 @@ def test_page_stays_responsive_and_reports_bad_settings(chromium, pages):
     assert "not in the model's vocabulary" in chromium.find_element("id", "status").text
 
 
-MODULE_PAGE = """<!doctype html><meta charset="utf-8"><script type="module">
+MODULE_PAGE = """<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module">
 import { load } from "./charlstm.mjs";
 const model = await load("model.bin");
 let streamed = "";
@@ -159,8 +159,10 @@ def test_js_module_in_a_web_page(chromium, trained_run, tmp_path):
         while not chromium.execute_script("return window.result") and time.time() < end:
             time.sleep(0.1)
         got = chromium.execute_script("return window.result")
+        errors = [e for e in chromium.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
     finally:
         server.shutdown()
+    assert errors == []
     assert got["kernel"] == "wasm-simd"
     assert got["greedy"] == charlstm.load(run).generate(prime="the ", length=300, temperature=0)
     assert got["seeded"] == "the " + got["streamed"]

@@ -31,7 +31,8 @@ def page(trained_run, tmp_path_factory):
 
 
 def _load(driver, path):
-    driver.get_log("performance")  # drop what earlier pages logged
+    driver.get_log("performance")  # drop what earlier pages logged (the browser is shared by the session)
+    driver.get_log("browser")
     driver.get(path.as_uri())
     for _ in range(200):
         if driver.execute_script("return document.body.dataset.ready"):
