@@ -3,12 +3,13 @@
 #   make test   venv + install + the test suite (what CI runs)
 #   make lint   ruff check + ruff format --check (CI runs it before make test)
 #   make docs   regenerate the README's option tables from the click commands
+#   make wasm   reassemble the export's WebAssembly kernel from its source (Debian: apt-get install wabt)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint docs bench clean
+.PHONY: demo test lint docs bench clean wasm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,9 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python scripts/cli_docs.py
+
+wasm:
+	wat2wasm charlstm/export/js/kernel.wat -o charlstm/export/js/kernel.wasm
 
 clean:
 	rm -rf $(VENV) checkpoints/*/ .pytest_cache

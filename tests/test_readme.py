@@ -35,7 +35,7 @@ def test_readme_option_tables_match_the_cli():
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     text = README.read_text(encoding="utf-8")
-    for name in ("train", "generate", "eval", "info", "corpus-fetch", "inspect"):
+    for name in ("train", "generate", "eval", "info", "corpus-fetch", "inspect", "export"):
         assert f"<!-- cli:{name} -->" in text, name
     assert cli_docs.render(text) == text, "README.md option tables are stale: run `make docs`"
 
