@@ -1,3 +1,4 @@
+/* global fromBytes -- page.js is appended to charlstm.mjs in one inline module (export/web.py) */
 // page.js: the `charlstm export --format web` page's controls, appended to charlstm.mjs in one module.
 // URL contract: ?prime=&length=&seed=&temperature=&top_k=&top_p=&autorun=1 fill the controls, and
 // autorun=1 generates at once; <body data-state> goes loading → ready → running → done (or error),
