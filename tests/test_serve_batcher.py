@@ -12,7 +12,7 @@ from charlstm.sampling import sample_steps
 
 pytest.importorskip("starlette", reason="the serve extra: pip install -e '.[serve]'")
 
-from charlstm.serve.batcher import Batcher, Job, _Draws  # noqa: E402
+from charlstm.serve.batcher import Batcher, Job, Piece, _Draws  # noqa: E402
 from charlstm.serve.run import is_loopback  # noqa: E402
 
 CHARS = "abcdefghijk"  # the random networks' vocabulary
@@ -151,3 +151,23 @@ def test_plain_rows_pieces_equal_the_general_path():
     pieces = _run(b)
     assert pieces[0] == pieces[2] and pieces[1] == pieces[3]
     assert [p[1] for p in pieces[0]] == [None] * 16 + ["length"] and [p[2] for p in pieces[0]] == list(range(1, 18))
+
+
+@pytest.mark.parametrize("usage", [False, True])
+@pytest.mark.parametrize("name", ["best", 'a "quoted", "choices":null name', "modèle ✓"])
+def test_event_line_template_equals_the_whole_dump(name, usage):
+    """`Reply.event_line` (a template without logprobs) against `sse(Reply.event)`: the same bytes, event by event."""
+    from charlstm.serve.reply import Reply, sse
+    from charlstm.serve.schema import Completion
+
+    def reply():
+        jobs = [Job(np.array([1]), 9, 1.0, None, None, 0, k) for k in range(3)]
+        return Reply(Completion(["ab"] * 3, jobs, stream=True, include_usage=usage), name)
+
+    fast, plain = reply(), reply()
+    plain.id, plain.created = fast.id, fast.created  # fresh per reply: the twin takes the same
+    pieces = [(0, Piece("a")), (2, Piece('"\\\n')), (1, Piece("é✓\u2028")), (2, Piece("", None, "stop", 4))]
+    pieces += [(0, Piece("xy", [], "length", 9)), (1, Piece("")), (1, Piece("z", [], "length", 9))]
+    for k, p in pieces:
+        assert fast.event_line(k, p) == sse(plain.event(k, p))
+    assert fast.finished() and fast.usage() == plain.usage()
