@@ -98,6 +98,7 @@ class Server:
             s.max_batch,
             s.max_queue,
             lambda items: loop.call_soon_threadsafe(dispatch, items),
+            exact=s.exact,
         )
         self.batcher.start()
         try:

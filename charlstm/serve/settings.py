@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from charlstm.options import floats, ints, option
+from charlstm.options import SWITCH, floats, ints, option
 
 
 @dataclass
@@ -25,6 +25,14 @@ class Settings:
     max_body: int = option(1 << 20, "Largest request body in bytes; larger ones get 413.", ints(1024, 1 << 30))
     shutdown_grace: float = option(
         10.0, "Seconds streams in flight may run on after SIGTERM / Ctrl-C.", floats(0, 3600)
+    )
+    # True: each row its own matrix-vector product (the CLI's bits); False: one product for the batch
+    exact: bool = option(
+        True,
+        "Every sample's text equals `charlstm generate --seed` byte for byte (one matrix-vector product per"
+        " row); --no-exact: one matrix-matrix product for the whole batch, about 2x faster at 32 rows, and a"
+        " sample may differ from the CLI's in rare characters (a row's last bits depend on the batch).",
+        SWITCH,
     )
     api_key: str | None = None  # "Authorization: Bearer KEY" required on /v1/* (its own click option: env var)
     cors_origins: tuple[str, ...] = ()  # origins whose pages may call the API (none: no CORS headers)
