@@ -19,14 +19,17 @@ CHARS = "abcdefghijk"  # the random networks' vocabulary
 GATES = {"lstm": 4, "peephole": 4, "cifg": 3, "gru": 3, "rnn": 1}
 
 
-def _any_cell_net(cell: str, units: int = 96, layers: int = 2) -> Network:
-    """A random network of any cell, from named arrays (weights large enough that every gate matters)."""
+def _any_cell_net(cell: str, units: int = 96, layers: int = 2, recurrent: float = 0.6) -> Network:
+    """A random network of any cell, from named arrays (weights large enough that every gate matters).
+
+    `recurrent`: the recurrent kernels' spread; at 0.6 the state is chaotic (a last-bit difference grows).
+    """
     rng, g, vocab = np.random.default_rng(1), GATES[cell], len(CHARS)
     w = {"embedding/embeddings": rng.normal(0, 1, (vocab, 5))}
     w |= {"softmax/kernel": rng.normal(0, 1.5, (units, vocab)), "softmax/bias": rng.normal(0, 0.5, vocab)}
     for i in range(1, layers + 1):
         w[f"rnn_{i}/kernel"] = rng.normal(0, 0.6, (5 if i == 1 else units, g * units))
-        w[f"rnn_{i}/recurrent_kernel"] = rng.normal(0, 0.6, (units, g * units))
+        w[f"rnn_{i}/recurrent_kernel"] = rng.normal(0, recurrent, (units, g * units))
         w[f"rnn_{i}/bias"] = rng.normal(0, 0.3, (2, g * units) if cell == "gru" else g * units)
         w |= {f"rnn_{i}/peephole_{k}": rng.normal(0, 0.3, units) for k in "ifo" if cell == "peephole"}
     return Network(w, ModelConfig(vocab_size=vocab, cell=cell, layers=layers, units=units, embedding_dim=5))
@@ -171,3 +174,48 @@ def test_event_line_template_equals_the_whole_dump(name, usage):
     for k, p in pieces:
         assert fast.event_line(k, p) == sse(plain.event(k, p))
     assert fast.finished() and fast.usage() == plain.usage()
+
+
+def _mixed_jobs() -> list[Job]:
+    primes = [np.array(p) for p in ([1, 2, 3], [4], [5, 6, 7, 8], [2, 2])]
+    opts = [(1.0, None, None), (0.7, 4, None), (1.2, None, 0.8), (0.0, None, None), (1.0, None, None)]
+    return [
+        Job(primes[k % 4], 40 + 5 * k, *opts[k], 7, k, stops=("ab",) if k == 2 else (), logprobs=2 if k == 1 else None)
+        for k in range(5)
+    ]
+
+
+def _lockstep(net: Network, exact: bool) -> tuple[dict, list]:
+    """Step a batcher over `_mixed_jobs()` to the end: (per choice its text, each step's logits (rows, vocab))."""
+    b = Batcher(net, CHARS, max_batch=5, max_queue=0, publish=None, exact=exact)
+    jobs = _mixed_jobs()
+    for k, j in enumerate(jobs):
+        j.choice = k
+    assert b.submit(jobs)
+    texts, logits = dict.fromkeys(range(len(jobs)), ""), []
+    for _ in range(1000):
+        b._regroup()
+        if not b.rows:
+            return texts, logits
+        for job, p in b._step():
+            texts[job.choice] += p.text
+        logits.append(b.stepper.logits.reshape(len(b.rows), -1).copy())
+        assert b.state[0][0].shape == ((len(b.rows), 1, 96) if exact else (len(b.rows), 96))
+    raise AssertionError("the rows did not end")
+
+
+def test_no_exact_batch_is_deterministic_and_close_to_the_exact_one():
+    """exact=False: (rows, units) state, one product for the batch. The same batch gives the same text; the
+    logits are the exact path's to rtol 1e-5, and each row draws from its own stream (seed, index): its text is
+    `generate`'s (a last-bit difference could tip a character only when a draw falls within ~1e-7 of a boundary:
+    not at these few hundred draws)."""
+    net = _any_cell_net("lstm", units=96, recurrent=0.1)  # not chaotic: the last-bit differences stay small
+    fast, fast_logits = _lockstep(net, exact=False)
+    exact, exact_logits = _lockstep(net, exact=True)
+    assert _lockstep(net, exact=False)[0] == fast
+    assert len(fast_logits) == len(exact_logits)
+    for f, e in zip(fast_logits, exact_logits):
+        assert f.shape == e.shape and np.allclose(f, e, rtol=1e-5, atol=1e-5)  # logits ~1-5
+    for k, j in enumerate(_mixed_jobs()):
+        assert fast[k] == exact[k] == _alone(net, j.prime_ids, j)
+    assert len(set(fast.values())) == len(fast)  # five streams, five texts
