@@ -353,3 +353,16 @@ def test_binding_beyond_loopback_without_a_key_warns(trained_run, monkeypatch, h
     run.serve(charlstm.load(trained_run), Settings(host=host, api_key=key), warn=warnings.append)
     assert started == [host]
     assert bool(warnings) == warned and all("without --api-key" in w for w in warnings)
+
+
+def test_no_exact_server_repeats_its_batches(trained_run):
+    """`serve --no-exact`: one product for the batch; the same request (the same batch) gives the same choices."""
+    s = ServerProcess(trained_run, "--no-exact")
+    try:
+        body = {"prompt": "the ", "max_tokens": 30, "seed": 3, "n": 3}
+        first, again = (json.loads(request(s.url, "POST", "/v1/completions", body)[2]) for _ in range(2))
+        texts = [c["text"] for c in first["choices"]]
+        assert texts == [c["text"] for c in again["choices"]] and all(len(t) == 30 for t in texts)
+        assert len(set(texts)) == 3  # each choice its own stream
+    finally:
+        assert s.stop() == 0

@@ -30,8 +30,8 @@ class Settings:
     exact: bool = option(
         True,
         "Every sample's text equals `charlstm generate --seed` byte for byte (one matrix-vector product per"
-        " row); --no-exact: one matrix-matrix product for the whole batch, about 2x faster at 32 rows, and a"
-        " sample may differ from the CLI's in rare characters (a row's last bits depend on the batch).",
+        " row); --no-exact: one matrix-matrix product for the whole batch, about twice as fast at 32 rows,"
+        " and a sample may differ from the CLI's in rare characters (a row's last bits depend on the batch).",
         SWITCH,
     )
     api_key: str | None = None  # "Authorization: Bearer KEY" required on /v1/* (its own click option: env var)
