@@ -157,13 +157,14 @@ class Model:
         return data
 
 
-def load(path: str | os.PathLike | None = None, *, lazy: bool = False) -> Model:
-    """A Model from a run directory (its best checkpoint), a `.keras` checkpoint, or None (the latest run
-    under ./checkpoints or $CHARLSTM_CHECKPOINTS).
+def load(path: str | os.PathLike | None = None, *, lazy: bool = False, base_fallback: Warn | None = None) -> Model:
+    """A Model from "base" (the bundled base model), a run directory (its best checkpoint), a `.keras`
+    checkpoint, or None (the latest run under ./checkpoints or $CHARLSTM_CHECKPOINTS).
 
+    With `base_fallback(message)`, None with no run there loads the base model and says so.
     The weights are read and checked now, unless `lazy` (then at the first generate/evaluate).
     """
-    model = Model(ckpt_io.load(ckpt_io.resolve(path)))
+    model = Model(ckpt_io.load(ckpt_io.resolve(path, base_fallback=base_fallback)))
     if not lazy:
         model.network  # noqa: B018  (reads and checks the weights now)
     return model
