@@ -131,7 +131,7 @@ class TrainConfig:
         "Start from these weights: base (the bundled model), a checkpoint file or a run directory; "
         "the architecture is the start's and the vocabulary grows by the text's new characters.",
         empty="--init-from is empty: give base, a checkpoint file or a run directory",
-        metavar="base|CHECKPOINT",
+        metavar="CHECKPOINT",
         show_default="a fresh model",
     )
     sample_every: int = run_control(1, "Print a sample to stderr every N epochs (0 = never).", ints(0, 1_000_000))

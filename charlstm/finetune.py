@@ -2,10 +2,11 @@
 
     start = start_point("base")                         the start's file, metadata and sha256
     model_config = inherited_model(start, given)        its architecture (a conflicting option: UsageError)
-    weights = grown_weights(start_weights, old, new)    its arrays, with rows/columns for new characters
+    weights = grown_weights(start_weights, vocab_size)  its arrays, with rows/columns for new characters
 
-The vocabulary grows (`corpus.grown_vocabulary`, applied by `idfile.encode_corpus`): the start's characters keep their ids, the
-text's new characters come after them; nothing is dropped or mapped. Plain NumPy: the
+The vocabulary grows (`corpus.grown_vocabulary`, applied by `idfile.encode_corpus`): the
+start's characters keep their ids, the text's new characters come after them; nothing is
+dropped or mapped. Plain NumPy: the
 set-up (`runsetup.TrainingSetup._load_or_build`) assigns the grown arrays to a fresh model.
 """
 
@@ -19,7 +20,6 @@ import numpy as np
 
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig
-from charlstm.corpus import grown_vocabulary  # noqa: F401  (part of this module's story; idfile uses it)
 from charlstm.errors import UsageError
 from charlstm.network import EMBEDDINGS, SOFTMAX_BIAS, SOFTMAX_KERNEL
 
