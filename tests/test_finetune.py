@@ -18,7 +18,7 @@ from charlstm.corpus import grown_vocabulary
 from charlstm.errors import CheckpointError, CorpusError, UsageError
 from charlstm.network import EMBEDDINGS, SOFTMAX_BIAS, SOFTMAX_KERNEL, Network, load_network
 
-from helpers import TINY_TEXT, invoke, tiny_args, tiny_run
+from helpers import TINY_TEXT, interrupt_after_epoch, invoke, tiny_args, tiny_run
 
 QUIET = {"log": lambda m: None}
 CJK = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n" * 60
@@ -105,14 +105,19 @@ def test_encode_corpus_grows_for_a_start_and_still_refuses_for_a_resume(tmp_path
         encode_corpus([str(text)], tmp_path / "g.ids", vocabulary=start)
 
 
-def setup_for(tmp_path: Path, text: str, run="ft", **given):
-    """The TrainingSetup of a fine-tune from `base` on `text`: the model before its first step."""
-    from charlstm.runsetup import RunOptions, TrainingSetup
-
+def plan_for(tmp_path: Path, text: str, run="ft", **given) -> runplan.RunPlan:
+    """The plan of a fine-tune from `base` on `text` (written to tmp_path/<run>.txt), run dir tmp_path/<run>."""
     corpus = write(tmp_path, f"{run}.txt", text)
-    plan = runplan.plan_run(
+    return runplan.plan_run(
         [corpus], tmp_path / run, {"init_from": "base", **FINE, **given}, resume=False, overwrite=False, **QUIET
     )
+
+
+def setup_for(tmp_path: Path, text: str, run="ft", **given):
+    """(plan, TrainingSetup) of a fine-tune from `base` on `text`: the model before its first step."""
+    from charlstm.runsetup import RunOptions, TrainingSetup
+
+    plan = plan_for(tmp_path, text, run, **given)
     return plan, TrainingSetup(plan, RunOptions(progress=False, **QUIET))
 
 
@@ -169,8 +174,7 @@ def test_info_shows_where_the_run_started(tmp_path, base, runner):
     from charlstm.runsetup import RunOptions
     from charlstm.training import TrainingRun
 
-    plan, _ = setup_for(tmp_path, TINY_TEXT[:600], epochs=1)
-    TrainingRun(plan, RunOptions(progress=False, **QUIET)).run()
+    TrainingRun(plan_for(tmp_path, TINY_TEXT[:600], epochs=1), RunOptions(progress=False, **QUIET)).run()
     last = tmp_path / "ft" / ckpt_io.LAST
     shown = invoke(runner, "info", "-c", last)
     assert shown.exit_code == 0 and f"started from: base ({base}, sha256 {ckpt_io.sha256(base)})" in shown.stdout
@@ -205,18 +209,9 @@ def test_an_interrupted_and_resumed_fine_tune_ends_with_the_straight_runs_weight
 
     options = RunOptions(progress=False, **QUIET)
     text = TINY_TEXT[:1500] + "Ωé\n"
-    straight, _ = setup_for(tmp_path, text, run="straight", epochs=3)
-    TrainingRun(straight, options).run()
-    cut_plan, _ = setup_for(tmp_path, text, run="cut", epochs=3)
-    run = TrainingRun(cut_plan, options)
-    original = run._end_epoch
-
-    def end_epoch(epoch, *args):
-        original(epoch, *args)
-        if epoch == 0:
-            run.stop.handle(2, None)
-
-    run._end_epoch = end_epoch
+    TrainingRun(plan_for(tmp_path, text, run="straight", epochs=3), options).run()
+    run = TrainingRun(plan_for(tmp_path, text, run="cut", epochs=3), options)
+    interrupt_after_epoch(run, 0)
     assert run.run().stopped == "interrupted"
     corpus = tmp_path / "cut.txt"
     given = {"init_from": "base"}  # given again: the stored run keeps it, and it is not re-applied
