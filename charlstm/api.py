@@ -2,6 +2,7 @@
 
     import charlstm
     run = charlstm.train("corpus.txt", max_time=60, checkpoint_dir="ck")   # TrainResult
+    charlstm.train("lyrics.txt", init_from="base", max_time=60)   # fine-tune: "base" or any checkpoint
     model = charlstm.load("checkpoints/macbeth")        # run dir (its best), .keras file, or None: latest run
     text = model.generate(prime="MACBETH.", length=200, seed=1, temperature=0.8)
     for piece in model.stream(prime="MACBETH.", length=10_000): ...
@@ -204,7 +205,7 @@ def train(
     """Train on the corpus files ('-' for stdin; none: Macbeth, fetched on first use).
 
     `options` are ModelConfig, TrainConfig and DeviceConfig fields (units=512, max_time=60,
-    device="cpu", ...), checked before anything is read or TensorFlow is loaded;
+    device="cpu", init_from="base", ...), checked before anything is read or TensorFlow is loaded;
     with `resume=True` only run controls (epochs, max_time, patience, ...) may differ
     from the stored run. Returns a `TrainResult`; checkpoints go to `checkpoint_dir`
     (default: checkpoints/<first corpus file's name>).

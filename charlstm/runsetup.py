@@ -136,7 +136,8 @@ class TrainingSetup:
         if self.plan.init_from is not None:
             from charlstm.finetune import grown_weights
 
-            start = ckpt_io.load_weights(self.plan.init_from)
+            # float32 whatever the start stores (a released base may hold float16: release_base.py)
+            start = {k: a.astype("float32") for k, a in ckpt_io.load_weights(self.plan.init_from).items()}
             model_lib.assign_weights(model, grown_weights(start, self.plan.model_config.vocab_size))
         optimizer = self.keras.optimizers.Adam(learning_rate=cfg.learning_rate)
         if policy == "mixed_float16":

@@ -45,6 +45,27 @@ def test_release_drops_the_optimizer_and_stores_float16_within_the_loss_bound(tm
     assert charlstm.load(dest).generate(prime="the ", length=50, seed=2, temperature=0)[:8] == original[:8]
 
 
+def test_a_float16_release_is_a_start_for_fine_tuning(tmp_path, trained_run, release_base, monkeypatch):
+    from charlstm import model as model_lib
+    from charlstm import runplan
+    from charlstm.network import EMBEDDINGS
+    from charlstm.runsetup import RunOptions, TrainingSetup
+
+    dest = tmp_path / "base.keras"
+    release_base.release(trained_run, dest, float16=True)
+    monkeypatch.setenv(ckpt_io.BASE_ENV, str(dest))
+    quiet = {"log": lambda m: None}
+    given = {"init_from": "base", "epochs": 1, "seed": 1}
+    plan = runplan.plan_run(
+        [trained_run.parent / "tiny.txt"], tmp_path / "ft", given, resume=False, overwrite=False, **quiet
+    )
+    setup = TrainingSetup(plan, RunOptions(progress=False, **quiet))
+    start = ckpt_io.load_weights(dest)
+    for name, array in model_lib.named_weights(setup.model).items():
+        assert array.dtype == np.float32 and np.array_equal(array, start[name].astype(np.float32)), name
+    assert EMBEDDINGS in start
+
+
 def test_release_refuses_when_float16_moves_the_held_out_loss(tmp_path, trained_run, release_base, monkeypatch):
     monkeypatch.setattr(release_base, "MAX_FLOAT16_LOSS", 0.0)  # any move at all is too much
     with pytest.raises(SystemExit, match="float16 moves the held-out loss"):
