@@ -44,6 +44,7 @@ def base(trained_run, monkeypatch) -> Path:
 
 @pytest.fixture
 def no_base(tmp_path, monkeypatch):
+    """No base model (conftest already sets this for every test; said here as what the test needs)."""
     monkeypatch.setenv(ckpt_io.BASE_ENV, str(tmp_path / "absent.keras"))
 
 
@@ -182,13 +183,16 @@ def test_info_shows_where_the_run_started(tmp_path, base, runner):
     assert data["init_from"]["sha256"] == ckpt_io.sha256(base)
 
 
-@pytest.mark.parametrize("flag,value,have", [("units", 32, 16), ("layers", 2, 1), ("cell", "gru", "lstm")])
-def test_a_conflicting_architecture_option_is_refused_naming_both(tmp_path, base, runner, flag, value, have):
+@pytest.mark.parametrize(
+    "field,value,have", [("units", 32, 16), ("layers", 2, 1), ("cell", "gru", "lstm"), ("embedding_dim", 4, 8)]
+)
+def test_a_conflicting_architecture_option_is_refused_naming_both(tmp_path, base, runner, field, value, have):
     import charlstm
 
+    flag = field.replace("_", "-")
     corpus = write(tmp_path, "t.txt", TINY_TEXT)
     with pytest.raises(UsageError, match=f"--{flag} {value} conflicts with the start's {have}"):
-        charlstm.train(corpus, checkpoint_dir=tmp_path / "api", init_from="base", verbose=False, **{flag: value})
+        charlstm.train(corpus, checkpoint_dir=tmp_path / "api", init_from="base", verbose=False, **{field: value})
     args = [f"--{flag}", value, "--epochs", 1, "--quiet"]
     done = invoke(runner, "train", corpus, "--checkpoint-dir", tmp_path / "cli", "--init-from", "base", *args)
     assert done.exit_code == 2, done.output
