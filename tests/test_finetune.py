@@ -240,6 +240,8 @@ def test_generate_with_no_run_uses_the_base_and_says_so_in_one_line(base, runner
     assert "bundled base model" in done.stderr and "charlstm train" in done.stderr
     same = invoke(runner, "generate", "-c", "base", "--prime", "the ", "--length", "30", "--seed", "1")
     assert same.stdout == done.stdout and same.stderr == ""
+    shown = invoke(runner, "info", "-c", "base")
+    assert shown.exit_code == 0 and f"checkpoint:   {base}" in shown.stdout
 
 
 def test_base_names_the_bundled_model_in_the_api(base):
