@@ -2,6 +2,7 @@
 
     import charlstm
     run = charlstm.train("corpus.txt", max_time=60, checkpoint_dir="ck")   # TrainResult
+    charlstm.train("lyrics.txt", init_from="base", max_time=60)   # fine-tune: "base" or any checkpoint
     model = charlstm.load("checkpoints/macbeth")        # run dir (its best), .keras file, or None: latest run
     text = model.generate(prime="MACBETH.", length=200, seed=1, temperature=0.8)
     for piece in model.stream(prime="MACBETH.", length=10_000): ...
@@ -180,19 +181,23 @@ def describe(info: dict) -> str:
         f"epochs:       {info['epoch']}",
         f"best val:     {best:.4f} bits/char" if best is not None else "best val:     -",
     ]
+    start = info.get("init_from")
+    if start:
+        lines.append(f"started from: {start.get('name')} ({start.get('path')}, sha256 {start.get('sha256')})")
     corpus = info.get("corpus") or {}
     if corpus:
         lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")
     return "\n".join(lines)
 
 
-def load(path: str | os.PathLike | None = None, *, lazy: bool = False) -> Model:
-    """A Model from a run directory (its best checkpoint), a `.keras` checkpoint, or None (the latest run
-    under ./checkpoints or $CHARLSTM_CHECKPOINTS).
+def load(path: str | os.PathLike | None = None, *, lazy: bool = False, base_fallback: Warn | None = None) -> Model:
+    """A Model from "base" (the bundled base model), a run directory (its best checkpoint), a `.keras`
+    checkpoint, or None (the latest run under ./checkpoints or $CHARLSTM_CHECKPOINTS).
 
+    With `base_fallback(message)`, None with no run there loads the base model and says so.
     The weights are read and checked now, unless `lazy` (then at the first generate/evaluate).
     """
-    model = Model(ckpt_io.load(ckpt_io.resolve(path)))
+    model = Model(ckpt_io.load(ckpt_io.resolve(path, base_fallback=base_fallback)))
     if not lazy:
         model.network  # noqa: B018  (reads and checks the weights now)
     return model
@@ -232,7 +237,7 @@ def train(
     """Train on the corpus files ('-' for stdin; none: Macbeth, fetched on first use).
 
     `options` are ModelConfig, TrainConfig and DeviceConfig fields (units=512, max_time=60,
-    device="cpu", ...), checked before anything is read or TensorFlow is loaded;
+    device="cpu", init_from="base", ...), checked before anything is read or TensorFlow is loaded;
     with `resume=True` only run controls (epochs, max_time, patience, ...) may differ
     from the stored run. Returns a `TrainResult`; checkpoints go to `checkpoint_dir`
     (default: checkpoints/<first corpus file's name>).

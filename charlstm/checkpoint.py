@@ -19,6 +19,10 @@ the Keras model is loaded in safe mode with an allow-list of layer classes.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import hashlib
+import importlib.resources
 import io
 import json
 import os
@@ -89,17 +93,56 @@ def default_root() -> Path:
     return Path(os.environ.get("CHARLSTM_CHECKPOINTS", "checkpoints"))
 
 
-def resolve(spec: str | os.PathLike | None, prefer: str = BEST) -> Path:
-    """A checkpoint file from -c: a file, a run directory (its best), or the latest run."""
+BASE = "base"  # the name of the model shipped inside the package: -c base, --init-from base
+BASE_FILE = "base.keras"  # charlstm/models/base.keras, package data (scripts/release_base.py writes it)
+# Test-only: a stand-in base model file, so tests never need the real one in the package.
+BASE_ENV = "CHARLSTM_BASE_MODEL"
+_resources = contextlib.ExitStack()  # keeps an extracted package resource alive (zip imports) until exit
+atexit.register(_resources.close)
+
+
+def base_model() -> Path | None:
+    """The bundled base model's file, or None when this build carries none."""
+    if os.environ.get(BASE_ENV):
+        path = Path(os.environ[BASE_ENV])
+        return path if path.is_file() else None
+    ref = importlib.resources.files("charlstm").joinpath("models", BASE_FILE)
+    if not ref.is_file():
+        return None
+    return _resources.enter_context(importlib.resources.as_file(ref))  # a plain path for an installed wheel
+
+
+def base_or_error() -> Path:
+    path = base_model()
+    if path is None:
+        raise CheckpointError(
+            "this build carries no base model: train your own (charlstm train TEXT) "
+            "and name its run directory or checkpoint file instead of 'base'"
+        )
+    return path
+
+
+def resolve(spec: str | os.PathLike | None, prefer: str = BEST, *, base_fallback=None) -> Path:
+    """A checkpoint file from -c: `base` (the bundled model), a file, a run directory (its best),
+    or None: the latest run under ./checkpoints. With `base_fallback(message)` given, None
+    with no run there means the base model, and the message says so (`charlstm generate`)."""
     if spec is None:
         root = default_root()
         runs = [p.parent for p in root.glob(f"*/{LAST}")] + [p.parent for p in root.glob(f"*/{BEST}")]
+        if not runs and base_fallback is not None and base_model() is not None:
+            base_fallback(
+                f"no run under {root}/: generating from the bundled base model; "
+                f"train your own with: charlstm train YOUR_TEXT.txt --init-from base"
+            )
+            return base_or_error()
         if not runs:
             raise CheckpointError(
                 f"no checkpoints under {root}/: train one first (charlstm train CORPUS) or point to one with -c"
             )
         latest = max(set(runs), key=lambda d: max(f.stat().st_mtime for f in d.glob("*.keras")))
         return resolve(latest, prefer)
+    if os.fspath(spec) == BASE:  # the name wins over a file or folder called base: say ./base for that
+        return base_or_error()
     path = Path(spec)
     if path.is_dir():
         for name in (prefer, BEST, LAST):
@@ -109,6 +152,15 @@ def resolve(spec: str | os.PathLike | None, prefer: str = BEST) -> Path:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file or directory")
     return path
+
+
+def sha256(path: Path) -> str:
+    """The file's sha256 (what a fine-tuned checkpoint records of its start)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 # --- reading (no TensorFlow) ---------------------------------------------------------------

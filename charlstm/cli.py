@@ -23,7 +23,7 @@ from charlstm.options import ON_UNKNOWN, SampleOptions
 from charlstm.serve.settings import Settings as ServeSettings
 
 CHECKPOINT_HELP = (
-    "Checkpoint file, or a training run's directory (its best checkpoint); "
+    "Checkpoint file, a training run's directory (its best checkpoint), or base (the bundled model); "
     "default: the most recent run under ./checkpoints."
 )
 
@@ -165,10 +165,10 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, tensorboard, quiet, as
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
 @library_errors
 def generate(checkpoint, as_json, **fields):
-    """Continue a prime text from a checkpoint, streaming to stdout."""
+    """Continue a prime text from a checkpoint (none and no run: the bundled base model), streaming to stdout."""
     from charlstm import api
 
-    model = api.load(checkpoint)
+    model = api.load(checkpoint, base_fallback=lambda m: click.echo(m, err=True))
     if fields["prime"] == "-":
         from charlstm.corpus import decode
 

@@ -30,6 +30,12 @@ STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
 CARRY_MIN_CHARS = 500_000
 
 
+# Fine-tuning's own defaults (learning rate, warm-up, dropout, ...), applied by `--init-from`
+# to the options the user did not give. They must be measured with the real base model
+# (benchmarks/finetune.py) and it does not exist yet: empty, a fine-tune takes the ordinary defaults.
+FINETUNE_DEFAULTS: dict[str, object] = {}
+
+
 def auto_carry_state(train_chars: int) -> bool:
     """`carry_state=None`'s choice for a training text of `train_chars` characters."""
     return train_chars >= CARRY_MIN_CHARS
@@ -117,6 +123,17 @@ class TrainConfig:
     # default is a random seed, drawn by charlstm.train; 0 is for configs built directly.
     seed: int = option(0, "Seed for initialisation, data order and dropout.", SEED, default=None, show_default="random")
     lowercase: bool = option(False, "Fold the text to lower case first.", FLAG)  # before building the vocabulary
+    # Fine-tuning: the start's weights instead of a fresh model (charlstm/finetune.py); the
+    # architecture is the start's, the vocabulary grows by the text's new characters. Kept on
+    # resume (a resumed run continues its own weights: the start is read once, at the start).
+    init_from: str | None = option(
+        None,
+        "Start from these weights: base (the bundled model), a checkpoint file or a run directory; "
+        "the architecture is the start's and the vocabulary grows by the text's new characters.",
+        empty="--init-from is empty: give base, a checkpoint file or a run directory",
+        metavar="CHECKPOINT",
+        show_default="a fresh model",
+    )
     sample_every: int = run_control(1, "Print a sample to stderr every N epochs (0 = never).", ints(0, 1_000_000))
     # also write `last` every N steps within an epoch (0 = epoch ends only)
     save_every: int = run_control(

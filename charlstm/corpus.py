@@ -144,7 +144,7 @@ def _id_dtype(size: int) -> np.dtype:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """Sorted distinct characters; a character's id is its index here."""
+    """Distinct characters, sorted (a fine-tune's: its start's, then its text's new ones); id = index."""
 
     chars: str
 
@@ -197,6 +197,13 @@ class Vocabulary:
     def decode(self, ids) -> str:
         chars = self.chars
         return "".join(chars[i] for i in np.asarray(ids).ravel())
+
+
+def grown_vocabulary(start_chars: str, text_chars: str) -> str:
+    """A fine-tune's vocabulary: the start's characters in their order (old ids keep their rows,
+    so no re-sorting), then the text's new ones, sorted. Nothing is dropped or mapped."""
+    known = set(start_chars)
+    return start_chars + "".join(c for c in sorted(set(text_chars)) if c not in known)
 
 
 def prime_excerpt(text: str, seed: int, length: int = 40) -> str:

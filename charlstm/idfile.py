@@ -42,6 +42,7 @@ from charlstm.corpus import (
     check_text,
     codepoints,
     describe_chars,
+    grown_vocabulary,
     normalize_newlines,
     nul_error,
     open_binary,
@@ -93,6 +94,7 @@ def encode_corpus(
     *,
     lowercase: bool = False,
     vocabulary: str | None = None,
+    grow: bool = False,
     seed: int = 0,
     chunk_size: int = CHUNK_SIZE,
 ) -> IdCorpus:
@@ -100,7 +102,8 @@ def encode_corpus(
 
     Reuses `cache_path` when it was built from the same unchanged inputs; otherwise
     encodes and writes it atomically. `vocabulary` is a resumed checkpoint's: the text
-    must not bring characters outside it. `seed` picks the prime excerpt.
+    must not bring characters outside it; with `grow` (a fine-tune's start), the text's new
+    characters are appended to it instead (`corpus.grown_vocabulary`). `seed` picks the prime excerpt.
     Stdin cannot be read twice, so it is first spooled to a temp file beside
     `cache_path` (disk, not memory), and a corpus that includes stdin is never reused.
     """
@@ -116,11 +119,11 @@ def encode_corpus(
         spool = _spool_stdin(cache_path, chunk_size) if "-" in paths else None
         inputs = [(("<stdin>", spool) if p == "-" else (p, Path(p))) for p in paths]
         key = None if spool else _key(inputs, lowercase)
-        found = _load(cache_path, key, vocabulary) if key else None
+        found = _load(cache_path, key, vocabulary, grow) if key else None
         reused = found is not None
         if not reused:
-            _build(inputs, cache_path, key, lowercase, vocabulary, chunk_size)
-            found = _load(cache_path, key, vocabulary, verify=False)
+            _build(inputs, cache_path, key, lowercase, vocabulary, grow, chunk_size)
+            found = _load(cache_path, key, vocabulary, grow, verify=False)
             if found is None:
                 raise TrainingError(f"{cache_path}: changed while it was being written; run again")
     except BaseException:
@@ -259,12 +262,10 @@ def _count(inputs, lowercase: bool, chunk_size: int) -> tuple[str, int]:
     return "".join(map(chr, np.flatnonzero(counts))), total
 
 
-def _build(inputs, cache_path: Path, key: dict, lowercase: bool, vocabulary: str | None, chunk_size: int) -> None:
+def _build(inputs, cache_path: Path, key, lowercase: bool, vocabulary: str | None, grow: bool, chunk_size: int) -> None:
     """Both passes, writing the id file atomically (temp, fsync, rename)."""
     text_chars, total = _count(inputs, lowercase, chunk_size)
-    if vocabulary is not None:
-        _check_vocabulary(text_chars, vocabulary)
-    vocab = Vocabulary(vocabulary if vocabulary is not None else text_chars)
+    vocab = Vocabulary(_vocabulary_for(text_chars, vocabulary, grow))
     table = np.full(0x110000, -1, np.int32)  # code point -> id
     table[[ord(c) for c in vocab.chars]] = np.arange(len(vocab))
     header = {
@@ -320,6 +321,16 @@ def _write_ids(out: BinaryIO, pieces: Iterator[str], table: np.ndarray, dtype: n
     return crc
 
 
+def _vocabulary_for(text_chars: str, vocabulary: str | None, grow: bool) -> str:
+    """The id file's vocabulary: the text's own, a resumed run's (no new characters), or a grown start's."""
+    if vocabulary is None:
+        return text_chars
+    if grow:
+        return grown_vocabulary(vocabulary, text_chars)
+    _check_vocabulary(text_chars, vocabulary)
+    return vocabulary
+
+
 def _check_vocabulary(text_chars: str, vocabulary: str) -> None:
     missing = "".join(sorted(set(text_chars) - set(vocabulary)))
     if missing:
@@ -361,18 +372,16 @@ def _key(inputs, lowercase: bool) -> list:
     return [{"format": FORMAT_VERSION, "lowercase": lowercase}, *key]
 
 
-def _load(path: Path, key: list | None, vocabulary: str | None, verify: bool = True):
+def _load(path: Path, key: list | None, vocabulary: str | None, grow: bool = False, verify: bool = True):
     """(ids memmap, vocabulary) from `path` if it holds ids for `key`, else None (rebuild)."""
     try:
         header, data_offset = _read_header(path)
         if header["inputs"] != key or header["format"] != FORMAT_VERSION:
             return None
-        if vocabulary is not None:
-            _check_vocabulary(header["text_chars"], vocabulary)  # refuse now: no need to re-read
-            if header["vocab"] != vocabulary:
-                return None
-        elif header["vocab"] != header["text_chars"]:
-            return None  # encoded with a resumed run's larger vocabulary
+        # a resumed run's new characters are refused now: no need to re-read; another
+        # vocabulary (a resumed run's larger one, a start's) means re-encoding
+        if header["vocab"] != _vocabulary_for(header["text_chars"], vocabulary, grow):
+            return None
         vocab = Vocabulary(header["vocab"])
         dtype, length = np.dtype(header["dtype"]), int(header["length"])
         if dtype != vocab.dtype.newbyteorder("<") or length <= 0:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from charlstm.config import ModelConfig
-from charlstm.errors import UsageError
+from charlstm.errors import CheckpointError, UsageError
 from charlstm.network import EMBEDDING, RNN_PREFIX, SOFTMAX, rnn_layer, weight_name
 from charlstm.tf_runtime import keras as _keras
 
@@ -73,6 +73,16 @@ def named_weights(model) -> dict[str, np.ndarray]:
         for w in layer.weights:
             out[weight_name(layer.name, w.name)] = np.asarray(w.numpy())
     return out
+
+
+def assign_weights(model, weights: dict[str, np.ndarray]) -> None:
+    """Set every weight from arrays named as `named_weights` names them (a fine-tune's start)."""
+    for layer in model.layers:
+        for w in layer.weights:
+            name = weight_name(layer.name, w.name)
+            if name not in weights or tuple(weights[name].shape) != tuple(w.shape):
+                raise CheckpointError(f"{name}: the start checkpoint has no array of shape {tuple(w.shape)}")
+            w.assign(weights[name])
 
 
 def count_params(model) -> int:

@@ -61,6 +61,11 @@ class RunPlan:
     # Where the initial weights come from (runsetup.TrainingSetup._load_or_build): None for a
     # fresh model from the seed; else the checkpoint this run continues (weights, Adam's slots).
     resume_from: Path | None = None
+    # A new fine-tune run: the start whose weights (grown to the corpus's vocabulary) replace the
+    # fresh model's. Never set on resume: the resumed run continues its own weights.
+    init_from: Path | None = None
+    # {"name", "path", "sha256"} of a fine-tune's start, stored in every checkpoint of the run
+    start_info: dict | None = None
     carried_state: list[list[np.ndarray]] | None = None  # that checkpoint's mid-epoch state, per layer (rows, units)
 
 
@@ -93,10 +98,24 @@ def plan_run(
         corpus_ids, info = _encode(paths, run_dir, training.lowercase, stored.vocabulary, training.seed)
         return resumed_run(stored, corpus_ids, config, corpus_info=info)
     resume_rules.check_new_run(run_dir, overwrite)
+    if given.get("init_from") is not None:
+        return _fine_tune_run(paths, run_dir, given)
     model_config = ModelConfig(vocab_size=0, **{k: v for k, v in given.items() if k in MODEL_OPTIONS})
     config = TrainConfig(**{k: v for k, v in given.items() if k not in MODEL_OPTIONS})
     corpus_ids, info = _encode(paths, run_dir, config.lowercase, None, config.seed)
     return new_run(corpus_ids, model_config, config, run_dir, corpus_info=info)
+
+
+def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:
+    """A new run from `--init-from`'s weights: its architecture, its vocabulary grown by the text's."""
+    from charlstm import finetune
+
+    start = finetune.start_point(given["init_from"])
+    given = {**config_lib.FINETUNE_DEFAULTS, **given}  # fine-tuning's measured defaults (none yet)
+    model_config = finetune.inherited_model(start, given)
+    config = TrainConfig(**{k: v for k, v in given.items() if k not in MODEL_OPTIONS})
+    corpus_ids, info = _encode(paths, run_dir, config.lowercase, start.meta.vocabulary, config.seed, grow=True)
+    return new_run(corpus_ids, model_config, config, run_dir, corpus_info=info, start=start)
 
 
 def corpus_paths(corpus: Sequence[str | os.PathLike], log: Callable[[str], None]) -> list[str]:
@@ -112,11 +131,13 @@ def corpus_paths(corpus: Sequence[str | os.PathLike], log: Callable[[str], None]
     return paths
 
 
-def _encode(paths: list[str], run_dir: Path, lowercase: bool, vocabulary: str | None, seed: int):
+def _encode(paths: list[str], run_dir: Path, lowercase: bool, vocabulary: str | None, seed: int, grow=False):
     """(Corpus, corpus_info). Streamed into a memory-mapped id file: the corpus never sits in memory as text."""
     from charlstm.idfile import encode_corpus
 
-    encoded = encode_corpus(paths, _cache_path(run_dir), lowercase=lowercase, vocabulary=vocabulary, seed=seed)
+    encoded = encode_corpus(
+        paths, _cache_path(run_dir), lowercase=lowercase, vocabulary=vocabulary, grow=grow, seed=seed
+    )
     info = {"names": [("<stdin>" if c == "-" else c) for c in paths], "chars": encoded.chars}
     return Corpus(encoded.ids, encoded.vocab, encoded.excerpt, release=encoded.release_pages), info
 
@@ -136,12 +157,33 @@ def _cache_path(run_dir: Path) -> Path:
 
 
 def new_run(
-    corpus: Corpus, model_config: ModelConfig, config: TrainConfig, run_dir: Path, corpus_info: dict | None = None
+    corpus: Corpus,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    run_dir: Path,
+    corpus_info: dict | None = None,
+    start=None,
 ) -> RunPlan:
-    """A new run in `run_dir` (the caller has checked it may be written)."""
+    """A new run in `run_dir` (the caller has checked it may be written); `start`: a fine-tune's
+    `finetune.StartPoint`, whose vocabulary `corpus` was encoded with, grown."""
+    if start is not None and not corpus.vocab.chars.startswith(start.meta.vocabulary):
+        raise UsageError(
+            "--init-from: the corpus was not encoded with the start's vocabulary, grown "
+            "(charlstm.idfile.encode_corpus(..., vocabulary=..., grow=True))"
+        )
     model_config = dataclasses.replace(model_config, vocab_size=len(corpus.vocab))
     state = RunState(budget=config.max_time)
-    return _checked(corpus, model_config, config, Path(run_dir), state, corpus.excerpt, corpus_info=corpus_info or {})
+    return _checked(
+        corpus,
+        model_config,
+        config,
+        Path(run_dir),
+        state,
+        corpus.excerpt,
+        corpus_info=corpus_info or {},
+        init_from=start.path if start is not None else None,
+        start_info=start.record() if start is not None else None,
+    )
 
 
 def resumed_run(
@@ -164,6 +206,7 @@ def resumed_run(
         corpus_info=corpus_info or {},
         resume_from=stored.path,
         carried_state=ckpt_io.load_carried_state(stored.path),
+        start_info=stored.extra.get("init_from"),  # a fine-tune's start, recorded once, kept
     )
 
 
@@ -178,6 +221,8 @@ def _checked(
     corpus_info: dict,
     resume_from: Path | None = None,
     carried_state: list[list[np.ndarray]] | None = None,
+    init_from: Path | None = None,
+    start_info: dict | None = None,
 ) -> RunPlan:
     """The last decisions before TensorFlow: validate, split the text, decide carry_state."""
     config.validate()
@@ -204,4 +249,6 @@ def _checked(
         corpus_info=corpus_info,
         resume_from=resume_from,
         carried_state=carried_state,
+        init_from=init_from,
+        start_info=start_info,
     )

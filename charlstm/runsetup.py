@@ -124,7 +124,8 @@ class TrainingSetup:
 
     def _load_or_build(self, policy: str):
         """Where the initial weights come from: the checkpoint a resumed run continues, or
-        a fresh model from the seed with a new optimizer."""
+        a fresh model from the seed with a new optimizer, its weights replaced by a
+        fine-tune's start (grown to the corpus's vocabulary)."""
         from charlstm import model as model_lib
 
         cfg = self.plan.config
@@ -132,6 +133,12 @@ class TrainingSetup:
             # A compiled load restores the optimizer's slots and step count.
             return ckpt_io.load_keras_model(self.plan.resume_from, compile=True)
         model = model_lib.build(self.plan.model_config, cfg.seed)
+        if self.plan.init_from is not None:
+            from charlstm.finetune import grown_weights
+
+            # float32 whatever the start stores (a released base may hold float16: release_base.py)
+            start = {k: a.astype("float32") for k, a in ckpt_io.load_weights(self.plan.init_from).items()}
+            model_lib.assign_weights(model, grown_weights(start, self.plan.model_config.vocab_size))
         optimizer = self.keras.optimizers.Adam(learning_rate=cfg.learning_rate)
         if policy == "mixed_float16":
             optimizer = self.keras.optimizers.LossScaleOptimizer(optimizer)
@@ -156,6 +163,8 @@ class TrainingSetup:
         )
         if plan.resume_from is not None:
             return
+        if plan.start_info is not None:
+            self.monitor.log(f"fine-tuning from {plan.start_info['name']} (sha256 {plan.start_info['sha256'][:12]}…)")
         m = plan.model_config
         self.monitor.log(
             f"model: {m.layers}×{m.units} {m.cell}, {model_lib.count_params(self.model):,} "

@@ -255,7 +255,8 @@ class TrainingRun:
             epoch=self.state.epoch,
             history=self.state.history,
             prime_excerpt=plan.excerpt,
-            extra={"resume": self.state.to_dict(), "corpus": plan.corpus_info},
+            extra={"resume": self.state.to_dict(), "corpus": plan.corpus_info}
+            | ({"init_from": plan.start_info} if plan.start_info else {}),
         )
         ckpt_io.save(self.model, meta, path, model_lib.named_weights(self.model), carried_state=gathered)
         if improved:

@@ -22,9 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path, monkeypatch):
-    """Default checkpoint and corpus folders inside the test's tmp dir."""
+    """Default checkpoint and corpus folders inside the test's tmp dir, and no base model
+    (a bundled one would change what `generate` with no run does): a test that wants one
+    points CHARLSTM_BASE_MODEL at a stand-in (tests/test_finetune.py)."""
     monkeypatch.setenv("CHARLSTM_CHECKPOINTS", str(tmp_path / "checkpoints"))
     monkeypatch.setenv("CHARLSTM_CORPORA", str(tmp_path / "corpora"))
+    monkeypatch.setenv("CHARLSTM_BASE_MODEL", str(tmp_path / "no-base-model.keras"))
 
 
 @pytest.fixture

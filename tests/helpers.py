@@ -74,6 +74,18 @@ def imported_by(code: str, packages=HEAVY) -> list[str]:
     return json.loads(next(line for line in done.stderr.splitlines()[::-1] if line.startswith(_MARK))[len(_MARK) :])
 
 
+def interrupt_after_epoch(run, epoch: int) -> None:
+    """Make a TrainingRun stop as SIGINT would once epoch `epoch` (0-based) has ended and been saved."""
+    original = run._end_epoch
+
+    def end_epoch(e, *args):
+        original(e, *args)
+        if e == epoch:
+            run.stop.handle(2, None)
+
+    run._end_epoch = end_epoch
+
+
 def invoke(runner, *args, input=None):
     """Run the CLI in-process with CliRunner; every argument is str()-ed (Paths welcome)."""
     from charlstm.cli import main

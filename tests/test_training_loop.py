@@ -11,7 +11,7 @@ from charlstm import runplan
 from charlstm.config import ModelConfig
 from charlstm.training import RunOptions, TrainingRun
 
-from helpers import TINY_TEXT, prepare, tiny_configs
+from helpers import TINY_TEXT, interrupt_after_epoch, prepare, tiny_configs
 
 TINY = {  # the tiny run with two layers and dropout, carried state, no early stop
     "units": 8,
@@ -133,14 +133,7 @@ def test_interrupted_at_an_epoch_end_resumes_exactly(tmp_path, schedule):
     (as SIGINT would), resume it, and it ends with the uninterrupted run's weights."""
     start(tmp_path / "straight", epochs=4, schedule=schedule).run()
     run = start(tmp_path / "cut", epochs=4, schedule=schedule)
-    original = run._end_epoch
-
-    def end_epoch(epoch, *args):
-        original(epoch, *args)
-        if epoch == 1:
-            run.stop.handle(2, None)
-
-    run._end_epoch = end_epoch
+    interrupt_after_epoch(run, 1)
     assert run.run().stopped == "interrupted"
     assert ckpt_io.load(tmp_path / "cut" / "last.keras").epoch == 2
     resume(tmp_path / "cut").run()

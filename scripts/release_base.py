@@ -1,0 +1,114 @@
+"""Package a trained run's best checkpoint as the bundled base model (`-c base`, `--init-from base`).
+
+    python scripts/release_base.py RUN_DIR [--float16] [--dest charlstm/models/base.keras]
+
+1. reads RUN_DIR's best checkpoint and loads its Keras model without the optimizer:
+   Adam's two slots per weight (2/3 of a training checkpoint's weights) are dropped;
+2. with --float16, rounds every weight to float16 (the NumPy copy is stored as float16, the
+   Keras copy as the rounded float32 values, which compress) and measures the held-out loss
+   before and after with what `charlstm eval` runs (`Model.evaluate`), on the run's own
+   held-out text (the last --val-fraction of its recorded corpus, as training split it);
+   it refuses when the loss moves by 0.002 nats/char or more;
+3. writes DEST atomically, every member deflated, and refuses a file over 10 MB.
+
+Commit a new base model rarely: each version stays in the history. The package carries
+it as package data (pyproject.toml) and `charlstm.checkpoint.base_model` finds it with
+importlib.resources, so it works from an installed wheel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEST = ROOT / "charlstm" / "models" / "base.keras"
+MAX_BYTES = 10 * 1024 * 1024  # the issue's bound: the package stays small
+MAX_FLOAT16_LOSS = 0.002  # nats/char the float16 rounding may cost on the held-out text
+
+
+def held_out_text(ckpt) -> str:
+    """The run's held-out slice, as training split it: the tail of its recorded corpus."""
+    from charlstm import dataset
+    from charlstm.idfile import encode_corpus
+
+    names = (ckpt.extra.get("corpus") or {}).get("names") or []
+    if not names or "<stdin>" in names:
+        sys.exit(f"{ckpt.path}: its corpus files are not recorded (or were stdin): cannot measure the held-out loss")
+    t = ckpt.training
+    with tempfile.TemporaryDirectory() as tmp:
+        encoded = encode_corpus(names, Path(tmp) / "corpus.ids", lowercase=t.lowercase, vocabulary=ckpt.vocabulary)
+        _, val = dataset.split(encoded.ids, t.val_fraction, t.seq_length)
+        return encoded.vocab.decode(val[: t.val_max_chars])
+
+
+def write_deflated(src: Path, dest: Path) -> None:
+    """`src`'s members into `dest`, deflated, atomically (a float16-rounded float32 halves)."""
+    from charlstm.files import atomic_write
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+            for item in zin.infolist():
+                zout.writestr(item.filename, zin.read(item.filename))
+
+    atomic_write(dest, write)
+
+
+def release(run_dir: Path, dest: Path, float16: bool) -> dict:
+    """Write the base model to `dest`; returns what was measured."""
+    import charlstm
+    from charlstm import checkpoint as ckpt_io
+    from charlstm import model as model_lib
+    from charlstm.files import atomic_write
+
+    source = ckpt_io.resolve(run_dir, ckpt_io.BEST)
+    meta = ckpt_io.load(source)
+    model = ckpt_io.load_keras_model(source, compile=False)  # no optimizer: no slots saved
+    weights = model_lib.named_weights(model)
+    report = {"source": str(source), "sha256": ckpt_io.sha256(source), "float16": float16}
+    if float16:
+        rounded = {k: v.astype(np.float16) for k, v in weights.items()}
+        model_lib.assign_weights(model, {k: v.astype(np.float32) for k, v in rounded.items()})
+        weights = rounded
+    extra = {k: v for k, v in meta.extra.items() if k != "resume"}  # not a run to resume
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "base.keras"
+        ckpt_io.save(model, dataclasses.replace(meta, path=staged, extra=extra), staged, weights)
+        if float16:
+            text = held_out_text(meta)
+            before = charlstm.load(source).evaluate(text=text)["nats_per_char"]
+            after = charlstm.load(staged).evaluate(text=text)["nats_per_char"]
+            report.update(held_out_chars=len(text), nats_float32=before, nats_float16=after)
+            if abs(after - before) >= MAX_FLOAT16_LOSS:
+                moved = f"{after - before:+.4f} nats/char"
+                sys.exit(f"float16 moves the held-out loss by {moved}: release without --float16")
+        compressed = Path(tmp) / "deflated.keras"
+        write_deflated(staged, compressed)
+        size = compressed.stat().st_size
+        if size > MAX_BYTES:
+            sys.exit(f"the base model is {size / 2**20:.1f} MB, over {MAX_BYTES / 2**20:.0f} MB: try --float16")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(dest, compressed.read_bytes())
+    report.update(bytes=dest.stat().st_size, dest=str(dest))
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a training run's directory (its best checkpoint is released)")
+    parser.add_argument("--float16", action="store_true", help="store float16 weights (held-out loss checked)")
+    parser.add_argument("--dest", type=Path, default=DEST, help=f"where to write it [default: {DEST}]")
+    args = parser.parse_args(argv)
+    import json
+
+    print(json.dumps(release(args.run_dir, args.dest, args.float16), indent=1))
+
+
+if __name__ == "__main__":
+    main()
