@@ -189,15 +189,8 @@ class TrainingRun:
         if self.chief:
             ckpt_io.check_writable(self.run_dir)
             ckpt_io.remove_stale_temps(self.run_dir)  # temporaries a killed run left (a run owns its directory)
-        replicas = self.strategy.num_replicas_in_sync
-        if cfg.batch_size % replicas:
-            raise UsageError(
-                f"--batch-size {cfg.batch_size} does not split evenly over {replicas} replicas: "
-                f"use a multiple of {replicas}"
-            )
-        self.batches = dataset.Batches(
-            train_ids, cfg.seq_length, self._rows(len(train_ids), replicas), cfg.seed, cfg.carry_state
-        )
+        # Any batch size on any replica count: the engine pads a batch to a multiple of the replicas.
+        self.batches = dataset.Batches(train_ids, cfg.seq_length, self._rows(len(train_ids)), cfg.seed, cfg.carry_state)
         self.val_batches = dataset.validation_batches(val_ids, cfg.seq_length, cfg.batch_size, cfg.carry_state)
         self.val_window_batches = (
             dataset.validation_batches(val_ids, cfg.seq_length, cfg.batch_size, False) if cfg.carry_state else None
@@ -239,15 +232,16 @@ class TrainingRun:
                 )
             self.monitor.log(f"training on {layout}")
 
-    def _rows(self, n_train: int, replicas: int) -> int:
-        """Global rows per step: the batch size, or fewer when the text is too short."""
+    def _rows(self, n_train: int) -> int:
+        """Global rows per step: the batch size, or fewer when the text is too short (the same
+        for every replica count, so a run's batches and checkpoints do not depend on it)."""
         cfg = self.config
         if cfg.carry_state:
-            rows = dataset.stream_rows(n_train, cfg.seq_length, cfg.batch_size, replicas)
+            rows = dataset.stream_rows(n_train, cfg.seq_length, cfg.batch_size)
             what = f"{rows} streams of at least one window"
         else:
             n_windows = math.ceil((n_train - 1) / cfg.seq_length)
-            rows = max(replicas, min(cfg.batch_size, n_windows // replicas * replicas))
+            rows = min(cfg.batch_size, n_windows)
             what = f"{n_windows} training windows"
         if rows < cfg.batch_size:
             self.options.log(f"note: only {what}; batch size shrunk from {cfg.batch_size} to {rows}")
@@ -286,13 +280,10 @@ class TrainingRun:
                 f"use --device auto to allow the slower generic kernel"
             ) from None
         except self.tf.errors.OpError as e:
-            if self.strategy.num_replicas_in_sync == 1 and not self.multi_worker:
-                raise
-            # A collective timed out or a peer went away: say so in one line, not a stack of C++.
-            raise TrainingError(
-                f"a worker stopped answering or failed ({type(e).__name__} in a collective); the chief's last "
-                f"checkpoint in {self.run_dir} is intact: restart every worker with --resume"
-            ) from None
+            # One line, not a stack of C++: a lost worker (resume) or a failed step (a bug).
+            from charlstm.engine import step_failure
+
+            raise step_failure(e, multi_worker=self.multi_worker, run_dir=self.run_dir) from e
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
