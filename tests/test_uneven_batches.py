@@ -13,11 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_one_step_and_one_evaluation_on_1_to_4_replicas_equal_one_device():
-    """hypothesis over (text length, global batch, replicas, layout), in a process of its
-    own: TensorFlow splits the CPU into logical devices only before it initialises."""
+@pytest.mark.parametrize("replicas", [1, 2, 3, 4])
+def test_an_epoch_and_an_evaluation_on_mirrored_replicas_equal_one_device(replicas):
+    """hypothesis over (text length, global batch, layout), in a process per replica count:
+    TensorFlow splits the CPU into logical devices only before it initialises."""
     r = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "replica_property.py")],
+        [sys.executable, str(ROOT / "tests" / "replica_property.py"), str(replicas)],
         env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
         capture_output=True,
         text=True,
