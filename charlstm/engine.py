@@ -228,10 +228,16 @@ class Engine:
         return total_loss / max(total_weight, 1.0)
 
 
+# A line TensorFlow appends to every error of an aborted collective: the reason is above it.
+_BOILERPLATE = "The error could be from a previous operation"
+
+
 def _last_line(message: str) -> str:
     """The line of a TensorFlow error message that says what went wrong, with the node
-    it happened at: the last line, unless that is only the `[[{{node ...}}]] [Op:...]` tag."""
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    it happened at: the last line, unless that is only the `[[{{node ...}}]] [Op:...]` tag
+    (or the boilerplate of an aborted collective)."""
+    lines = [line.strip() for line in message.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(_BOILERPLATE)]
     if not lines:
         return "(no message)"
     last = lines[-1]

@@ -5,6 +5,7 @@ collectives at start-up."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -154,9 +155,7 @@ def test_a_killed_worker_stops_the_other_with_one_clear_line(corpus):
             assert time.monotonic() < deadline and procs[0].poll() is None, procs[0].communicate()[1][-2000:]
             time.sleep(0.2)
         procs[1].send_signal(signal.SIGKILL)
-        killed = time.monotonic()
-        _, err = procs[0].communicate(timeout=90)
-        waited = time.monotonic() - killed
+        _, err = procs[0].communicate(timeout=90)  # a hang (no detection) fails here
     finally:
         for p in procs:
             if p.poll() is None:
@@ -165,7 +164,10 @@ def test_a_killed_worker_stops_the_other_with_one_clear_line(corpus):
     last = err.strip().splitlines()[-1]
     assert last.startswith("Error: a worker stopped answering or failed"), err[-2000:]
     assert "restart every worker with --resume" in last
-    assert waited < 60
+    # Detected by TensorFlow's collectives as a lost peer: the dead task found unreachable
+    # (Unavailable, within seconds on loopback: "The tasks have crashed") or the collective
+    # timed out (DeadlineExceeded, after --collective-timeout); not some other error in the step.
+    assert re.search(r"\((UnavailableError|DeadlineExceededError) in a collective: ", last), last
     from charlstm.sampling import load_network
 
     load_network(corpus / "k0" / "last.keras")  # the chief's last checkpoint stays loadable

@@ -44,13 +44,16 @@ SHAPES = (
 def test_a_collective_failure_on_several_workers_advises_resume(kind, tmp_path):
     from charlstm.engine import step_failure
 
-    e = step_failure(
-        _error(kind, "cluster check alive failed, /job:worker/task:1 is down"), multi_worker=True, run_dir=tmp_path
+    message = (
+        "Graph execution error:\n\nCollective ops is aborted by: cluster check alive failed, "
+        "/job:worker/task:1 is down\nThe error could be from a previous operation. Restart your program to reset.\n"
+        "\t [[{{node CollectiveReduceV2}}]] [Op:__inference__train_88]"
     )
+    e = step_failure(_error(kind, message), multi_worker=True, run_dir=tmp_path)
     assert str(e) == (
-        f"a worker stopped answering or failed ({kind} in a collective: cluster check alive failed, "
-        f"/job:worker/task:1 is down); the chief's last checkpoint in {tmp_path} is intact: "
-        f"restart every worker with --resume"
+        f"a worker stopped answering or failed ({kind} in a collective: Collective ops is aborted by: cluster check "
+        f"alive failed, /job:worker/task:1 is down (at CollectiveReduceV2)); the chief's last checkpoint in "
+        f"{tmp_path} is intact: restart every worker with --resume"
     )
 
 
