@@ -72,7 +72,9 @@ def tutorial_chars_per_s(ckpt: Path, n_chars: int) -> float:
 
 def sampler_chars_per_s(ckpt: Path, length: int, num_samples: int) -> float:
     from charlstm.corpus import Vocabulary
-    from charlstm.sampling import SampleOptions, load_network, sample_steps
+    from charlstm.network import load_network
+    from charlstm.options import SampleOptions
+    from charlstm.sampling import sample_steps
 
     meta, net = load_network(ckpt)
     vocab = Vocabulary(meta.vocabulary)
@@ -89,12 +91,14 @@ def stream_vs_ceiling(ckpt: Path, length: int, chunk: int = 1000) -> tuple[float
     import numpy as np
 
     from charlstm.corpus import Vocabulary
-    from charlstm.sampling import SampleOptions, load_network, sample_steps
+    from charlstm.network import load_network
+    from charlstm.options import SampleOptions
+    from charlstm.sampling import sample_steps
 
     meta, net = load_network(ckpt)
     vocab = Vocabulary(meta.vocabulary)
     steps = sample_steps(net, vocab.encode(meta.prime_excerpt), SampleOptions(length=length, seed=1), vocab.chars)
-    first, *rest = net.layers
+    first, *rest = net.cells  # the step objects: fused LSTM (U_h, W_h) or reference cells (U, W)
     mats = [first.U_h if hasattr(first, "U_h") else first.U]
     for layer in rest:
         mats += [layer.W_h, layer.U_h] if hasattr(layer, "W_h") else [layer.W, layer.U]

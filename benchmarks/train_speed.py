@@ -186,7 +186,7 @@ def held_out_carried(run_dir: Path, corpus: Path, val_fraction: float = 0.1) -> 
     from charlstm import checkpoint as ckpt_io
     from charlstm.corpus import Vocabulary, read_corpus
     from charlstm.evaluation import evaluate_text
-    from charlstm.sampling import load_network
+    from charlstm.network import load_network
 
     ckpt, net = load_network(run_dir / ckpt_io.BEST)
     text = read_corpus([str(corpus)], ckpt.training.lowercase)

@@ -14,7 +14,7 @@ command actually trains.
 __version__ = "0.1.0"
 
 # Public names served from charlstm.api on first access.
-_API = ("load", "Model", "train")
+_API = ("load", "Model", "SampleOptions", "train")
 
 
 def __getattr__(name: str):

@@ -5,6 +5,7 @@
     model = charlstm.load("checkpoints/macbeth")        # run dir (its best), .keras file, or None: latest run
     text = model.generate(prime="MACBETH.", length=200, seed=1, temperature=0.8)
     for piece in model.stream(prime="MACBETH.", length=10_000): ...
+    opts = charlstm.SampleOptions.create(prime="MACBETH.", seed=1)   # checked; model.generate(opts)
     model.evaluate("held_out.txt")                      # bits/nats per char, perplexity
     model.info                                          # vocabulary, configs, history
 
@@ -15,6 +16,7 @@ charlstm.tf_runtime) only when it starts training. Errors are the same typed
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import warnings
@@ -24,11 +26,12 @@ from pathlib import Path
 from typing import TextIO
 
 from charlstm import checkpoint as ckpt_io
-from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, ModelConfig, TrainConfig
+from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, DeviceConfig, ModelConfig, TrainConfig
 from charlstm.corpus import Vocabulary, decode, read_corpus
 from charlstm.errors import UsageError
+from charlstm.options import SampleOptions, check_values
 
-__all__ = ["Model", "load", "train"]
+__all__ = ["Model", "SampleOptions", "load", "train"]
 
 Warn = Callable[[str], None]
 
@@ -40,7 +43,7 @@ def _warn(message: str) -> None:
 class Model:
     """A trained checkpoint, ready to sample from and score text with (NumPy only)."""
 
-    def __init__(self, checkpoint: ckpt_io.Checkpoint):
+    def __init__(self, checkpoint: ckpt_io.CheckpointMeta):
         self.checkpoint = checkpoint  # the metadata: configs, vocabulary, history
         self.vocabulary = Vocabulary(checkpoint.vocabulary)
 
@@ -50,8 +53,8 @@ class Model:
 
     @cached_property
     def network(self):
-        """The NumPy network (sampling.Network), read from the checkpoint on first use."""
-        from charlstm.sampling import load_network
+        """The NumPy network (`charlstm.network.Network`), read from the checkpoint on first use."""
+        from charlstm.network import load_network
 
         _, net = load_network(self.path)
         return net
@@ -70,69 +73,30 @@ class Model:
         """
         from charlstm.generation import prepare_prime
 
-        if on_unknown not in ("error", "skip"):
-            raise UsageError(f"on_unknown={on_unknown!r}: choose 'error' or 'skip'")
-        if prime == "":
-            raise UsageError(
-                "the prime is empty: give some text, or none to start from an excerpt of the training text"
-            )
-        return prepare_prime(prime, self.checkpoint, self.vocabulary, on_unknown, warn or _warn)
+        checked = SampleOptions.create(prime=prime, on_unknown=on_unknown)
+        return prepare_prime(checked.prime, self.checkpoint, self.vocabulary, checked.on_unknown, warn or _warn)
 
-    def options(
-        self,
-        length: int = 500,
-        seed: int | None = None,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        stop: str | None = None,
-        num_samples: int = 1,
-        first_index: int = 0,
-    ):
-        """Checked sampling.SampleOptions; no seed draws a random one."""
-        from charlstm.sampling import SampleOptions
-
-        _check_options(length, seed, temperature, top_k, top_p, num_samples, first_index)
-        if seed is None:
-            seed = int.from_bytes(os.urandom(4), "little")
-        return SampleOptions(
-            length=length,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            seed=seed,
-            num_samples=num_samples,
-            first_index=first_index,
-            stop=stop,
-        )
-
-    def stream(
-        self,
-        prime: str | None = None,
-        length: int = 500,
-        seed: int | None = None,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        stop: str | None = None,
-        on_unknown: str = "error",
-        echo_prime: bool = True,
-        sample_index: int = 0,
-        warn: Warn | None = None,
-    ) -> Iterator[str]:
+    def stream(self, options: SampleOptions | None = None, /, *, warn: Warn | None = None, **fields) -> Iterator[str]:
         """Yield the text as it is generated: the prime first (unless echo_prime=False), then pieces.
 
-        Memory stays flat for any length. The same seed and sample_index give the same
-        text, whatever else is generated beside it.
+        Takes a `SampleOptions`, or its fields as keyword arguments (prime="the ", length=200,
+        seed=1, ...), or both (the keywords override). Memory stays flat for any length. The
+        same seed and sample_index give the same text, whatever else is generated beside it.
         """
         from charlstm.sampling import sample_steps
 
-        prime_text = self.prepare_prime(prime, on_unknown, warn)
-        opts = self.options(length, seed, temperature, top_k, top_p, stop, 1, sample_index)
+        opts = _sample_options(options, fields)
+        if opts.num_samples != 1:
+            raise UsageError(
+                f"num_samples={opts.num_samples}: stream and generate make one sample; "
+                "use write() for several, or one call per sample_index",
+                param="num_samples",
+            )
+        prime_text = self.prepare_prime(opts.prime, opts.on_unknown, warn)
         steps = sample_steps(self.network, self.vocabulary.encode(prime_text), opts, self.vocabulary.chars)
 
         def pieces() -> Iterator[str]:
-            if echo_prime:
+            if opts.echo_prime:
                 yield prime_text
             for (piece,) in steps:
                 if piece:
@@ -140,55 +104,31 @@ class Model:
 
         return pieces()  # arguments checked now, at the call, not at the first next()
 
-    def generate(
-        self,
-        prime: str | None = None,
-        length: int = 500,
-        seed: int | None = None,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        stop: str | None = None,
-        on_unknown: str = "error",
-        echo_prime: bool = True,
-        sample_index: int = 0,
-        warn: Warn | None = None,
-    ) -> str:
+    def generate(self, options: SampleOptions | None = None, /, *, warn: Warn | None = None, **fields) -> str:
         """The prime (unless echo_prime=False) and `length` generated characters (fewer if `stop` appears).
 
-        temperature 0 is greedy; top_k / top_p restrict sampling to the likeliest
-        characters; `stop` ends the text where it appears (it is not included).
+        Options as for `stream`: temperature 0 is greedy; top_k / top_p restrict sampling to
+        the likeliest characters; `stop` ends the text where it appears (it is not included).
         """
-        return "".join(
-            self.stream(
-                prime, length, seed, temperature, top_k, top_p, stop, on_unknown, echo_prime, sample_index, warn
-            )
-        )
+        return "".join(self.stream(options, warn=warn, **fields))
 
     def write(
         self,
         out: TextIO,
-        prime: str | None = None,
-        length: int = 500,
-        seed: int | None = None,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        stop: str | None = None,
-        on_unknown: str = "error",
-        echo_prime: bool = True,
-        num_samples: int = 1,
-        sample_index: int = 0,
+        options: SampleOptions | None = None,
+        /,
+        *,
         as_json: bool = False,
         warn: Warn | None = None,
+        **fields,
     ) -> None:
         """Generate onto a text stream as `charlstm generate` does (one sample streams as it is made;
-        several samples, or JSON lines, are written at the end)."""
+        several samples, or JSON lines, are written at the end). Options as for `stream`."""
         from charlstm.generation import stream
 
-        prime_text = self.prepare_prime(prime, on_unknown, warn)
-        opts = self.options(length, seed, temperature, top_k, top_p, stop, num_samples, sample_index)
-        stream(self.network, self.vocabulary, prime_text, opts, out, as_json=as_json, echo_prime=echo_prime)
+        opts = _sample_options(options, fields)
+        prime_text = self.prepare_prime(opts.prime, opts.on_unknown, warn)
+        stream(self.network, self.vocabulary, prime_text, opts, out, as_json=as_json)
 
     # --- scoring and metadata ------------------------------------------------------------------
 
@@ -203,13 +143,8 @@ class Model:
 
         if (path is None) == (text is None):
             raise UsageError("evaluate: give a file path or text=..., not both or neither")
-        lowercase = self.checkpoint.training.lowercase
-        if path is not None:
-            text = read_corpus([os.fspath(path)], lowercase)
-        else:
-            text = decode(text.encode("utf-8"), "<text>")
-            text = text.lower() if lowercase else text
-        return evaluate_text(self.network, self.vocabulary, text)
+        text = read_corpus([os.fspath(path)]) if path is not None else decode(text.encode("utf-8"), "<text>")
+        return evaluate_text(self.network, self.vocabulary, text, self.checkpoint.training.lowercase)
 
     @property
     def info(self) -> dict:
@@ -234,25 +169,21 @@ def load(path: str | os.PathLike | None = None, *, lazy: bool = False) -> Model:
     return model
 
 
-def _check_options(length, seed, temperature, top_k, top_p, num_samples, first_index) -> None:
-    """The CLI's option ranges, for Python callers (NaN fails every comparison: refused too)."""
-    checks = [
-        ("length", length, isinstance(length, int) and length >= 1, "an integer ≥ 1"),
-        ("seed", seed, seed is None or (isinstance(seed, int) and 0 <= seed < 2**32), "an integer 0 to 2**32 - 1"),
-        ("temperature", temperature, 0 <= temperature <= 100, "a number in [0, 100]"),
-        ("top_k", top_k, top_k is None or (isinstance(top_k, int) and top_k >= 1), "an integer ≥ 1"),
-        ("top_p", top_p, top_p is None or 0 < top_p <= 1, "a number in (0, 1]"),
-        ("num_samples", num_samples, isinstance(num_samples, int) and num_samples >= 1, "an integer ≥ 1"),
-        ("sample_index", first_index, isinstance(first_index, int) and first_index >= 0, "an integer ≥ 0"),
-    ]
-    for name, value, ok, want in checks:
-        if not ok:
-            raise UsageError(f"{name}={value!r}: must be {want}")
+def _sample_options(options: SampleOptions | None, fields: dict) -> SampleOptions:
+    """Checked options from a SampleOptions and/or keyword fields, with the seed drawn if none was given."""
+    if options is None:
+        return SampleOptions.create(**fields).resolved()
+    if not isinstance(options, SampleOptions):
+        raise UsageError(
+            f"{options!r}: pass a SampleOptions, or the options as keyword arguments (prime=..., length=...)"
+        )
+    return options.replace(**fields).resolved()
 
 
 # --- training ---------------------------------------------------------------------------------
 
-TRAIN_OPTIONS = MODEL_OPTIONS + HYPER + RUN_CONTROLS
+DEVICE_OPTIONS = tuple(f.name for f in dataclasses.fields(DeviceConfig))
+TRAIN_OPTIONS = MODEL_OPTIONS + HYPER + RUN_CONTROLS + DEVICE_OPTIONS
 
 
 def _stderr(msg: str) -> None:
@@ -266,79 +197,33 @@ def train(
     overwrite: bool = False,
     verbose: bool = True,
     log=None,
-    device: str = "auto",
-    strategy: str = "auto",
     tensorboard: str | os.PathLike | None = None,
-    collective_timeout: float = 300.0,
     **options,
 ):
     """Train on the corpus files ('-' for stdin; none: Macbeth, fetched on first use).
 
-    `options` are ModelConfig and TrainConfig fields (units=512, max_time=60, ...);
+    `options` are ModelConfig, TrainConfig and DeviceConfig fields (units=512, max_time=60,
+    device="cpu", ...), checked before anything is read or TensorFlow is loaded;
     with `resume=True` only run controls (epochs, max_time, patience, ...) may differ
     from the stored run. Returns a `TrainResult`; checkpoints go to `checkpoint_dir`
     (default: checkpoints/<first corpus file's name>).
     """
-    from charlstm import checkpoint as ckpt_io
-    from charlstm import fetch
-    from charlstm import resume as resume_rules
-    from charlstm.corpus import corpus_name
-    from charlstm.idfile import encode_corpus
-    from charlstm.training import Corpus, RunOptions
-    from charlstm.training import train as run_training
+    from charlstm.runplan import plan_run
+    from charlstm.training import RunOptions, TrainingRun
 
     unknown = sorted(set(options) - set(TRAIN_OPTIONS))
     if unknown:
-        raise UsageError(f"unknown training option(s): {', '.join(unknown)}")
+        raise UsageError(f"unknown training option(s): {', '.join(unknown)}", param=unknown[0])
+    check_values(options, ModelConfig, TrainConfig, DeviceConfig)
+    devices = DeviceConfig(**{k: options.pop(k) for k in DEVICE_OPTIONS if k in options})
     log = log or (_stderr if verbose else (lambda msg: None))
-    paths = [str(p) for p in corpus]
-    if not paths:
-        paths = [str(fetch.fetch("macbeth"))]
-        log(f"no corpus given: training on {paths[0]}")
-    if paths.count("-") > 1:
-        raise UsageError("stdin ('-') can be given only once")
-    run_dir = Path(checkpoint_dir) if checkpoint_dir else ckpt_io.default_root() / corpus_name(paths)
-    if options.get("seed") is None:
-        options.pop("seed", None)
-        if not resume:
-            options["seed"] = int.from_bytes(os.urandom(4), "little")
-    if resume:
-        stored = resume_rules.stored_run(run_dir)
-        resume_rules.resumed_config(stored, options)  # refuse conflicts before reading the corpus
-        lowercase, vocabulary, seed = stored.training.lowercase, stored.vocabulary, stored.training.seed
-        model_config = train_config = None
-    else:
-        resume_rules.check_new_run(run_dir, overwrite)
-        model_config = ModelConfig(vocab_size=0, **{k: v for k, v in options.items() if k in MODEL_OPTIONS})
-        train_config = TrainConfig(**{k: v for k, v in options.items() if k not in MODEL_OPTIONS})
-        lowercase, vocabulary, seed = train_config.lowercase, None, train_config.seed
-    # Streamed into a memory-mapped id file: the corpus never sits in memory as text.
-    encoded = encode_corpus(paths, _cache_path(run_dir), lowercase=lowercase, vocabulary=vocabulary, seed=seed)
-    data = Corpus(encoded.ids, encoded.vocab, encoded.excerpt, release=encoded.release_pages)
-    corpus_info = {"names": [("<stdin>" if c == "-" else c) for c in paths], "chars": encoded.chars}
+    plan = plan_run(corpus, checkpoint_dir, options, resume=resume, overwrite=overwrite, log=log)
     run_options = RunOptions(
-        device=device,
-        strategy=strategy,
+        device=devices.device,
+        strategy=devices.strategy,
         log=log,
         progress=verbose,
         tensorboard=Path(tensorboard) if tensorboard else None,
-        corpus_info=corpus_info,
-        collective_timeout=collective_timeout,
+        collective_timeout=devices.collective_timeout,
     )
-    return run_training(
-        data, model_config, train_config, run_dir, resume=resume, options=run_options, options_given=options
-    )
-
-
-def _cache_path(run_dir: Path) -> Path:
-    """Where the encoded corpus lives: the run directory, except for a multi-worker run's
-    non-chief workers, which write nothing there (a temp folder of their own instead)."""
-    from charlstm.tf_runtime import chief_task
-
-    if chief_task():
-        return run_dir / "corpus.ids"
-    import hashlib
-    import tempfile
-
-    key = hashlib.sha256(f"{run_dir.resolve()}|{os.environ.get('TF_CONFIG')}".encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"charlstm-worker-{key}" / "corpus.ids"
+    return TrainingRun(plan, run_options).run()

@@ -1,12 +1,16 @@
 """Self-contained checkpoints: one `.keras` file holds everything.
 
 A checkpoint is the Keras-native zip written by `model.save` (so plain
-`keras.saving.load_model` opens it) with two more members:
+`keras.saving.load_model` opens it) with more members:
 
-- `charlstm.json`: format and charlstm versions, vocabulary, model and training
-  configs, epoch, loss history, RNG state and a prime excerpt;
+- `charlstm.json` (`CheckpointMeta`): format and charlstm versions, vocabulary,
+  model and training configs, epoch, loss history, a prime excerpt and where the
+  run is (`runstate.RunState`). No RNG state: data order and dropout masks are
+  functions of (seed, epoch, step);
 - `charlstm_weights.npz`: the network's arrays by name (`rnn_1/kernel`, ...), so
-  the NumPy sampler reads them without TensorFlow. Loaded with allow_pickle=False.
+  the NumPy sampler reads them without TensorFlow. Loaded with allow_pickle=False;
+- `charlstm_carry.npz`, only in a mid-epoch checkpoint of a run that carries state
+  across windows: the carried state of every row, so a resume continues exactly.
 
 Writes go through `charlstm.files.atomic_write` (temporary name in the same
 directory, fsync, rename), so `best.keras` and `last.keras` are never half-written. Nothing is pickled and
@@ -34,7 +38,7 @@ FORMAT = "charlstm-checkpoint"
 FORMAT_VERSION = 1
 META_NAME = "charlstm.json"
 WEIGHTS_NAME = "charlstm_weights.npz"
-CARRY_NAME = "charlstm_carry.npz"  # mid-epoch checkpoints of carried-state runs: the state of every row
+CARRIED_STATE_NAME = "charlstm_carry.npz"  # mid-epoch checkpoints of carried-state runs: the state of every row
 BEST, LAST = "best.keras", "last.keras"
 # Layer classes a charlstm model is made of; anything else (Lambda above all) is refused.
 ALLOWED_LAYERS = {"InputLayer", "Embedding", "LSTM", "GRU", "SimpleRNN", "RNN", "Dropout", "Dense"}
@@ -43,8 +47,8 @@ STALE_TEMPS = f".*{files.TEMP_MARK}*.keras"  # what files.atomic_write leaves if
 
 
 @dataclass
-class Checkpoint:
-    """What a checkpoint holds besides the Keras model itself."""
+class CheckpointMeta:
+    """A checkpoint's metadata (`charlstm.json`): what it holds besides the Keras model and the arrays."""
 
     path: Path
     vocabulary: str  # sorted distinct characters; id = index
@@ -125,7 +129,7 @@ def _open_zip(path: Path) -> zipfile.ZipFile:
         ) from None
 
 
-def load(path: str | os.PathLike) -> Checkpoint:
+def load(path: str | os.PathLike) -> CheckpointMeta:
     """Read and check a checkpoint's metadata."""
     path = Path(path)
     with _open_zip(path) as z:
@@ -159,7 +163,7 @@ def load(path: str | os.PathLike) -> Checkpoint:
             "history",
             "prime_excerpt",
         }
-        ckpt = Checkpoint(
+        ckpt = CheckpointMeta(
             path=path,
             vocabulary=str(meta["vocabulary"]),
             model=from_dict(ModelConfig, meta["model"]),
@@ -192,14 +196,14 @@ def load_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
             raise CheckpointError(f"{path}: corrupted weights in checkpoint ({e})") from None
 
 
-def load_resume_arrays(path: str | os.PathLike) -> list[list[np.ndarray]] | None:
-    """The carried state saved with a mid-epoch checkpoint, or None."""
+def load_carried_state(path: str | os.PathLike) -> list[list[np.ndarray]] | None:
+    """The carried state saved with a mid-epoch checkpoint (per layer, (rows, units) arrays), or None."""
     path = Path(path)
     with _open_zip(path) as z:
-        if CARRY_NAME not in z.namelist():
+        if CARRIED_STATE_NAME not in z.namelist():
             return None
         try:
-            with np.load(io.BytesIO(z.read(CARRY_NAME)), allow_pickle=False) as npz:
+            with np.load(io.BytesIO(z.read(CARRIED_STATE_NAME)), allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
             raise CheckpointError(f"{path}: corrupted carried state in checkpoint ({e})") from None
@@ -235,14 +239,14 @@ def check_keras_config(path: Path) -> None:
 
 def load_keras_model(path: str | os.PathLike, compile: bool = True):
     """The Keras model, loaded in safe mode after the layer allow-list check."""
-    from charlstm.cells import cell_classes
     from charlstm.tf_runtime import keras as get_keras
 
     path = Path(path)
     load(path)
     check_keras_config(path)
     keras = get_keras()
-    cell_classes()  # registers the custom cells with Keras before it reads the config
+    from charlstm import cells  # noqa: F401  (importing it registers the custom cells with Keras)
+
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as e:  # Keras raises many types for a damaged file
@@ -258,11 +262,15 @@ def _write_failed(path: Path, e: OSError) -> CheckpointError:
 
 
 def save(
-    model, ckpt: Checkpoint, path: Path, weights: dict[str, np.ndarray], carry: list[list[np.ndarray]] | None = None
+    model,
+    ckpt: CheckpointMeta,
+    path: Path,
+    weights: dict[str, np.ndarray],
+    carried_state: list[list[np.ndarray]] | None = None,
 ) -> Path:
     """Write model + metadata to `path` atomically (files.atomic_write: temp file, fsync, rename).
 
-    `carry` is the state carried across windows at a mid-epoch checkpoint, per
+    `carried_state` is the state carried across windows at a mid-epoch checkpoint, per
     layer a list of (rows, units) arrays, so that resuming continues exactly.
     """
     path = Path(path)
@@ -274,10 +282,11 @@ def save(
         with zipfile.ZipFile(tmp, "a") as z:
             z.writestr(META_NAME, json.dumps(ckpt.to_json(), indent=1))
             z.writestr(WEIGHTS_NAME, buf.getvalue())
-            if carry is not None:
+            if carried_state is not None:
                 buf = io.BytesIO()
-                np.savez(buf, **{f"layer{i}/{j}": a for i, layer in enumerate(carry) for j, a in enumerate(layer)})
-                z.writestr(CARRY_NAME, buf.getvalue())
+                layers = enumerate(carried_state)
+                np.savez(buf, **{f"layer{i}/{j}": a for i, layer in layers for j, a in enumerate(layer)})
+                z.writestr(CARRIED_STATE_NAME, buf.getvalue())
 
     try:
         return atomic_write(path, write)

@@ -17,37 +17,15 @@ import click
 from click.core import ParameterSource
 
 from charlstm import __version__
-from charlstm.clitypes import FiniteFloat
-from charlstm.config import (  # plain dataclasses: no TensorFlow
-    CARRY_MIN_CHARS,
-    CELLS,
-    SCHEDULES,
-    STRATEGIES,
-    ModelConfig,
-    TrainConfig,
-)
+from charlstm.clitypes import options
+from charlstm.config import DeviceConfig, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
+from charlstm.options import ON_UNKNOWN, SampleOptions
+from charlstm.serve.settings import Settings as ServeSettings
 
 CHECKPOINT_HELP = (
     "Checkpoint file, or a training run's directory (its best checkpoint); "
     "default: the most recent run under ./checkpoints."
 )
-
-
-class SeedType(click.ParamType):
-    """An integer seed; text here is most likely meant as the prime."""
-
-    name = "N"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int):
-            return value
-        try:
-            seed = int(value, 10)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not an integer seed; to start the text with it, use --prime", param, ctx)
-        if not 0 <= seed < 2**32:
-            self.fail(f"{seed} is out of range: seeds are 0 to {2**32 - 1}", param, ctx)
-        return seed
 
 
 class Group(click.Group):
@@ -114,132 +92,8 @@ def main():
 
 @main.command()
 @click.argument("corpus", nargs=-1, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--cell", type=click.Choice(CELLS), default=ModelConfig.cell, show_default=True, help="Recurrent cell.")
-@click.option(
-    "--layers",
-    type=click.IntRange(1, 16),
-    default=ModelConfig.layers,
-    show_default=True,
-    help="Stacked recurrent layers.",
-)
-@click.option(
-    "--units", type=click.IntRange(1, 8192), default=ModelConfig.units, show_default=True, help="Units per layer."
-)
-@click.option(
-    "--embedding-dim",
-    type=click.IntRange(1, 4096),
-    default=ModelConfig.embedding_dim,
-    show_default=True,
-    help="Character embedding size.",
-)
-@click.option(
-    "--dropout",
-    type=FiniteFloat(0, 1, max_open=True),
-    default=ModelConfig.dropout,
-    show_default=True,
-    help="Dropout after each recurrent layer.",
-)
-@click.option(
-    "--seq-length",
-    type=click.IntRange(1, 100_000),
-    default=TrainConfig.seq_length,
-    show_default=True,
-    help="Characters per training window (backpropagation length).",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 65_536),
-    default=TrainConfig.batch_size,
-    show_default=True,
-    help="Windows per step, all workers together (the learning rate is not scaled with it).",
-)
-@click.option(
-    "--carry-state/--no-carry-state",
-    default=None,
-    show_default=f"on for a training text of at least {CARRY_MIN_CHARS:,} chars",
-    help="Rows are contiguous streams and each window starts from the previous one's final state (char-rnn's truncated BPTT); off: shuffled windows from a zero state.",
-)
-@click.option(
-    "--epochs", type=click.IntRange(1, 1_000_000), default=TrainConfig.epochs, show_default=True, help="Maximum epochs."
-)
-@click.option(
-    "--learning-rate",
-    type=FiniteFloat(0, 10, min_open=True),
-    default=TrainConfig.learning_rate,
-    show_default=True,
-    help="Adam's peak learning rate.",
-)
-@click.option(
-    "--schedule",
-    type=click.Choice(SCHEDULES),
-    default=TrainConfig.schedule,
-    show_default=True,
-    help="After warm-up: linear or cosine decay to zero at the end of --max-time (else of --epochs), or plateau halving.",
-)
-@click.option(
-    "--warmup-steps",
-    type=click.IntRange(0, 10**9),
-    default=TrainConfig.warmup_steps,
-    show_default=True,
-    help="Linear learning-rate warm-up; no decay or early stopping before it ends.",
-)
-@click.option(
-    "--lr-decay",
-    type=FiniteFloat(0, 1, min_open=True),
-    default=TrainConfig.lr_decay,
-    show_default=True,
-    help="Learning-rate factor after an epoch without validation improvement (every schedule).",
-)
-@click.option(
-    "--clip-norm",
-    type=FiniteFloat(0, 1e6, min_open=True),
-    default=TrainConfig.clip_norm,
-    show_default=True,
-    help="Global gradient-norm clip.",
-)
-@click.option(
-    "--val-fraction",
-    type=FiniteFloat(0, 1, min_open=True, max_open=True),
-    default=TrainConfig.val_fraction,
-    show_default=True,
-    help="Last fraction of the text held out.",
-)
-@click.option(
-    "--patience",
-    type=click.IntRange(0, 1_000_000),
-    default=TrainConfig.patience,
-    show_default=True,
-    help="Stop after this many epochs without improvement (0 = never).",
-)
-@click.option(
-    "--max-time",
-    type=FiniteFloat(0, None, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Wall-clock budget: the schedule decays to zero at it, then training stops cleanly.",
-)
-@click.option(
-    "--seed",
-    type=SeedType(),
-    default=None,
-    show_default="random",
-    help="Seed for initialisation, data order and dropout.",
-)
-@click.option("--lowercase", is_flag=True, help="Fold the text to lower case first.")
-@click.option(
-    "--sample-every",
-    type=click.IntRange(0, 1_000_000),
-    default=TrainConfig.sample_every,
-    show_default=True,
-    help="Print a sample to stderr every N epochs (0 = never).",
-)
-@click.option(
-    "--save-every",
-    type=click.IntRange(0, 10**9),
-    default=TrainConfig.save_every,
-    show_default=True,
-    help="Also checkpoint every N steps within an epoch (0 = at epoch ends only).",
-)
+@options(ModelConfig)
+@options(TrainConfig)
 @click.option(
     "--checkpoint-dir",
     type=click.Path(file_okay=False),
@@ -248,40 +102,7 @@ def main():
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --checkpoint-dir from its last checkpoint.")
 @click.option("--overwrite", is_flag=True, help="Start a new run even if --checkpoint-dir already holds one.")
-@click.option(
-    "--jit/--no-jit",
-    "jit_compile",
-    default=TrainConfig.jit_compile,
-    show_default=True,
-    help="XLA-compile the training step (slower for LSTMs on CPU).",
-)
-@click.option(
-    "--mixed-precision",
-    is_flag=True,
-    help="float16 on a GPU, bfloat16 on a CPU that has it (an error otherwise); softmax and loss stay float32.",
-)
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "gpu"]),
-    default="auto",
-    show_default=True,
-    help="gpu: require cuDNN for every recurrent layer (an error, not a silent slow path).",
-)
-@click.option(
-    "--strategy",
-    type=click.Choice(STRATEGIES),
-    default="auto",
-    show_default=True,
-    help="tf.distribute: auto is multi-worker when TF_CONFIG is set, mirrored with several GPUs, else one device.",
-)
-@click.option(
-    "--collective-timeout",
-    type=FiniteFloat(0, None, min_open=True),
-    default=300.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Multi-worker: give up when a worker is missing this long.",
-)
+@options(DeviceConfig)
 @click.option(
     "--tensorboard",
     type=click.Path(file_okay=False),
@@ -293,20 +114,7 @@ def main():
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout at the end.")
 @click.pass_context
 @library_errors
-def train(
-    ctx,
-    corpus,
-    checkpoint_dir,
-    resume,
-    overwrite,
-    device,
-    strategy,
-    collective_timeout,
-    tensorboard,
-    quiet,
-    as_json,
-    **opts,
-):
+def train(ctx, corpus, checkpoint_dir, resume, overwrite, tensorboard, quiet, as_json, **opts):
     """Train on CORPUS files (or - for stdin; default: Macbeth, fetched on first use)."""
     from charlstm import api
 
@@ -323,10 +131,7 @@ def train(
         overwrite=overwrite,
         verbose=not quiet,
         log=log,
-        device=device,
-        strategy=strategy,
         tensorboard=tensorboard,
-        collective_timeout=collective_timeout,
         **given,
     )
     run_dir = result.checkpoint.parent
@@ -366,102 +171,21 @@ def train(
 
 @main.command()
 @click.option("-c", "--checkpoint", "checkpoint", default=None, metavar="PATH", help=CHECKPOINT_HELP)
-@click.option(
-    "--prime",
-    default=None,
-    help="Text to continue ('-' reads it from stdin); default: an excerpt of the training text.",
-)
-@click.option("--length", type=click.IntRange(1, 10**9), default=500, show_default=True, help="Characters to generate.")
-@click.option(
-    "--temperature",
-    type=FiniteFloat(0, 100),
-    default=1.0,
-    show_default=True,
-    help="0 = greedy; lower is more conservative.",
-)
-@click.option(
-    "--top-k", type=click.IntRange(1, 1_000_000), default=None, help="Sample among the K likeliest characters."
-)
-@click.option(
-    "--top-p",
-    type=FiniteFloat(0, 1, min_open=True),
-    default=None,
-    help="Nucleus sampling: the likeliest characters holding mass P.",
-)
-@click.option(
-    "--seed", type=SeedType(), default=None, show_default="random", help="Same seed, same output, byte for byte."
-)
-@click.option(
-    "--num-samples",
-    type=click.IntRange(1, 10_000),
-    default=1,
-    show_default=True,
-    help="Samples generated together as a batch.",
-)
-@click.option(
-    "--sample-index",
-    type=click.IntRange(0, 10**9),
-    default=0,
-    show_default=True,
-    help="Index of the first sample: sample i is the same alone or in a batch.",
-)
-@click.option("--stop", default=None, help="End a sample when this string appears.")
-@click.option(
-    "--on-unknown",
-    type=click.Choice(["error", "skip"]),
-    default="error",
-    show_default=True,
-    help="Prime characters outside the vocabulary.",
-)
-@click.option(
-    "--echo-prime/--no-echo-prime", default=True, show_default=True, help="Print the prime before the generated text."
-)
+@options(SampleOptions)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
 @library_errors
-def generate(
-    checkpoint,
-    prime,
-    length,
-    temperature,
-    top_k,
-    top_p,
-    seed,
-    num_samples,
-    sample_index,
-    stop,
-    on_unknown,
-    echo_prime,
-    as_json,
-):
+def generate(checkpoint, as_json, **fields):
     """Continue a prime text from a checkpoint, streaming to stdout."""
     from charlstm import api
 
     model = api.load(checkpoint)
-    if prime == "-":
+    if fields["prime"] == "-":
         from charlstm.corpus import decode
 
-        prime = decode(sys.stdin.buffer.read(), "<stdin>")
-    if prime is not None and prime == "":
-        raise click.UsageError(
-            "--prime is empty: give some text, or leave --prime out to start from an excerpt of the training text"
-        )
+        fields["prime"] = decode(sys.stdin.buffer.read(), "<stdin>")
+    opts = SampleOptions.create(**fields)  # a prime read from stdin is checked here
     try:
-        model.write(
-            sys.stdout,
-            prime=prime,
-            length=length,
-            seed=seed,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            stop=stop,
-            on_unknown=on_unknown,
-            echo_prime=echo_prime,
-            num_samples=num_samples,
-            sample_index=sample_index,
-            as_json=as_json,
-            warn=lambda m: click.echo(f"warning: {m}", err=True),
-        )
+        model.write(sys.stdout, opts, as_json=as_json, warn=lambda m: click.echo(f"warning: {m}", err=True))
     except BrokenPipeError:  # `| head`: the reader has all it wants; that is success
         _quiet_broken_pipe()
 
@@ -525,7 +249,7 @@ def corpus():
 
 
 @corpus.command(name="fetch")
-@click.argument("name", type=click.Choice(["macbeth", "shakespeare"]))
+@click.argument("name", type=click.Choice(["macbeth", "shakespeare", "english"]))
 @click.option("--dest", type=click.Path(file_okay=False), default=None, help="Folder [default: ./corpora].")
 @library_errors
 def corpus_fetch(name, dest):
@@ -543,19 +267,32 @@ def corpus_fetch(name, dest):
 @main.command()
 @click.argument("text_file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option(
-    "-c", "--checkpoint", "checkpoints", multiple=True, help=CHECKPOINT_HELP + " Repeat to compare gradient curves."
+    "-c",
+    "--checkpoint",
+    "checkpoints",
+    multiple=True,
+    metavar="PATH",
+    help=CHECKPOINT_HELP + " Repeat to compare gradient curves.",
 )
-@click.option("--compare", "compare", multiple=True, help="Another checkpoint whose gradient curve joins the chart.")
-@click.option("--out", default="report.html", show_default=True, help="The HTML page to write.")
+@click.option(
+    "--compare",
+    "compare",
+    multiple=True,
+    metavar="PATH",
+    help="Another checkpoint whose gradient curve joins the chart.",
+)
+@click.option(
+    "--out", default="report.html", show_default=True, metavar="FILE", help="The HTML page to write (atomically)."
+)
 @click.option(
     "--chars",
     type=click.IntRange(2, 1_000_000),
     default=2000,
     show_default=True,
-    help="Inspect at most this many characters.",
+    help="Inspect at most this many characters (a 2×300 model's page is about 5 MB at 2000).",
 )
 @click.option("--layer", type=int, default=None, help="Show only this layer (1-based) in the text view and heatmaps.")
-@click.option("--units", default=None, help="Show only these units, e.g. 0-49,120.")
+@click.option("--units", default=None, metavar="LIST", help="Show only these units, e.g. 0-49,120.")
 @click.option(
     "--json",
     "json_path",
@@ -572,16 +309,16 @@ def corpus_fetch(name, dest):
 )
 @click.option(
     "--on-unknown",
-    type=click.Choice(["error", "skip"]),
+    type=click.Choice(ON_UNKNOWN),
     default="error",
     show_default=True,
-    help="Text characters outside the vocabulary.",
+    help="Text characters outside the vocabulary (skip drops them, with a count).",
 )
 @click.option(
     "--gradients/--no-gradients",
     default=True,
     show_default=True,
-    help="Measure the vanishing gradient (loads TensorFlow).",
+    help="Measure the vanishing gradient (loads TensorFlow; without it a page takes about a second).",
 )
 @library_errors
 def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path, detectors, on_unknown, gradients):
@@ -607,3 +344,38 @@ def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path
     )
     run_inspect(opts, warn=lambda m: click.echo(f"warning: {m}", err=True))
     click.echo(f"wrote {out}", err=True)
+
+
+# --- serve ---------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("-c", "--checkpoint", "checkpoint", default=None, metavar="PATH", help=CHECKPOINT_HELP)
+@options(ServeSettings)
+@click.option(
+    "--api-key",
+    default=None,
+    envvar="CHARLSTM_API_KEY",
+    help="Require 'Authorization: Bearer KEY' on /v1/* [env: CHARLSTM_API_KEY].",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Let pages from ORIGIN call the API (repeatable; none: no CORS).",
+)
+@library_errors
+def serve(checkpoint, **fields):
+    """Serve the model over an OpenAI-compatible completions API, with a page to play with at /."""
+    from charlstm import api
+
+    try:
+        from charlstm.serve.run import serve as run_server
+    except ImportError as e:
+        raise click.UsageError(
+            f"serve needs the serve extra ({e.name} is missing): pip install 'charlstm[serve]'"
+        ) from None
+    model = api.load(checkpoint)
+    settings = ServeSettings(**{**fields, "cors_origins": tuple(fields["cors_origins"])})
+    run_server(model, settings, warn=lambda m: click.echo(f"warning: {m}", err=True))

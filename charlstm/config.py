@@ -13,84 +13,12 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from charlstm.errors import UsageError
+from charlstm.options import FLAG, SEED, SWITCH, check_fields, choice, floats, ints, option
 
 CELLS = ("lstm", "gru", "peephole", "cifg", "rnn")
 SCHEDULES = ("linear", "cosine", "plateau")
+DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
-
-
-def run_control(default):
-    """A TrainConfig field that a resumed run may change (`--epochs`, `--max-time`, ...)."""
-    return field(default=default, metadata={"run_control": True})
-
-
-@dataclass
-class ModelConfig:
-    vocab_size: int  # distinct characters: the softmax width and embedding rows
-    cell: str = "lstm"  # recurrent cell: lstm | gru | peephole | cifg | rnn
-    layers: int = 2  # stacked recurrent layers
-    units: int = 300  # hidden units per recurrent layer
-    embedding_dim: int = 64  # learned vector per char (the tutorial fed one scaled integer)
-    dropout: float = 0.2  # after each recurrent layer during training; off when sampling
-
-    def validate(self) -> None:
-        if self.cell not in CELLS:
-            raise UsageError(f"unknown cell {self.cell!r}: choose one of {', '.join(CELLS)}")
-        if self.vocab_size < 2:
-            raise UsageError("the vocabulary needs at least 2 distinct characters")
-        for name in ("layers", "units", "embedding_dim"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
-        if not 0.0 <= self.dropout < 1.0:
-            raise UsageError("--dropout must be in [0, 1)")
-
-
-@dataclass
-class TrainConfig:
-    seq_length: int = 50  # chars per training window (truncated-BPTT length); every position is a target
-    batch_size: int = 64  # global rows per step (split across workers): small batches learn most per second
-    # Adam's peak step size, reached at the end of warm-up. 1e-2 beat 5e-3 by 0.04 nats/char
-    # after 180 s on tinyshakespeare (benchmarks/RESULTS.md, run 5); clipping keeps it stable.
-    learning_rate: float = 1e-2
-    schedule: str = "linear"  # lr after warm-up: linear or cosine to ~0 at the budget's end, or plateau halving
-    warmup_steps: int = 50  # lr ramps up linearly over these steps; no plateau decay or early stop before
-    lr_decay: float = 0.5  # lr factor after an epoch without validation improvement (every schedule)
-    clip_norm: float = 5.0  # global gradient-norm clip (after the cross-replica sum); LSTMs occasionally explode
-    # Rows are contiguous streams and a window starts from the previous one's final state
-    # (True), or shuffled windows each start from zeros (False); None: decided by the
-    # training text's size (`auto_carry_state`).
-    carry_state: bool | None = None
-    val_fraction: float = 0.1  # last fraction of the text, contiguous, held out
-    val_max_chars: int = 1_000_000  # validate on at most this much of the tail (big corpora)
-    seed: int = 0  # initialisation, data order and dropout masks; recorded for resume
-    lowercase: bool = False  # fold case before building the vocabulary
-    mixed_precision: bool = False  # float16 on GPU, bfloat16 on CPUs that have it; softmax and loss in float32
-    jit_compile: bool = False  # XLA for the train step: slower for LSTMs on CPU (22K vs 27K chars/s)
-    epochs: int = run_control(50)  # upper bound; --max-time and --patience usually stop first
-    max_time: float | None = run_control(None)  # wall-clock budget in seconds for the whole run
-    patience: int = run_control(3)  # epochs without validation improvement before stopping (0 = never)
-    sample_every: int = run_control(1)  # print a sample to stderr every N epochs (0 = never)
-    save_every: int = run_control(0)  # also write `last` every N steps within an epoch (0 = epoch ends only)
-
-    def validate(self) -> None:
-        if self.seq_length < 1:
-            raise UsageError("--seq-length must be at least 1")
-        if self.batch_size < 1:
-            raise UsageError("--batch-size must be at least 1")
-        if self.epochs < 1:
-            raise UsageError("--epochs must be at least 1")
-        if not self.learning_rate > 0:
-            raise UsageError("--learning-rate must be positive")
-        if self.schedule not in SCHEDULES:
-            raise UsageError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
-        if not 0 < self.lr_decay <= 1:
-            raise UsageError("--lr-decay must be in (0, 1]")
-        if not self.clip_norm > 0:
-            raise UsageError("--clip-norm must be positive")
-        if not 0 < self.val_fraction < 1:
-            raise UsageError("--val-fraction must be between 0 and 1 (exclusive)")
-        if self.max_time is not None and not self.max_time > 0:
-            raise UsageError("--max-time must be positive")
 
 
 # Carried state wins on big texts and loses on small ones (benchmarks/RESULTS.md, runs 4-5),
@@ -105,6 +33,127 @@ CARRY_MIN_CHARS = 500_000
 def auto_carry_state(train_chars: int) -> bool:
     """`carry_state=None`'s choice for a training text of `train_chars` characters."""
     return train_chars >= CARRY_MIN_CHARS
+
+
+def run_control(field_default, help: str, kind, /, **details):
+    """A TrainConfig option that a resumed run may change (`--epochs`, `--max-time`, ...)."""
+    f = option(field_default, help, kind, **details)
+    return field(default=field_default, metadata={**f.metadata, "run_control": True})
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int  # distinct characters: the softmax width and embedding rows
+    cell: str = option("lstm", "Recurrent cell.", choice(CELLS))
+    layers: int = option(2, "Stacked recurrent layers.", ints(1, 16))
+    units: int = option(300, "Units per layer.", ints(1, 8192))  # hidden units per recurrent layer
+    # learned vector per char (the tutorial fed one scaled integer)
+    embedding_dim: int = option(64, "Character embedding size.", ints(1, 4096))
+    # after each recurrent layer during training; off when sampling
+    dropout: float = option(0.2, "Dropout after each recurrent layer.", floats(0, 1, high_open=True))
+
+    def validate(self) -> None:
+        check_fields(self)
+        if self.vocab_size < 2:
+            raise UsageError("the vocabulary needs at least 2 distinct characters")
+
+
+@dataclass
+class TrainConfig:
+    # chars per training window (truncated-BPTT length); every position is a target
+    seq_length: int = option(50, "Characters per training window (backpropagation length).", ints(1, 100_000))
+    # global rows per step (split across workers): small batches learn most per second
+    batch_size: int = option(
+        64, "Windows per step, all workers together (the learning rate is not scaled with it).", ints(1, 65_536)
+    )
+    # Rows are contiguous streams and a window starts from the previous one's final state
+    # (True), or shuffled windows each start from zeros (False); None: decided by the
+    # training text's size (`auto_carry_state`).
+    carry_state: bool | None = option(
+        None,
+        "Rows are contiguous streams and each window starts from the previous one's final state "
+        "(char-rnn's truncated BPTT); off: shuffled windows from a zero state.",
+        SWITCH,
+        show_default=f"on for a training text of at least {CARRY_MIN_CHARS:,} chars",
+    )
+    # an upper bound; --max-time and --patience usually stop first
+    epochs: int = run_control(50, "Maximum epochs.", ints(1, 1_000_000))
+    # Adam's peak step size, reached at the end of warm-up. 1e-2 beat 5e-3 by 0.04 nats/char
+    # after 180 s on tinyshakespeare (benchmarks/RESULTS.md, run 5); clipping keeps it stable.
+    learning_rate: float = option(1e-2, "Adam's peak learning rate.", floats(0, 10, low_open=True))
+    # lr after warm-up: linear or cosine to ~0 at the budget's end, or plateau halving
+    schedule: str = option(
+        "linear",
+        "After warm-up: linear or cosine decay to zero at the end of --max-time (else of --epochs), "
+        "or plateau halving.",
+        choice(SCHEDULES),
+    )
+    # lr ramps up linearly over these steps; no plateau decay or early stop before
+    warmup_steps: int = option(
+        50, "Linear learning-rate warm-up; no decay or early stopping before it ends.", ints(0, 10**9)
+    )
+    lr_decay: float = option(
+        0.5,
+        "Learning-rate factor after an epoch without validation improvement (every schedule).",
+        floats(0, 1, low_open=True),
+    )
+    # after the cross-replica sum; LSTMs occasionally explode
+    clip_norm: float = option(5.0, "Global gradient-norm clip.", floats(0, 1e6, low_open=True))
+    # last fraction of the text, contiguous, held out
+    val_fraction: float = option(
+        0.1, "Last fraction of the text held out.", floats(0, 1, low_open=True, high_open=True)
+    )
+    val_max_chars: int = 1_000_000  # validate on at most this much of the tail (big corpora); no CLI option
+    # epochs without validation improvement before stopping (0 = never)
+    patience: int = run_control(3, "Stop after this many epochs without improvement (0 = never).", ints(0, 1_000_000))
+    # wall-clock budget in seconds for the whole run
+    max_time: float | None = run_control(
+        None,
+        "Wall-clock budget: the schedule decays to zero at it, then training stops cleanly.",
+        floats(0, None, low_open=True),
+        metavar="SECONDS",
+    )
+    # initialisation, data order and dropout masks; recorded for resume. The user's
+    # default is a random seed, drawn by charlstm.train; 0 is for configs built directly.
+    seed: int = option(0, "Seed for initialisation, data order and dropout.", SEED, default=None, show_default="random")
+    lowercase: bool = option(False, "Fold the text to lower case first.", FLAG)  # before building the vocabulary
+    sample_every: int = run_control(1, "Print a sample to stderr every N epochs (0 = never).", ints(0, 1_000_000))
+    # also write `last` every N steps within an epoch (0 = epoch ends only)
+    save_every: int = run_control(
+        0, "Also checkpoint every N steps within an epoch (0 = at epoch ends only).", ints(0, 10**9)
+    )
+    # XLA for the train step: slower for LSTMs on CPU (22K vs 27K chars/s)
+    jit_compile: bool = option(False, "XLA-compile the training step (slower for LSTMs on CPU).", SWITCH, flag="--jit")
+    # float16 on GPU, bfloat16 on CPUs that have it; softmax and loss in float32
+    mixed_precision: bool = option(
+        False,
+        "float16 on a GPU, bfloat16 on a CPU that has it (an error otherwise); softmax and loss stay float32.",
+        FLAG,
+    )
+
+    def validate(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """Where a run trains: chosen per invocation, never stored in a checkpoint."""
+
+    device: str = option(
+        "auto", "gpu: require cuDNN for every recurrent layer (an error, not a silent slow path).", choice(DEVICES)
+    )
+    strategy: str = option(
+        "auto",
+        "tf.distribute: auto is multi-worker when TF_CONFIG is set, mirrored with several GPUs, else one device.",
+        choice(STRATEGIES),
+    )
+    # seconds before a missing worker is an error
+    collective_timeout: float = option(
+        300.0,
+        "Multi-worker: give up when a worker is missing this long.",
+        floats(0, None, low_open=True),
+        metavar="SECONDS",
+    )
 
 
 def field_names(cls) -> tuple[str, ...]:

@@ -3,10 +3,13 @@
 Two layouts, both a pure function of (seed, epoch), so a resumed or multi-worker
 run sees exactly the batches of one uninterrupted process:
 
-- streams (`carry_state`, the default; char-rnn's truncated BPTT): the text is cut
-  into `rows` contiguous streams and step k feeds window k of every stream, so
-  the final state of one window is the right initial state of the next;
+- streams (`carry_state`; char-rnn's truncated BPTT): the text is cut into `rows`
+  contiguous streams and step k feeds window k of every stream, so the final state
+  of one window is the right initial state of the next;
 - windows: shuffled independent windows, each from a zero state (below).
+
+Which one a run uses is `TrainConfig.carry_state`: chosen from the training text's
+size when not given (`config.auto_carry_state`: streams for big texts).
 
 A window of length L holds inputs ids[s : s+L] and targets ids[s+1 : s+L+1], so
 every position is a training target (the tutorial trained only the last one).
@@ -79,7 +82,8 @@ def windows_per_epoch(n: int, seq_length: int) -> int:
 
 
 def steps_per_epoch(n: int, seq_length: int, batch_size: int) -> int:
-    """Batches per epoch, the same for every offset, so one `model.fit` runs all epochs."""
+    """Batches per epoch, the same for every offset, so every epoch has as many steps
+    (the schedule plans its decay over epochs × steps)."""
     return math.ceil(windows_per_epoch(n, seq_length) / batch_size)
 
 
@@ -93,8 +97,7 @@ def epoch_plan(n: int, seq_length: int, rng=None):
 
 
 def batches(ids: np.ndarray, seq_length: int, batch_size: int, rng=None, skip: int = 0) -> Iterator[tuple]:
-    """One epoch's batches in NumPy, (batch_size, seq_length) but the last: the
-    reference for `tf_batches`, which makes the same batches inside tf.data.
+    """One epoch's shuffled-window batches, (batch_size, seq_length) but the last.
     `skip` drops the first batches (resuming mid-epoch)."""
     starts, lengths = epoch_plan(len(ids), seq_length, rng)
     for lo in range(skip * batch_size, len(starts), batch_size):
@@ -165,11 +168,11 @@ class Batches:
     seq_length: int
     rows: int  # global rows per step
     seed: int
-    carry: bool  # streams (state carried between steps) or shuffled windows
+    carry_state: bool  # streams (state carried between steps) or shuffled windows
 
     @property
     def steps(self) -> int:
-        if self.carry:
+        if self.carry_state:
             return stream_steps(len(self.ids), self.seq_length, self.rows)
         return steps_per_epoch(len(self.ids), self.seq_length, self.rows)
 
@@ -177,7 +180,7 @@ class Batches:
         """Batches [skip, steps) of `epoch`: (inputs, targets, weights), (rows, seq) each
         (windows: the last batch may have fewer rows)."""
         rng = epoch_rng(self.seed, epoch)
-        if not self.carry:
+        if not self.carry_state:
             yield from batches(self.ids, self.seq_length, self.rows, rng, skip)
             return
         n, L = len(self.ids), self.seq_length
@@ -188,17 +191,17 @@ class Batches:
 
     def targets(self, epoch: int, first: int, end: int) -> int:
         """Real targets (weight 1) in batches [first, end) of `epoch`: the honest chars count."""
-        if not self.carry:
+        if not self.carry_state:
             return targets_in(len(self.ids), self.seq_length, self.rows, epoch_rng(self.seed, epoch), first, end)
         row_length = stream_row_length(len(self.ids), self.seq_length, self.rows)
         done = min(end * self.seq_length, row_length) - min(first * self.seq_length, row_length)
         return max(done, 0) * self.rows
 
 
-def validation_batches(ids: np.ndarray, seq_length: int, rows: int, carry: bool) -> list[tuple]:
+def validation_batches(ids: np.ndarray, seq_length: int, rows: int, carry_state: bool) -> list[tuple]:
     """The held-out batches, the same every epoch: streams from offset 0 (state carried,
     so the figure is close to `charlstm eval`'s) or windows in text order."""
-    if carry:
+    if carry_state:
         rows = stream_rows(len(ids), seq_length, rows)
         starts = stream_starts(len(ids), seq_length, rows, None)
         row_length = stream_row_length(len(ids), seq_length, rows)

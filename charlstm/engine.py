@@ -216,11 +216,11 @@ class Engine:
         )
         return StepResult(float(loss_sum), bool(float(stop_all) > 0)), State(new_state, len(batch[0]))
 
-    def evaluate(self, batches: list[tuple], carry: bool) -> float:
+    def evaluate(self, batches: list[tuple], carry_state: bool) -> float:
         """Mean nats per real target over `batches`, the state carried between them or not."""
         total_loss, total_weight, state = 0.0, 0.0, None
         for batch in batches:
-            x, y, w, values, row0, rows = self._inputs(batch, state if carry else None)
+            x, y, w, values, row0, rows = self._inputs(batch, state if carry_state else None)
             loss_sum, new_state = self._eval_fn(x, y, w, values, row0, rows)
             state = State(new_state, len(batch[0]))
             total_loss += float(loss_sum)

@@ -3,9 +3,10 @@
 The Keras versions that training uses are Keras's own layers plus `cells.py`
 (the Keras cells); tests check both compute the same thing.
 
-These are both the readable reference ("an LSTM from its equations") and the fast
-sampler's inner loop: `charlstm generate` runs them without TensorFlow. Weight
-layouts are Keras's, so a trained model's arrays plug in unchanged:
+These are the readable reference ("an LSTM from its equations"): `charlstm inspect`
+records their gates, and the sampler steps them for every cell but the LSTM, whose
+rearranged fast form lives in `charlstm.network` (tests check it against `LSTM` here).
+Weight layouts are Keras's, so a trained model's arrays plug in unchanged:
 kernel (in, G*units), recurrent_kernel (units, G*units), gate blocks side by side.
 
 Every layer splits its work in two: `project` (the input's contribution, x @ W + b,
@@ -53,43 +54,6 @@ class LSTM:
         o = sigmoid(z_o)  # output gate: how much of the cell to expose
         h = o * np.tanh(c)
         return {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}
-
-
-class FusedLSTM(LSTM):
-    """The same LSTM with half the NumPy calls per step: the sampler's hot loop.
-
-    Uses σ(x) = (1 + tanh(x/2)) / 2: the i, f, o columns of W, U and b are halved
-    once at load, so one tanh over all four gate blocks yields the candidate g and
-    twice each sigmoid gate. Tests check it against `LSTM` above.
-    """
-
-    def __init__(self, kernel, recurrent_kernel, bias):
-        super().__init__(kernel, recurrent_kernel, bias)
-        u = self.units
-        half = np.full(4 * u, 0.5, np.float32)
-        half[2 * u : 3 * u] = 1.0  # the candidate keeps its plain tanh
-        self.half = half
-        self.W_h, self.U_h, self.b_h = kernel * half, recurrent_kernel * half, bias * half
-
-    def project(self, x):
-        return x @ self.W_h + self.b_h
-
-    def step(self, zx, state):
-        return self._gates(zx + state[0] @ self.U_h, state[1])
-
-    def _gates(self, z, c_tm1):
-        u = self.units
-        t = np.tanh(z)  # (batch, 4*units)
-        t[:, : 2 * u] += 1.0  # 2i, 2f
-        t[:, 3 * u :] += 1.0  # 2o
-        i2, f2, g, o2 = t[:, :u], t[:, u : 2 * u], t[:, 2 * u : 3 * u], t[:, 3 * u :]
-        c = f2 * c_tm1
-        c += i2 * g
-        c *= 0.5  # c = f ⊙ c_{t-1} + i ⊙ g
-        h = np.tanh(c)
-        h *= o2
-        h *= 0.5  # h = o ⊙ tanh(c)
-        return h, (h, c)
 
 
 class PeepholeLSTM(LSTM):
@@ -187,14 +151,8 @@ class SimpleRNN:
         return {"h": np.tanh(zx + h_tm1 @ self.U)}
 
 
-CELL_CLASSES = {"lstm": FusedLSTM, "peephole": PeepholeLSTM, "cifg": CIFG, "gru": GRU, "rnn": SimpleRNN}
-CELL_WEIGHTS = {
-    "lstm": ("kernel", "recurrent_kernel", "bias"),
-    "peephole": ("kernel", "recurrent_kernel", "bias", "peephole_i", "peephole_f", "peephole_o"),
-    "cifg": ("kernel", "recurrent_kernel", "bias"),
-    "gru": ("kernel", "recurrent_kernel", "bias"),
-    "rnn": ("kernel", "recurrent_kernel", "bias"),
-}
+# The reference class of each cell type (`charlstm.network` names their weights in CELL_WEIGHTS).
+BY_CELL = {"lstm": LSTM, "peephole": PeepholeLSTM, "cifg": CIFG, "gru": GRU, "rnn": SimpleRNN}
 
 
 def softmax(logits):

@@ -13,9 +13,17 @@ class CharlstmError(Exception):
 
 
 class UsageError(CharlstmError):
-    """The command line asks for something inconsistent or impossible."""
+    """The command line (or an API call) asks for something inconsistent or impossible.
+
+    `param` names the option at fault by its API name (`top_p`) when one is, so that a
+    caller can point at it (the HTTP server's error `param`); None otherwise.
+    """
 
     exit_code = 2
+
+    def __init__(self, message: str = "", param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 class CorpusError(CharlstmError):

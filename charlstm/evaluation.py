@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from charlstm.corpus import Vocabulary
-from charlstm.sampling import Network, Stepper
+from charlstm.network import Network, Stepper
+from charlstm.usertext import prepare_text
 
 
 def nll_per_char(net: Network, ids: np.ndarray, block: int = 1024) -> np.ndarray:
@@ -31,14 +32,10 @@ def nll_per_char(net: Network, ids: np.ndarray, block: int = 1024) -> np.ndarray
     return out
 
 
-def evaluate_text(net: Network, vocab: Vocabulary, text: str) -> dict:
-    """Characters outside the vocabulary are dropped and counted, not fatal."""
-    unknown = vocab.unknown(text)
-    n_unknown = 0
-    if unknown:
-        bad = set(unknown)
-        n_unknown = sum(1 for c in text if c in bad)
-        text = "".join(c for c in text if c not in bad)
+def evaluate_text(net: Network, vocab: Vocabulary, text: str, lowercase: bool = False) -> dict:
+    """Scores `text` read by `usertext.prepare_text`: characters outside the vocabulary are dropped and counted."""
+    prepared = prepare_text(text, vocab, lowercase, on_unknown="skip", allow_empty=True)
+    text = prepared.text
     ids = vocab.encode(text)
     nll = nll_per_char(net, ids)
     nats = float(nll.mean()) if nll.size else float("nan")
@@ -47,6 +44,6 @@ def evaluate_text(net: Network, vocab: Vocabulary, text: str) -> dict:
         "nats_per_char": nats,
         "perplexity": math.exp(nats) if nll.size else float("nan"),
         "chars": int(nll.size),
-        "unknown_chars": n_unknown,
-        "unknown": unknown,
+        "unknown_chars": prepared.dropped,
+        "unknown": prepared.unknown,
     }

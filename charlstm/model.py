@@ -15,6 +15,7 @@ import numpy as np
 
 from charlstm.config import ModelConfig
 from charlstm.errors import UsageError
+from charlstm.network import EMBEDDING, RNN_PREFIX, SOFTMAX, rnn_layer, weight_name
 from charlstm.tf_runtime import keras as _keras
 
 CUDNN_CELLS = ("lstm", "gru")
@@ -40,18 +41,18 @@ def build(config: ModelConfig, seed: int = 0):
     keras = _keras()
     keras.utils.set_random_seed(seed)
     chars = keras.Input(shape=(None,), dtype="int32", name="chars")  # (batch, seq)
-    x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, name="embedding")(chars)
+    x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, name=EMBEDDING)(chars)
     for i in range(1, config.layers + 1):
-        x = recurrent_layer(config.cell, config.units, f"rnn_{i}")(x)[0]  # (batch, seq, units)
+        x = recurrent_layer(config.cell, config.units, rnn_layer(i))(x)[0]  # (batch, seq, units)
         x = keras.layers.Dropout(config.dropout, seed=seed + i, name=f"dropout_{i}")(x)
-    probs = keras.layers.Dense(config.vocab_size, activation="softmax", name="softmax")(x)
+    probs = keras.layers.Dense(config.vocab_size, activation="softmax", name=SOFTMAX)(x)
     return keras.Model(chars, probs, name="charlstm")  # (batch, seq, vocab)
 
 
 def parts(model):
     """(embedding, recurrent layers, dense) of a charlstm model: what the training step runs."""
-    rnn = [layer for layer in model.layers if layer.name.startswith("rnn_")]
-    return model.get_layer("embedding"), rnn, model.get_layer("softmax")
+    rnn = [layer for layer in model.layers if layer.name.startswith(RNN_PREFIX)]
+    return model.get_layer(EMBEDDING), rnn, model.get_layer(SOFTMAX)
 
 
 def require_cudnn(model, cell: str) -> None:
@@ -66,11 +67,11 @@ def require_cudnn(model, cell: str) -> None:
 
 
 def named_weights(model) -> dict[str, np.ndarray]:
-    """Arrays keyed 'layer/variable' (`rnn_1/kernel`), the NumPy sampler's input."""
+    """Arrays by their checkpoint names (`rnn_1/kernel`: `charlstm.network`'s), the NumPy network's input."""
     out = {}
     for layer in model.layers:
         for w in layer.weights:
-            out[f"{layer.name}/{w.name}"] = np.asarray(w.numpy())
+            out[weight_name(layer.name, w.name)] = np.asarray(w.numpy())
     return out
 
 

@@ -22,7 +22,7 @@ from charlstm.errors import UsageError
 from charlstm.runstate import RunState
 
 
-def stored_run(run_dir: Path) -> ckpt_io.Checkpoint:
+def stored_run(run_dir: Path) -> ckpt_io.CheckpointMeta:
     """The checkpoint a resume continues from: the run's `last`."""
     path = Path(run_dir) / ckpt_io.LAST
     if not path.is_file():
@@ -38,7 +38,7 @@ def check_new_run(run_dir: Path, overwrite: bool) -> None:
         )
 
 
-def resumed_config(stored: ckpt_io.Checkpoint, options: dict) -> TrainConfig:
+def resumed_config(stored: ckpt_io.CheckpointMeta, options: dict) -> TrainConfig:
     """The stored TrainConfig with the run controls in `options` applied.
 
     `options` holds only what the user asked for explicitly (`--units 32` → {"units": 32});
@@ -61,7 +61,7 @@ def resumed_config(stored: ckpt_io.Checkpoint, options: dict) -> TrainConfig:
     return dataclasses.replace(stored.training, **controls)
 
 
-def resumed_state(stored: ckpt_io.Checkpoint, config: TrainConfig) -> RunState:
+def resumed_state(stored: ckpt_io.CheckpointMeta, config: TrainConfig) -> RunState:
     state = RunState.from_dict(stored.extra.get("resume", {}), stored.history, stored.epoch)
     if config.max_time is not None:
         state.budget = state.elapsed + config.max_time  # re-plan the decay to the new deadline

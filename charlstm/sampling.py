@@ -1,168 +1,21 @@
-"""Fast stateful generation in NumPy: one network step per character, no TensorFlow.
+"""Choosing characters: the sampler that drives the NumPy network (`charlstm.network`).
 
 The prime is fed once; afterwards each new character costs one step of each layer
 with the carried state (the tutorial re-ran a whole 50-char window per character).
-The first layer's input projection is folded into the embedding table, so that
-layer's step is a table lookup plus the recurrent matmul.
-
-`Network.step` is the plain, allocating step (the reference); `Stepper` is the
-same arithmetic on preallocated buffers, the hot loop of `sample_steps` and of
-`evaluation.nll_per_char`. Tests check the two give bit-identical logits.
+`sample_steps` runs the network's buffered `Stepper` and picks each next character
+from its logits (`pick`, or `_PickOne` for one plain stream), with one random stream
+per sample (`_Uniforms`) so a sample is the same alone or in a batch.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
-from charlstm import checkpoint as ckpt_io
-from charlstm.config import ModelConfig
-from charlstm.equations import CELL_CLASSES, CELL_WEIGHTS, FusedLSTM, softmax
-from charlstm.errors import CheckpointError, UsageError
-
-
-class Network:
-    """The trained model's forward pass as NumPy step functions (dropout off)."""
-
-    def __init__(self, weights: dict[str, np.ndarray], config: ModelConfig):
-        self.config = config
-        cls, names = CELL_CLASSES[config.cell], CELL_WEIGHTS[config.cell]
-        self.layers = [
-            cls(*(np.asarray(weights[f"rnn_{i}/{n}"], np.float32) for n in names)) for i in range(1, config.layers + 1)
-        ]
-        emb = np.asarray(weights["embedding/embeddings"], np.float32)  # (vocab, emb)
-        self.table = self.layers[0].project(emb).astype(np.float32)  # (vocab, G*units)
-        self.W_out = np.asarray(weights["softmax/kernel"], np.float32)  # (units, vocab)
-        self.b_out = np.asarray(weights["softmax/bias"], np.float32)  # (vocab,)
-
-    @property
-    def vocab_size(self) -> int:
-        """Width of the softmax: the number of distinct characters."""
-        return self.W_out.shape[1]
-
-    def zero_state(self, batch: int) -> list[tuple]:
-        return [tuple(np.zeros((batch, l.units), np.float32) for _ in l.state_names) for l in self.layers]
-
-    def step(self, ids: np.ndarray, state: list[tuple]):
-        """ids (batch,) -> logits (batch, vocab) for the next char, and the new state."""
-        h, s = self.layers[0].step(self.table[ids], state[0])  # table: (vocab, G*units)
-        new_state = [s]
-        for layer, s in zip(self.layers[1:], state[1:]):
-            h, s = layer.step(layer.project(h), s)
-            new_state.append(s)
-        return h @ self.W_out + self.b_out, new_state
-
-    def feed(self, ids: np.ndarray, state: list[tuple]):
-        """ids (batch, time) -> logits after the last char, and the state after it."""
-        logits = None
-        for t in range(ids.shape[1]):
-            logits, state = self.step(ids[:, t], state)
-        return logits, state
-
-    def sequence_probs(self, ids: np.ndarray) -> np.ndarray:
-        """ids (batch, time) -> next-char probabilities (batch, time, vocab) from zero state."""
-        state, out = self.zero_state(ids.shape[0]), []
-        for t in range(ids.shape[1]):
-            logits, state = self.step(ids[:, t], state)
-            out.append(softmax(logits))
-        return np.stack(out, axis=1)
-
-
-def load_network(path: str | os.PathLike) -> tuple[ckpt_io.Checkpoint, Network]:
-    """(Checkpoint, Network) from a checkpoint file, without TensorFlow."""
-    ckpt = ckpt_io.load(path)
-    weights = ckpt_io.load_weights(ckpt.path)
-    try:
-        net = Network(weights, ckpt.model)
-    except (KeyError, ValueError) as e:
-        raise CheckpointError(f"{ckpt.path}: weights do not match the stored model config ({e})") from None
-    if net.vocab_size != len(ckpt.vocabulary):
-        raise CheckpointError(f"{ckpt.path}: output width does not match the stored vocabulary")
-    return ckpt, net
-
-
-class _LSTMBuffers:
-    """One FusedLSTM layer's carried state and scratch arrays for a fixed batch."""
-
-    def __init__(self, layer: FusedLSTM, state: tuple, first: bool):
-        b, u = state[0].shape
-        self.layer = layer
-        self.h, self.c = state[0].copy(), state[1].copy()  # (batch, units): updated in place
-        self.z = np.empty((b, 4 * u), np.float32)  # gate pre-activations, then their tanh
-        self.zx = None if first else np.empty((b, 4 * u), np.float32)  # input projection
-        self.ig = np.empty((b, u), np.float32)  # i ⊙ g
-        # tanh -> gates: σ(x) = tanh(x/2)/2 + 1/2 on the i, f, o blocks (their columns are
-        # pre-halved in FusedLSTM), the candidate g stays tanh. Halving is exact in binary
-        # floating point, so i, f, o here are FusedLSTM's 2i, 2f, 2o halved bit for bit and
-        # its two final `*= 0.5` fold away: one call fewer per layer, the same c and h.
-        self.scale = np.where(layer.half == 0.5, 0.5, 1.0).astype(np.float32)  # (4*units,)
-        self.offset = np.where(layer.half == 0.5, 0.5, 0.0).astype(np.float32)
-        self.gates = [self.z[:, k * u : (k + 1) * u] for k in range(4)]  # views: i, f, g, o
-
-    def step(self, zx: np.ndarray) -> np.ndarray:
-        """FusedLSTM.step in place: the same c and h, bit for bit (tests check)."""
-        z, h, c, ig = self.z, self.h, self.c, self.ig
-        i, f, g, o = self.gates
-        np.matmul(h, self.layer.U_h, out=z)  # h_{t-1} U
-        z += zx  # + x W + b (commutative: same bits as zx + h U)
-        np.tanh(z, out=z)
-        z *= self.scale
-        z += self.offset  # i, f, g, o
-        c *= f
-        np.multiply(i, g, out=ig)
-        c += ig  # c = f ⊙ c_{t-1} + i ⊙ g
-        np.tanh(c, out=h)
-        h *= o  # h = o ⊙ tanh(c)
-        return h
-
-    def project(self, x: np.ndarray) -> np.ndarray:
-        np.matmul(x, self.layer.W_h, out=self.zx)
-        self.zx += self.layer.b_h
-        return self.zx
-
-
-class Stepper:
-    """`Network.step` for a fixed batch with the state kept inside and no per-step allocation.
-
-    For LSTM layers (the default) every array is preallocated and written with `out=`,
-    and two of each layer's calls fold away. With `_PickOne` this took one 2×300 stream
-    from 78-83 µs to 68-71 µs a step (1.12-1.18×), 61-67% -> 72-74% of the matvec-only
-    ceiling (interleaved runs on a shared 2-core Zen 3; benchmarks/generate_speed.py).
-    Other cells step through `Network.step`. The logits returned are a buffer the next
-    call overwrites.
-    """
-
-    def __init__(self, net: Network, state: list[tuple]):
-        self.net = net
-        self.fast = net.config.cell == "lstm"
-        if self.fast:
-            self.buffers = [_LSTMBuffers(l, s, k == 0) for k, (l, s) in enumerate(zip(net.layers, state))]
-            self.logits = np.empty((state[0][0].shape[0], net.vocab_size), np.float32)
-        else:
-            self._state = state
-
-    def state(self) -> list[tuple]:
-        """A copy of the carried state, in `Network.step`'s form."""
-        if self.fast:
-            return [(b.h.copy(), b.c.copy()) for b in self.buffers]
-        return list(self._state)
-
-    def step(self, ids: np.ndarray) -> np.ndarray:
-        """ids (batch,) -> logits (batch, vocab) for the next char; the state moves on."""
-        if not self.fast:
-            logits, self._state = self.net.step(ids, self._state)
-            return logits
-        first, *rest = self.buffers
-        # one stream: the table row as a view (broadcast over the batch of 1), no gather copy
-        h = first.step(self.net.table[ids[0]] if len(ids) == 1 else self.net.table[ids])
-        for buf in rest:
-            h = buf.step(buf.project(h))
-        np.matmul(h, self.net.W_out, out=self.logits)
-        self.logits += self.net.b_out
-        return self.logits
+from charlstm.errors import UsageError
+from charlstm.network import Network, Stepper
+from charlstm.options import SampleOptions
 
 
 def pick(
@@ -213,18 +66,6 @@ class _PickOne:
         return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), self.last)
 
 
-@dataclass
-class SampleOptions:
-    length: int = 500  # chars to generate after the prime
-    temperature: float = 1.0  # 0 = greedy argmax; <1 sharper, >1 flatter
-    top_k: int | None = None  # sample only among the k likeliest chars
-    top_p: float | None = None  # nucleus: the likeliest chars holding this mass
-    seed: int = 0  # with the sample index, fixes every draw
-    num_samples: int = 1  # samples generated together as one batch
-    first_index: int = 0  # index of the first sample: sample i always draws from stream (seed, i)
-    stop: str | None = None  # end a sample when this string appears (not emitted)
-
-
 class _Uniforms:
     """Per-sample random streams: sample i draws the same numbers alone or in a batch."""
 
@@ -254,7 +95,7 @@ def sample_steps(net: Network, prime_ids: np.ndarray, opts: SampleOptions, chars
         logits = prime.step(np.array([i]))
     state = [tuple(np.repeat(a, n, axis=0) for a in s) for s in prime.state()]
     logits = np.repeat(logits, n, axis=0)  # (n, vocab)
-    stepper, uniforms = Stepper(net, state), _Uniforms(opts.seed, n, opts.first_index)
+    stepper, uniforms = Stepper(net, state), _Uniforms(opts.seed, n, opts.sample_index)
     plain = (
         (opts.top_k is None or opts.top_k >= net.vocab_size)
         and (opts.top_p is None or opts.top_p >= 1.0)

@@ -1,7 +1,7 @@
 """README option tables generated from the click commands, so they never drift from --help.
 
     python scripts/cli_docs.py           # rewrite README.md's tables in place (make docs)
-    python scripts/cli_docs.py --check   # exit 1 if README.md differs (make lint, tests/test_docs.py)
+    python scripts/cli_docs.py --check   # exit 1 if README.md differs (make lint, tests/test_readme.py)
 
 Each table sits between `<!-- cli:NAME -->` and `<!-- /cli:NAME -->` in README.md,
 NAME being the command path with spaces as dashes (`train`, `corpus-fetch`).

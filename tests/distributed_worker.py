@@ -28,17 +28,17 @@ def main(spec: dict) -> int:
     from charlstm import model as model_lib
     from charlstm.config import ModelConfig, TrainConfig
     from charlstm.corpus import read_corpus
-    from charlstm.training import RunOptions, TrainingRun, prepare
+    from charlstm.runplan import new_run
+    from charlstm.training import RunOptions, TrainingRun
+
+    from helpers import prepare
 
     opts = spec["options"]
     model_config = ModelConfig(vocab_size=0, **{k: v for k, v in opts.items() if k in ModelConfig.__annotations__})
     config = TrainConfig(**{k: v for k, v in opts.items() if k in TrainConfig.__annotations__})
     corpus = prepare(read_corpus([spec["corpus"]]), config.seed)
-    run = TrainingRun.start(
-        corpus,
-        model_config,
-        config,
-        Path(spec["run_dir"]),
+    run = TrainingRun(
+        new_run(corpus, model_config, config, Path(spec["run_dir"])),
         RunOptions(
             strategy=spec["strategy"], progress=False, log=lambda m: None, collective_timeout=spec.get("timeout", 20)
         ),

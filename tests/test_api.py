@@ -1,8 +1,6 @@
 """The Python API (charlstm.load / Model): the same results as the CLI, which is built on it."""
 
 import json
-import subprocess
-import sys
 import warnings
 
 import pytest
@@ -10,7 +8,7 @@ import pytest
 import charlstm
 from charlstm.errors import CheckpointError, UsageError, VocabularyError
 
-from helpers import TINY_TEXT, invoke
+from helpers import HEAVY, TINY_TEXT, imported_by, invoke
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +17,8 @@ def model(trained_run):
 
 
 def test_import_charlstm_loads_neither_tensorflow_nor_numpy_nor_the_api():
-    code = (
-        "import sys, charlstm\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'numpy')"
-        " or m == 'charlstm.api'))\n"
-        "charlstm.load\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
-    )
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.splitlines() == ["[]", "[]"]
+    assert imported_by("import charlstm", (*HEAVY, "numpy", "charlstm.api")) == []
+    assert imported_by("import charlstm\ncharlstm.load") == []
 
 
 def test_load_resolves_like_the_cli(trained_run, monkeypatch):
@@ -44,22 +34,8 @@ def test_load_resolves_like_the_cli(trained_run, monkeypatch):
 
 def test_generate_equals_cli_output(model, runner, trained_run):
     text = model.generate(prime="the ", length=120, seed=3, temperature=0.8, top_k=5)
-    r = invoke(
-        runner,
-        "generate",
-        "-c",
-        trained_run,
-        "--prime",
-        "the ",
-        "--length",
-        "120",
-        "--seed",
-        "3",
-        "--temperature",
-        "0.8",
-        "--top-k",
-        "5",
-    )
+    flags = ("--prime", "the ", "--length", "120", "--seed", "3", "--temperature", "0.8", "--top-k", "5")
+    r = invoke(runner, "generate", "-c", trained_run, *flags)
     assert r.exit_code == 0, r.output
     assert r.stdout == text + "\n"
     assert text.startswith("the ") and len(text) == 124 and set(text) <= set(TINY_TEXT)
@@ -74,21 +50,8 @@ def test_stream_yields_pieces_that_join_to_generate(model):
 
 
 def test_sample_index_matches_cli_batch(model, runner, trained_run):
-    r = invoke(
-        runner,
-        "generate",
-        "-c",
-        trained_run,
-        "--prime",
-        "the ",
-        "--seed",
-        "5",
-        "--length",
-        "40",
-        "--num-samples",
-        "3",
-        "--json",
-    )
+    flags = ("--prime", "the ", "--seed", "5", "--length", "40", "--num-samples", "3", "--json")
+    r = invoke(runner, "generate", "-c", trained_run, *flags)
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     for row in rows:
@@ -122,6 +85,30 @@ def test_errors_are_typed(model):
     ):
         with pytest.raises(UsageError):
             model.generate(**{"length": 5, "seed": 1, "prime": "the", **kwargs})
+
+
+def test_sample_options_value_and_keywords_give_the_same_text(model):
+    import io
+
+    opts = charlstm.SampleOptions.create(prime="the ", length=60, seed=2, top_p=0.9)
+    text = model.generate(opts)
+    assert text == model.generate(prime="the ", length=60, seed=2, top_p=0.9)
+    assert model.generate(opts, seed=3) == model.generate(prime="the ", length=60, seed=3, top_p=0.9) != text
+    out = io.StringIO()
+    model.write(out, opts)
+    assert out.getvalue() == text + "\n"
+    out = io.StringIO()
+    model.write(out, prime="the ", length=5, num_samples=3, as_json=True)  # no seed: one drawn for the batch
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["sample"] for r in rows] == [0, 1, 2] and len({r["seed"] for r in rows}) == 1
+    with pytest.raises(UsageError, match="num_samples=2: stream and generate make one sample") as e:
+        model.generate(opts, num_samples=2)
+    assert e.value.param == "num_samples"
+    with pytest.raises(UsageError, match=r"\(top_p\): 1.5 is not in the range 0<x<=1\.") as e:
+        model.generate(opts, top_p=1.5)
+    assert e.value.param == "top_p"
+    with pytest.raises(UsageError, match="pass a SampleOptions"):
+        model.generate("the ")
 
 
 def test_evaluate_file_and_text_agree_with_cli(model, runner, trained_run, tiny_corpus):

@@ -4,22 +4,9 @@ import pytest
 
 from charlstm import checkpoint as ckpt_io
 
-from helpers import TINY_TEXT, invoke
+from helpers import TINY_TEXT, invoke, tiny_args
 
-FAST = [
-    "--units",
-    "4",
-    "--layers",
-    "1",
-    "--embedding-dim",
-    "4",
-    "--seq-length",
-    "10",
-    "--epochs",
-    "1",
-    "--sample-every",
-    "0",
-]
+FAST = tiny_args(seq_length=10, epochs=1)  # the messages below count on --seq-length 10
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01"
 
 
@@ -97,12 +84,7 @@ def test_megabytes_on_one_line(runner, tmp_path):
         p,
         "--checkpoint-dir",
         tmp_path / "run",
-        "--quiet",
-        "--max-time",
-        "2",
-        "--batch-size",
-        "1024",
-        *FAST,
+        *tiny_args(seq_length=10, epochs=1, batch_size=1024, max_time=2, quiet=True),
     )
     assert r.exit_code == 0, r.output
     meta = ckpt_io.load(tmp_path / "run" / "last.keras")
@@ -110,50 +92,52 @@ def test_megabytes_on_one_line(runner, tmp_path):
     assert meta.prime_excerpt and "\n" not in meta.prime_excerpt
 
 
-@pytest.mark.parametrize(
-    "args, option",
-    [
-        (("--seq-length", "0"), "--seq-length"),
-        (("--seq-length", "-5"), "--seq-length"),
-        (("--units", "0"), "--units"),
-        (("--units", "99999999"), "--units"),
-        (("--layers", "0"), "--layers"),
-        (("--layers", "1000"), "--layers"),
-        (("--batch-size", "0"), "--batch-size"),
-        (("--batch-size", "10000000"), "--batch-size"),
-        (("--val-fraction", "-0.1"), "--val-fraction"),
-        (("--val-fraction", "1.5"), "--val-fraction"),
-        (("--learning-rate", "0"), "--learning-rate"),
-        (("--epochs", "0"), "--epochs"),
-        (("--max-time", "-1"), "--max-time"),
-        (("--seed", "abc"), "--seed"),
+BAD_VALUES = {  # flag values out of range or of the wrong type, per command
+    "train": [
+        ("--seq-length", "0"),
+        ("--seq-length", "-5"),
+        ("--units", "0"),
+        ("--units", "1000000"),
+        ("--units", "99999999"),
+        ("--layers", "0"),
+        ("--layers", "1000"),
+        ("--batch-size", "-1"),
+        ("--batch-size", "0"),
+        ("--batch-size", "10000000"),
+        ("--val-fraction", "-0.1"),
+        ("--val-fraction", "0"),
+        ("--val-fraction", "1"),
+        ("--val-fraction", "1.5"),
+        ("--dropout", "1"),
+        ("--learning-rate", "0"),
+        ("--epochs", "0"),
+        ("--max-time", "-1"),
+        ("--seed", "abc"),
     ],
-)
-def test_train_option_values(runner, tiny_corpus, args, option):
-    r = invoke(runner, "train", tiny_corpus, *args)
-    _one_line_error(r, 2)
-    assert r.stderr.startswith(f"Error: Invalid value for '{option}'")
+    "generate": [
+        ("--length", "0"),
+        ("--length", "-3"),
+        ("--length", "99999999999"),
+        ("--temperature", "-0.5"),
+        ("--temperature", "1e9"),
+        ("--top-k", "0"),
+        ("--top-k", "-1"),
+        ("--top-p", "0"),
+        ("--top-p", "1.5"),
+        ("--num-samples", "0"),
+    ],
+}
 
 
-@pytest.mark.parametrize(
-    "args, option",
-    [
-        (("--length", "0"), "--length"),
-        (("--length", "-3"), "--length"),
-        (("--length", "99999999999"), "--length"),
-        (("--temperature", "-0.5"), "--temperature"),
-        (("--temperature", "1e9"), "--temperature"),
-        (("--top-k", "0"), "--top-k"),
-        (("--top-k", "-1"), "--top-k"),
-        (("--top-p", "0"), "--top-p"),
-        (("--top-p", "1.5"), "--top-p"),
-        (("--num-samples", "0"), "--num-samples"),
-    ],
-)
-def test_generate_option_values(runner, trained_run, args, option):
-    r = invoke(runner, "generate", "-c", trained_run, *args)
+@pytest.mark.parametrize("command, args", [(command, args) for command, cases in BAD_VALUES.items() for args in cases])
+def test_option_values(runner, request, command, args):
+    if command == "train":
+        target = [request.getfixturevalue("tiny_corpus")]
+    else:
+        target = ["-c", request.getfixturevalue("trained_run")]
+    r = invoke(runner, command, *target, *args)
     _one_line_error(r, 2)
-    assert r.stderr.startswith(f"Error: Invalid value for '{option}'")
+    assert r.stderr.startswith(f"Error: Invalid value for '{args[0]}'")
 
 
 def test_prime_problems(runner, trained_run):

@@ -1,5 +1,5 @@
 """The recurrent cells: Keras (charlstm.cells / Keras's own layers) against NumPy
-(charlstm.equations via charlstm.sampling.Network), with every weight randomised.
+(charlstm.equations via charlstm.network.Network), with every weight randomised.
 
 Fresh models are a weak test of agreement: peephole weights start at zero and most
 biases at 0 or ±1, so a wrong peephole or bias term could hide. Every test here
@@ -68,7 +68,7 @@ def randomised_models(keras):
 @pytest.mark.parametrize("cell", CELLS)
 def test_numpy_network_matches_keras_with_random_weights(randomised_models, cell, layers):
     from charlstm.model import named_weights
-    from charlstm.sampling import Network
+    from charlstm.network import Network
 
     model = randomised_models[(cell, layers)]
     # Every variable really was randomised: none left at its zero/one initial value.
@@ -92,7 +92,7 @@ def test_numpy_network_matches_keras_with_random_weights(randomised_models, cell
 @pytest.mark.parametrize("cell", CELLS)
 def test_numpy_batched_steps_equal_unbatched(randomised_models, cell, layers):
     from charlstm.model import named_weights
-    from charlstm.sampling import Network
+    from charlstm.network import Network
 
     net = Network(named_weights(randomised_models[(cell, layers)]), _config(cell, layers))
     ids = _ids(seed=99)
@@ -255,13 +255,16 @@ def test_model_with_custom_cell_saves_and_loads_in_safe_mode(keras, tmp_path, ce
 # --- import cost and layout -------------------------------------------------------------------
 
 
-def test_importing_cells_does_not_import_tensorflow():
+def test_the_modules_that_use_the_cells_import_them_lazily():
+    """cells.py imports Keras at its top; model.py and checkpoint.py import it only to build or load, and the
+    NumPy side (the network, the sampler, scoring, the text policy, inspect's recording) never."""
     import subprocess
     import sys
 
     code = (
-        "import sys, charlstm.cells, charlstm.checkpoint\n"
-        "print(any(m.split('.')[0] in ('tensorflow', 'keras') for m in sys.modules))"
+        "import sys, charlstm.model, charlstm.checkpoint\n"
+        "import charlstm.network, charlstm.sampling, charlstm.evaluation, charlstm.usertext, charlstm.inspect.run\n"
+        "print(any(m.split('.')[0] in ('tensorflow', 'keras') or m == 'charlstm.cells' for m in sys.modules))"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
@@ -287,9 +290,8 @@ def test_importing_cells_does_not_import_tensorflow():
 )
 def test_cell_weight_names_shapes_and_order_are_fixed(keras, name, weights):
     """Checkpoints store weights by these names, in this order: they must never change."""
-    from charlstm.cells import cell_classes
+    from charlstm import cells
 
-    cell = cell_classes()[name](U)
+    cell = getattr(cells, name)(U)
     cell.build((None, E))
     assert [(w.name, tuple(w.shape)) for w in cell.weights] == weights
-    assert cell_classes() is cell_classes()  # defined and registered once

@@ -23,9 +23,27 @@ def test_every_char_but_the_first_is_a_target_exactly_once_per_epoch(n, L):
         assert all(b == 4 for b in shapes[:-1]) and 1 <= shapes[-1] <= 4  # only the last is smaller
 
 
-def test_offsets_move_window_boundaries_between_epochs():
-    starts = {tuple(sorted(dataset.epoch_windows(1000, 50, dataset.epoch_rng(1, e))[0][:3])) for e in range(10)}
-    assert len(starts) > 1
+def _grid_offset(data: dataset.Batches, epoch: int) -> int:
+    """Where `epoch`'s window grid starts, read back from its batches (ids are positions)."""
+    L = data.seq_length
+    if data.carry_state:  # row r's windows start at offset + r * row_length + k * L
+        first = next(iter(data.epoch(epoch)))[0][:, 0]  # (rows,) first input of every row
+        offsets = first - np.arange(data.rows) * dataset.stream_row_length(len(data.ids), L, data.rows)
+    else:  # real windows start at offset + k * L, and one at 0 covers the text before the grid
+        offsets = np.concatenate([x[w[:, 0] > 0, 0] for x, _, w in data.epoch(epoch)]) % L
+        offsets = offsets[offsets != 0] if offsets.any() else offsets
+    assert len(set(offsets.tolist())) == 1, offsets  # one grid per epoch
+    return int(offsets[0])
+
+
+@pytest.mark.parametrize("carry", [False, True])
+def test_offsets_move_window_boundaries_between_epochs(carry):
+    """Each epoch's grid starts at a random offset in [0, seq_length): window starts modulo
+    seq_length change between epochs (shuffling alone would keep them all at multiples of it)."""
+    data = dataset.Batches(np.arange(1000, dtype=np.int64), seq_length=50, rows=4, seed=1, carry_state=carry)
+    offsets = [_grid_offset(data, e) for e in range(10)]
+    assert all(0 <= o < 50 for o in offsets)
+    assert len(set(offsets)) > 3, offsets
 
 
 def test_epoch_order_depends_only_on_seed_and_epoch():

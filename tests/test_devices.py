@@ -13,7 +13,7 @@ from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig
 from charlstm.errors import UsageError
 
-from helpers import TINY_TRAIN_ARGS, invoke
+from helpers import TINY_TRAIN_ARGS, invoke, tiny_args
 
 
 def _gpus():
@@ -85,17 +85,6 @@ def test_gpu_trains_with_cudnn_and_mixed_precision(runner, tiny_corpus, tmp_path
         pytest.skip("no GPU visible to TensorFlow")
     for flags in ([], ["--mixed-precision"]):
         run = tmp_path / f"run{len(flags)}"
-        r = invoke(
-            runner,
-            "train",
-            tiny_corpus,
-            "--checkpoint-dir",
-            run,
-            "--device",
-            "gpu",
-            "--quiet",
-            *flags,
-            *TINY_TRAIN_ARGS,
-        )
+        r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, *flags, *tiny_args(device="gpu", quiet=True))
         assert r.exit_code == 0, r.stderr
         assert invoke(runner, "generate", "-c", run, "--length", "20", "--seed", "1").exit_code == 0

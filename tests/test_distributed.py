@@ -168,7 +168,7 @@ def test_a_killed_worker_stops_the_other_with_one_clear_line(corpus):
     # (Unavailable, within seconds on loopback: "The tasks have crashed") or the collective
     # timed out (DeadlineExceeded, after --collective-timeout); not some other error in the step.
     assert re.search(r"\((UnavailableError|DeadlineExceededError) in a collective: ", last), last
-    from charlstm.sampling import load_network
+    from charlstm.network import load_network
 
     load_network(corpus / "k0" / "last.keras")  # the chief's last checkpoint stays loadable
 

@@ -12,7 +12,7 @@ V, U, E, T = 7, 6, 4, 29
 def test_nll_per_char_equals_keras_sparse_cross_entropy(cell):
     from charlstm import model as model_lib
     from charlstm.evaluation import nll_per_char
-    from charlstm.sampling import Network
+    from charlstm.network import Network
     from charlstm.tf_runtime import keras as _keras
 
     keras = _keras()

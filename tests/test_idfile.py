@@ -219,11 +219,36 @@ def test_read_and_release_pages(tmp_path):
     np.testing.assert_array_equal(got.ids[:5], np.arange(5))
 
 
+def _resident_kib(path) -> int:
+    """KiB of this process's mappings of `path` resident in its RSS (/proc/self/smaps `Rss`)."""
+    target, total, inside = str(path), 0, False
+    for line in open("/proc/self/smaps", encoding="utf-8", errors="replace"):
+        fields = line.split()
+        if fields and not fields[0].endswith(":"):  # a mapping's header: range perms offset dev inode path
+            inside = " ".join(fields[5:]) == target
+        elif inside and fields[0] == "Rss:":
+            total += int(fields[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux's /proc/self/smaps")
+def test_release_pages_drops_the_mapped_pages_from_rss(tmp_path):
+    a = write(tmp_path / "a.txt", b"the cat sat on the mat.\n" * 160_000)  # 3.8 MB: 960 pages of ids
+    got = encode_corpus([str(a)], tmp_path / "ids")
+    size_kib = got.ids.nbytes // 1024
+    assert int(got.ids.sum(dtype=np.int64)) > 0  # reads every page through the map
+    touched = _resident_kib(got.path.resolve())
+    assert touched >= size_kib * 0.9, (touched, size_kib)
+    got.release_pages()
+    assert _resident_kib(got.path.resolve()) <= size_kib * 0.1, (touched, size_kib)
+    np.testing.assert_array_equal(got.ids[:3], got.vocab.encode("the"))  # still readable: faults back in
+
+
 # ---- resume vocabulary ---------------------------------------------------------------
 
 
 def test_same_corpus_as_training_prepare_fresh_and_resumed(tmp_path):
-    from charlstm.training import prepare
+    from helpers import prepare
 
     a = write(tmp_path / "a.txt", MIXED * 40)
     text = read_corpus([str(a)])

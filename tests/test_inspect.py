@@ -81,12 +81,12 @@ def _keras_cell_step(cell_type, cell, x, states):
 
 @pytest.mark.parametrize("cell_type", CELLS)
 def test_recorded_gates_and_states_equal_the_keras_cells(keras, cell_type):
-    from charlstm.inspect.trace import RECORDED, Reference, record
     from charlstm.model import named_weights
+    from charlstm.network import RECORDED, Network
 
     model = _randomised(cell_type, layers=2, seed=CELLS.index(cell_type))
     ids = np.random.default_rng(1).integers(0, V, SEQ)
-    trace = record(Reference(named_weights(model), _config(cell_type)), ids)
+    trace = Network(named_weights(model), _config(cell_type)).trace(ids)
 
     x_seq = np.asarray(model.get_layer("embedding")(ids[None, :].astype("int32")))[0]  # (time, emb)
     for li in (1, 2):
@@ -110,10 +110,10 @@ def test_recorded_gates_and_states_equal_the_keras_cells(keras, cell_type):
 
 
 def test_cifg_forget_is_one_minus_input(keras):
-    from charlstm.inspect.trace import Reference, record
     from charlstm.model import named_weights
+    from charlstm.network import Network
 
-    trace = record(Reference(named_weights(_randomised("cifg", 1)), _config("cifg", 1)), np.arange(V))
+    trace = Network(named_weights(_randomised("cifg", 1)), _config("cifg", 1)).trace(np.arange(V))
     np.testing.assert_allclose(trace.layers[0]["f"], 1 - trace.layers[0]["i"], atol=1e-7)
 
 
@@ -160,10 +160,10 @@ def _planted_quote_lstm(text, units=8, seed=0):
 
 def test_planted_inside_quotes_unit_ranks_first():
     from charlstm.inspect import detectors
-    from charlstm.inspect.trace import Reference, record
+    from charlstm.network import Network
 
     vocab, weights, config = _planted_quote_lstm(QUOTE_TEXT)
-    trace = record(Reference(weights, config), vocab.encode(QUOTE_TEXT))
+    trace = Network(weights, config).trace(vocab.encode(QUOTE_TEXT))
     signals = detectors.compute(QUOTE_TEXT)
     np.testing.assert_allclose(trace.layers[0]["c"][:, 0], signals["inside quotes"], atol=1e-3)
     found = detectors.best_units(signals, trace.layers)
@@ -216,14 +216,14 @@ def test_saturation_fractions():
 
 def _fd_norm(model, cell, ids, t, k, eps=1e-5):
     """‖∂ log p(ids[t+1]) / ∂ e_{t-k}‖ by central differences, in float64 NumPy."""
-    from charlstm.inspect.trace import Reference, run_layers
     from charlstm.model import named_weights
+    from charlstm.network import Network
 
-    ref = Reference(named_weights(model), _config(cell), dtype=np.float64)
-    x0 = ref.embedding[ids[: t + 1]]
+    net = Network(named_weights(model), _config(cell))
+    x0 = net.embedding.astype(np.float64)[ids[: t + 1]]
 
     def logp(x):
-        _, logits = run_layers(ref, x)
+        _, logits = net.reference_run(x, dtype=np.float64)
         z = logits[t]
         return z[ids[t + 1]] - (z.max() + np.log(np.exp(z - z.max()).sum()))
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from charlstm.errors import CorpusError
-from charlstm.training import Corpus, prepare
+from charlstm.runplan import Corpus
 
-from helpers import TINY_TEXT
+from helpers import TINY_TEXT, prepare
 
 
 def test_prepare_encodes_the_text_into_one_byte_ids():
@@ -41,9 +41,9 @@ def test_prepare_with_a_checkpoint_vocabulary_refuses_new_characters():
 def test_resume_refuses_ids_encoded_with_another_vocabulary(trained_run):
     from charlstm import checkpoint as ckpt_io
     from charlstm.errors import UsageError
-    from charlstm.training import train
+    from charlstm.runplan import resumed_run
 
     stored = ckpt_io.load(trained_run / ckpt_io.LAST)
     other = prepare(TINY_TEXT.replace("c", "k"), seed=0)  # its own vocabulary: no 'c', a 'k'
     with pytest.raises(UsageError, match="not encoded with the checkpoint's vocabulary"):
-        train(other, None, stored.training, trained_run, resume=True, progress=False)
+        resumed_run(stored, other, stored.training)

@@ -1,29 +1,31 @@
 """The README stays true: its option tables match the CLI, and its Python examples run.
 
-Python blocks run in order in one namespace, in a temporary folder holding `ck` (a copy of
-the tiny trained run), `held_out.txt` and `corpus.txt`. A block right after a line
-`<!-- doctest: skip ... -->` is not run; only `charlstm.train` examples may be skipped
-(until that API exists: remove the marker then, and the block trains into `ck` itself).
+Python blocks run in order in one namespace, in a temporary folder holding `held_out.txt`
+and `corpus.txt`; the `charlstm.train` example trains `ck`, which the others load. Every
+block runs: the `<!-- doctest: skip -->` marker that kept the training example out until
+`charlstm.train` existed is refused now.
 """
 
 import re
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import TINY_TEXT
+from helpers import TINY_TEXT, ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-BLOCK = re.compile(r"(?P<before>[^\n]*)\n```python\n(?P<code>.*?)```", re.S)
+BLOCK = re.compile(r"```python\n(?P<code>.*?)```", re.S)
+SKIP_MARKER = "<!-- doctest: skip"
+SERVE_URL = "http://127.0.0.1:8000"  # the `charlstm serve` example: run against a server of `ck`, on a free port
 
 
-def _python_blocks() -> list[tuple[bool, str]]:
-    """(skipped, code) for every ```python block of the README."""
-    text = README.read_text(encoding="utf-8")
-    return [(m["before"].startswith("<!-- doctest: skip"), m["code"]) for m in BLOCK.finditer(text)]
+def _python_blocks() -> list[str]:
+    """The code of every ```python block of the README, in order, but the `charlstm serve` client
+    examples last: they need the model that the `charlstm.train` example makes."""
+    blocks = [m["code"] for m in BLOCK.finditer(README.read_text(encoding="utf-8"))]
+    return [b for b in blocks if SERVE_URL not in b] + [b for b in blocks if SERVE_URL in b]
 
 
 def test_readme_option_tables_match_the_cli():
@@ -33,41 +35,45 @@ def test_readme_option_tables_match_the_cli():
     finally:
         sys.path.remove(str(ROOT / "scripts"))
     text = README.read_text(encoding="utf-8")
-    for name in ("train", "generate", "eval", "info", "corpus-fetch"):
+    for name in ("train", "generate", "eval", "info", "corpus-fetch", "inspect"):
         assert f"<!-- cli:{name} -->" in text, name
     assert cli_docs.render(text) == text, "README.md option tables are stale: run `make docs`"
 
 
-def test_only_train_examples_are_skipped():
+def test_no_example_is_skipped_and_one_trains():
+    assert SKIP_MARKER not in README.read_text(encoding="utf-8"), "every README example must run"
     blocks = _python_blocks()
-    assert len(blocks) >= 4
-    for skipped, code in blocks:
-        if skipped:
-            assert "charlstm.train(" in code, code
+    assert len(blocks) >= 5
+    assert sum("charlstm.train(" in code for code in blocks) == 1  # run below, first: it makes `ck`
+    assert "charlstm.train(" in blocks[0]
 
 
-def test_readme_python_examples_run(trained_run, tmp_path, monkeypatch, capsys):
-    runnable = [code for skipped, code in _python_blocks() if not skipped]
+def test_readme_python_examples_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "held_out.txt").write_text(TINY_TEXT[: len(TINY_TEXT) // 3], encoding="utf-8")
     (tmp_path / "corpus.txt").write_text(TINY_TEXT, encoding="utf-8")
-    if not any("charlstm.train(" in code for code in runnable):
-        shutil.copytree(trained_run, tmp_path / "ck")
     namespace: dict = {"__name__": "__readme__"}
-    for code in runnable:
-        exec(compile(code, str(README), "exec"), namespace)  # noqa: S102
+    server = None
+    try:
+        for code in _python_blocks():
+            if SERVE_URL in code:  # `charlstm serve -c ck` as the README starts it, once `ck` exists
+                server = server or ServerProcess(tmp_path / "ck", "--model-name", "macbeth")
+                code = code.replace(SERVE_URL, server.url)
+            exec(compile(code, str(README), "exec"), namespace)  # noqa: S102
+    finally:
+        assert server is not None and server.stop() == 0
+    assert len(namespace["out"].choices) == 3
     out = capsys.readouterr().out
     text = namespace["text"]
     assert text.startswith("the ") and len(text) == len("the ") + 200 and text in out
     assert len(namespace["continuation"]) == 100
     assert namespace["scores"]["chars"] == len(TINY_TEXT) // 3 - 1
     assert f"{namespace['scores']['bits_per_char']:.3f} bits/char" in out
-    trained = any("charlstm.train(" in code for code in runnable)
-    if trained:  # the README's own training example made `ck`: the default 2×300 model
-        run = namespace["run"]
-        assert run.checkpoint.parent.name == "ck" and run.val_bits_per_char is not None
-        assert f"{run.val_bits_per_char:.3f} bits/char after" in out
-    assert namespace["info"]["model"]["units"] == (300 if trained else 16)
+    # the README's own training example made `ck`: the default 2×300 model
+    run = namespace["run"]
+    assert run.checkpoint.parent.name == "ck" and run.val_bits_per_char is not None
+    assert f"{run.val_bits_per_char:.3f} bits/char after" in out
+    assert namespace["info"]["model"]["units"] == 300
 
 
 @pytest.mark.parametrize("check", [True, False])

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from charlstm import resume
-from charlstm.checkpoint import Checkpoint
+from charlstm.checkpoint import CheckpointMeta
 from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, ModelConfig, TrainConfig
 from charlstm.errors import UsageError
 from charlstm.runstate import RunState
@@ -15,7 +15,7 @@ from charlstm.runstate import RunState
 def stored(**training):
     training.setdefault("carry_state", True)  # a stored run always holds the choice made at its start
     state = RunState(epoch=3, step=5, global_step=65, elapsed=40.0, budget=60.0, best=2.5)
-    return Checkpoint(
+    return CheckpointMeta(
         path=Path("last.keras"),
         vocabulary="ab",
         model=ModelConfig(vocab_size=2, units=16),

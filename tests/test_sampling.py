@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from charlstm.config import ModelConfig
-from charlstm.sampling import Network, SampleOptions, Stepper, _PickOne, load_network, pick, sample_steps
+from charlstm.network import Network, Stepper, load_network
+from charlstm.options import SampleOptions
+from charlstm.sampling import _PickOne, pick, sample_steps
 
 
 def _random_model(layers: int):
@@ -133,7 +135,7 @@ def _reference_samples(net: Network, prime: np.ndarray, opts: SampleOptions) -> 
     logits, state = net.feed(prime[None, :], net.zero_state(1))
     state = [tuple(np.repeat(a, n, axis=0) for a in s) for s in state]
     logits = np.repeat(logits, n, axis=0)
-    rngs = [np.random.default_rng([opts.seed, i]) for i in range(opts.first_index, opts.first_index + n)]
+    rngs = [np.random.default_rng([opts.seed, i]) for i in range(opts.sample_index, opts.sample_index + n)]
     u = np.stack([r.random(opts.length) for r in rngs], axis=1)  # (length, n): the same streams
     texts = [""] * n
     for t in range(opts.length):
@@ -194,7 +196,7 @@ def test_sampled_text_is_byte_identical_to_the_reference(seed, temperature, top_
         top_p=top_p,
         seed=seed,
         num_samples=num_samples,
-        first_index=seed % 2,
+        sample_index=seed % 2,
     )
     prime = np.array([3, 1, 4, 1, 5])
     got = ["".join(p) for p in zip(*sample_steps(net, prime, opts, CHARS))]

@@ -41,7 +41,7 @@ def test_stream_batches_equal_the_naive_reference(n, L, rows, seed, epoch):
     ids = (np.arange(n) * 7 % 23).astype(np.uint8)
     if dataset.stream_row_length(n, L, rows) < 1:
         return
-    b = dataset.Batches(ids, L, rows, seed, carry=True)
+    b = dataset.Batches(ids, L, rows, seed, carry_state=True)
     offset = int(dataset.epoch_rng(seed, epoch).integers(0, L))
     want = naive_streams(ids, L, rows, offset)
     got = list(b.epoch(epoch))
@@ -56,7 +56,7 @@ def test_stream_batches_equal_the_naive_reference(n, L, rows, seed, epoch):
 
 def test_consecutive_windows_continue_each_row():
     ids = np.arange(1000).astype(np.int64) % 251
-    b = dataset.Batches(ids.astype(np.uint8), 10, 4, seed=1, carry=True)
+    b = dataset.Batches(ids.astype(np.uint8), 10, 4, seed=1, carry_state=True)
     batches = list(b.epoch(0))
     for (_, y0, _), (x1, _, w1) in zip(batches, batches[1:]):
         real = w1[:, 0] > 0
@@ -66,7 +66,7 @@ def test_consecutive_windows_continue_each_row():
 
 def test_skip_and_offsets():
     ids = (np.arange(600) % 13).astype(np.uint8)
-    b = dataset.Batches(ids, 10, 4, seed=0, carry=True)
+    b = dataset.Batches(ids, 10, 4, seed=0, carry_state=True)
     full = list(b.epoch(2))
     rest = list(b.epoch(2, skip=3))
     assert len(rest) == len(full) - 3
@@ -83,7 +83,7 @@ def test_stream_rows_shrink_for_short_texts(n, L, batch, want):
 
 def test_validation_streams_cover_the_text_in_order():
     ids = (np.arange(500) % 17).astype(np.uint8)
-    vb = dataset.validation_batches(ids, 10, 4, carry=True)
+    vb = dataset.validation_batches(ids, 10, 4, carry_state=True)
     rows = [np.concatenate([b[0][r][b[2][r] > 0] for b in vb]) for r in range(4)]
     S = (500 - 10) // 4
     for r, row in enumerate(rows):

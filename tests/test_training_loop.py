@@ -6,17 +6,20 @@ import numpy as np
 import pytest
 
 from charlstm import checkpoint as ckpt_io
-from charlstm.config import ModelConfig, TrainConfig
-from charlstm.training import RunOptions, TrainingRun, prepare
+from charlstm import resume as resume_rules
+from charlstm import runplan
+from charlstm.config import ModelConfig
+from charlstm.training import RunOptions, TrainingRun
 
-from helpers import TINY_TEXT
+from helpers import TINY_TEXT, prepare, tiny_configs
 
-TINY_MODEL = {"units": 8, "layers": 2, "embedding_dim": 4, "dropout": 0.2}
-TINY_TRAIN = {
-    "seq_length": 20,
+TINY = {  # the tiny run with two layers and dropout, carried state, no early stop
+    "units": 8,
+    "layers": 2,
+    "embedding_dim": 4,
+    "dropout": 0.2,
     "batch_size": 8,
     "seed": 3,
-    "sample_every": 0,
     "patience": 0,
     "warmup_steps": 5,
     "carry_state": True,  # TINY_TEXT is far below CARRY_MIN_CHARS: the automatic choice would be windows
@@ -25,19 +28,15 @@ TINY_TRAIN = {
 
 def start(run_dir: Path, cell="lstm", options=None, **train) -> TrainingRun:
     corpus = prepare(TINY_TEXT, seed=3)
-    return TrainingRun.start(
-        corpus,
-        ModelConfig(vocab_size=0, cell=cell, **TINY_MODEL),
-        TrainConfig(**{**TINY_TRAIN, **train}),
-        run_dir,
-        options or RunOptions(progress=False, log=lambda m: None),
-    )
+    plan = runplan.new_run(corpus, *tiny_configs(**{**TINY, "cell": cell, **train}), run_dir)
+    return TrainingRun(plan, options or RunOptions(progress=False, log=lambda m: None))
 
 
 def resume(run_dir: Path, **given) -> TrainingRun:
-    stored = ckpt_io.load(run_dir / ckpt_io.LAST)
+    stored = resume_rules.stored_run(run_dir)
     corpus = prepare(TINY_TEXT, seed=3, vocabulary=stored.vocabulary)
-    return TrainingRun.resume(run_dir, corpus, given, RunOptions(progress=False, log=lambda m: None))
+    plan = runplan.resumed_run(stored, corpus, resume_rules.resumed_config(stored, given))
+    return TrainingRun(plan, RunOptions(progress=False, log=lambda m: None))
 
 
 def assert_same_weights(a: Path, b: Path):
@@ -166,7 +165,7 @@ def test_interrupted_mid_epoch_resumes_exactly_with_the_carried_state(tmp_path):
     run._local_stop = local_stop
     result = run.run()
     assert result.stopped == "interrupted" and result.signal == 15
-    assert ckpt_io.load_resume_arrays(tmp_path / "cut" / "last.keras") is not None
+    assert ckpt_io.load_carried_state(tmp_path / "cut" / "last.keras") is not None
     assert ckpt_io.load(tmp_path / "cut" / "last.keras").extra["resume"]["step"] == 8
     resume(tmp_path / "cut").run()
     assert_same_weights(tmp_path / "straight" / "last.keras", tmp_path / "cut" / "last.keras")

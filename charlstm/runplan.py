@@ -1,0 +1,207 @@
+"""A training run's plan: everything decided before TensorFlow is touched.
+
+    plan_run(corpus files, run dir, options)   charlstm.train's way in: the stored run read once,
+        ├─ new_run(...)                         the corpus encoded, then a fresh run or
+        └─ resumed_run(...)                     the stored run continued from its `last` checkpoint
+             └─ _checked(...)                   configs validated, the text split, carry_state decided
+
+The plan is data (`RunPlan`). `runsetup.TrainingSetup` turns it into devices, batches,
+a model and an engine; `training.TrainingRun` loops over them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from charlstm import checkpoint as ckpt_io
+from charlstm import config as config_lib
+from charlstm import dataset
+from charlstm import resume as resume_rules
+from charlstm.config import MODEL_OPTIONS, ModelConfig, TrainConfig
+from charlstm.corpus import Vocabulary
+from charlstm.errors import CorpusError, UsageError
+from charlstm.options import random_seed
+from charlstm.runstate import RunState
+
+
+@dataclass
+class Corpus:
+    """The training text as the run holds it: ids, not the string.
+
+    The caller drops the text once this exists, so a 100 MB corpus costs 100 MB of
+    1-byte ids during training rather than the string, its code points and the ids.
+    """
+
+    ids: np.ndarray  # (chars,) the text as vocabulary ids, uint8 for most corpora (may be a memmap)
+    vocab: Vocabulary  # sorted distinct characters; an id indexes into it
+    excerpt: str  # a line start of the text: the default prime stored in checkpoints
+    release: Callable[[], None] | None = None  # drop a memmap's pages from RSS (they stay in the page cache)
+
+
+@dataclass
+class RunPlan:
+    """What to learn and from where: the input of `runsetup.TrainingSetup` and `training.TrainingRun`."""
+
+    corpus: Corpus  # the whole text as ids, and its vocabulary
+    model_config: ModelConfig  # validated; vocab_size is the corpus's (or the stored run's)
+    config: TrainConfig  # validated; carry_state decided (True/False, never None)
+    run_dir: Path  # where checkpoints go (a run owns its directory)
+    state: RunState  # where the run is: fresh, or the stored run's position
+    excerpt: str  # the default prime stored in checkpoints (a resumed run keeps its own)
+    train_ids: np.ndarray  # (chars,) the head of corpus.ids
+    val_ids: np.ndarray  # (chars,) the held-out tail, at most config.val_max_chars
+    auto_carry: bool = False  # carry_state was chosen here from the text's size (the log says so)
+    corpus_info: dict = field(default_factory=dict)  # names and size of the corpus, stored in checkpoints
+    # Where the initial weights come from (runsetup.TrainingSetup._load_or_build): None for a
+    # fresh model from the seed; else the checkpoint this run continues (weights, Adam's slots).
+    resume_from: Path | None = None
+    carried_state: list[list[np.ndarray]] | None = None  # that checkpoint's mid-epoch state, per layer (rows, units)
+
+
+def plan_run(
+    corpus: Sequence[str | os.PathLike],
+    checkpoint_dir: str | os.PathLike | None,
+    given_options: dict,
+    *,
+    resume: bool,
+    overwrite: bool,
+    log: Callable[[str], None],
+) -> RunPlan:
+    """charlstm.train's plan: corpus files ('-' for stdin; none: Macbeth), the run directory
+    (default: checkpoints/<first file's name>), and the options the user gave explicitly
+    (ModelConfig and TrainConfig fields). Resuming reads the stored run once and refuses
+    conflicting options before the corpus is read."""
+    from charlstm.corpus import corpus_name
+
+    paths = corpus_paths(corpus, log)
+    run_dir = Path(checkpoint_dir) if checkpoint_dir else ckpt_io.default_root() / corpus_name(paths)
+    given = dict(given_options)
+    if given.get("seed") is None:
+        given.pop("seed", None)
+        if not resume:
+            given["seed"] = random_seed()
+    if resume:
+        stored = resume_rules.stored_run(run_dir)
+        config = resume_rules.resumed_config(stored, given)  # refuse conflicts before reading the corpus
+        training = stored.training
+        corpus_ids, info = _encode(paths, run_dir, training.lowercase, stored.vocabulary, training.seed)
+        return resumed_run(stored, corpus_ids, config, corpus_info=info)
+    resume_rules.check_new_run(run_dir, overwrite)
+    model_config = ModelConfig(vocab_size=0, **{k: v for k, v in given.items() if k in MODEL_OPTIONS})
+    config = TrainConfig(**{k: v for k, v in given.items() if k not in MODEL_OPTIONS})
+    corpus_ids, info = _encode(paths, run_dir, config.lowercase, None, config.seed)
+    return new_run(corpus_ids, model_config, config, run_dir, corpus_info=info)
+
+
+def corpus_paths(corpus: Sequence[str | os.PathLike], log: Callable[[str], None]) -> list[str]:
+    """The corpus files as strings; none given: Macbeth, fetched on first use."""
+    from charlstm import fetch
+
+    paths = [str(p) for p in corpus]
+    if not paths:
+        paths = [str(fetch.fetch("macbeth"))]
+        log(f"no corpus given: training on {paths[0]}")
+    if paths.count("-") > 1:
+        raise UsageError("stdin ('-') can be given only once")
+    return paths
+
+
+def _encode(paths: list[str], run_dir: Path, lowercase: bool, vocabulary: str | None, seed: int):
+    """(Corpus, corpus_info). Streamed into a memory-mapped id file: the corpus never sits in memory as text."""
+    from charlstm.idfile import encode_corpus
+
+    encoded = encode_corpus(paths, _cache_path(run_dir), lowercase=lowercase, vocabulary=vocabulary, seed=seed)
+    info = {"names": [("<stdin>" if c == "-" else c) for c in paths], "chars": encoded.chars}
+    return Corpus(encoded.ids, encoded.vocab, encoded.excerpt, release=encoded.release_pages), info
+
+
+def _cache_path(run_dir: Path) -> Path:
+    """Where the encoded corpus lives: the run directory, except for a multi-worker run's
+    non-chief workers, which write nothing there (a temp folder of their own instead)."""
+    from charlstm.tf_runtime import chief_task
+
+    if chief_task():
+        return run_dir / "corpus.ids"
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(f"{run_dir.resolve()}|{os.environ.get('TF_CONFIG')}".encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"charlstm-worker-{key}" / "corpus.ids"
+
+
+def new_run(
+    corpus: Corpus, model_config: ModelConfig, config: TrainConfig, run_dir: Path, corpus_info: dict | None = None
+) -> RunPlan:
+    """A new run in `run_dir` (the caller has checked it may be written)."""
+    model_config = dataclasses.replace(model_config, vocab_size=len(corpus.vocab))
+    state = RunState(budget=config.max_time)
+    return _checked(corpus, model_config, config, Path(run_dir), state, corpus.excerpt, corpus_info=corpus_info or {})
+
+
+def resumed_run(
+    stored: ckpt_io.CheckpointMeta, corpus: Corpus, config: TrainConfig, corpus_info: dict | None = None
+) -> RunPlan:
+    """Continue the run whose `last` checkpoint is `stored`, with `config` from
+    `resume.resumed_config` (the stored one, run controls applied)."""
+    if stored.vocabulary != corpus.vocab.chars:
+        raise UsageError(
+            "--resume: the corpus was not encoded with the checkpoint's vocabulary; "
+            "encode it with that vocabulary (charlstm.idfile.encode_corpus(..., vocabulary=...))"
+        )
+    return _checked(
+        corpus,
+        stored.model,
+        config,
+        stored.path.parent,
+        resume_rules.resumed_state(stored, config),
+        stored.prime_excerpt,
+        corpus_info=corpus_info or {},
+        resume_from=stored.path,
+        carried_state=ckpt_io.load_carried_state(stored.path),
+    )
+
+
+def _checked(
+    corpus: Corpus,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    run_dir: Path,
+    state: RunState,
+    excerpt: str,
+    *,
+    corpus_info: dict,
+    resume_from: Path | None = None,
+    carried_state: list[list[np.ndarray]] | None = None,
+) -> RunPlan:
+    """The last decisions before TensorFlow: validate, split the text, decide carry_state."""
+    config.validate()
+    train_ids, val_ids = dataset.split(corpus.ids, config.val_fraction, config.seq_length)
+    auto_carry = config.carry_state is None
+    if auto_carry:  # a new run; a stored config always holds the choice made at its start
+        config = dataclasses.replace(config, carry_state=config_lib.auto_carry_state(len(train_ids)))
+    if len(corpus.vocab) < 2:
+        raise CorpusError(
+            f"the text uses only one distinct character ({corpus.vocab.chars!r}); there is nothing to predict"
+        )
+    model_config.validate()
+    val_ids = val_ids[: config.val_max_chars]  # a 10 MB tail would cost minutes per epoch
+    return RunPlan(
+        corpus,
+        model_config,
+        config,
+        run_dir,
+        state,
+        excerpt,
+        train_ids,
+        val_ids,
+        auto_carry=auto_carry,
+        corpus_info=corpus_info,
+        resume_from=resume_from,
+        carried_state=carried_state,
+    )

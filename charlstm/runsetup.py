@@ -1,0 +1,164 @@
+"""A training run's set-up: from a plan (runplan.py) to what the loop runs on.
+
+TensorFlow from here on, in this order:
+
+    _devices   Keras and TensorFlow on the chosen device, the tf.distribute strategy, the chief
+    _batches   training and validation batches (their rows depend on the replica count)
+    _model     the model: where the initial weights come from (`_load_or_build`), and its engine
+    _monitor   progress, epoch lines, TensorBoard; the run's first log lines
+
+Nothing here trains: `training.TrainingRun` builds one `TrainingSetup` when `run()`
+starts and loops over it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from charlstm import checkpoint as ckpt_io
+from charlstm import config as config_lib
+from charlstm import dataset
+from charlstm.runplan import RunPlan
+
+
+@dataclass
+class RunOptions:
+    """How to run, as opposed to what to learn: nothing here is stored in checkpoints."""
+
+    device: str = "auto"  # auto | cpu | gpu (gpu: cuDNN required, an error otherwise)
+    strategy: str = "auto"  # auto | one | mirrored | multi-worker
+    log: Callable[[str], None] = print  # one line at a time, to stderr in the CLI
+    progress: bool = True  # tqdm bar on stderr
+    tensorboard: Path | None = None  # write per-epoch scalars here with Keras's TensorBoard callback
+    collective_timeout: float = 300.0  # multi-worker: seconds before a missing worker is an error
+
+
+class TrainingSetup:
+    """The devices, batches, model, engine and monitor of one run, built from its plan."""
+
+    keras: object  # the keras module, on the chosen device (tf_runtime)
+    tf: object  # the tensorflow module
+    strategy: object  # the tf.distribute strategy
+    multi_worker: bool  # a MultiWorkerMirroredStrategy: a collective failure means a lost peer
+    chief: bool  # this worker writes checkpoints and speaks
+    batches: dataset.Batches  # one epoch's training batches, `rows` global rows each
+    val_batches: list  # the held-out batches in the run's layout, the same every epoch
+    val_window_batches: list | None  # and as fresh windows, when the run carries state
+    model: object  # the Keras model, compiled: its optimizer holds Adam's slots
+    engine: object  # charlstm.engine.Engine: the compiled steps under the strategy
+    monitor: object  # charlstm.monitor.Monitor
+
+    def __init__(self, plan: RunPlan, options: RunOptions):
+        self.plan, self.options = plan, options
+        self._devices()
+        self._batches()
+        self._model()
+        self._monitor()
+
+    def _devices(self) -> None:
+        from charlstm import tf_runtime
+
+        opts = self.options
+        self.keras = tf_runtime.keras(opts.device)
+        self.strategy = tf_runtime.strategy(opts.strategy, opts.device, opts.collective_timeout)
+        self.tf = tf_runtime.tensorflow(opts.device)
+        self.multi_worker = isinstance(self.strategy, self.tf.distribute.MultiWorkerMirroredStrategy)
+        self.chief = tf_runtime.is_chief(self.strategy)
+        if self.chief:
+            ckpt_io.check_writable(self.plan.run_dir)
+            ckpt_io.remove_stale_temps(self.plan.run_dir)  # temporaries a killed run left (a run owns its directory)
+
+    def _batches(self) -> None:
+        cfg, plan = self.plan.config, self.plan
+        # Any batch size on any replica count: the engine pads a batch to a multiple of the replicas.
+        self.batches = dataset.Batches(
+            plan.train_ids, cfg.seq_length, self._rows(len(plan.train_ids)), cfg.seed, cfg.carry_state
+        )
+        self.val_batches = dataset.validation_batches(plan.val_ids, cfg.seq_length, cfg.batch_size, cfg.carry_state)
+        self.val_window_batches = (
+            dataset.validation_batches(plan.val_ids, cfg.seq_length, cfg.batch_size, False) if cfg.carry_state else None
+        )
+
+    def _rows(self, n_train: int) -> int:
+        """Global rows per step: the batch size, or fewer when the text is too short (the same
+        for every replica count, so a run's batches and checkpoints do not depend on it)."""
+        cfg = self.plan.config
+        if cfg.carry_state:
+            rows = dataset.stream_rows(n_train, cfg.seq_length, cfg.batch_size)
+            what = f"{rows} streams of at least one window"
+        else:
+            n_windows = math.ceil((n_train - 1) / cfg.seq_length)
+            rows = min(cfg.batch_size, n_windows)
+            what = f"{n_windows} training windows"
+        if rows < cfg.batch_size:
+            self.options.log(f"note: only {what}; batch size shrunk from {cfg.batch_size} to {rows}")
+        return rows
+
+    def _model(self) -> None:
+        from charlstm import model as model_lib
+        from charlstm import tf_runtime
+        from charlstm.engine import Engine
+
+        cfg, opts, model_config = self.plan.config, self.options, self.plan.model_config
+        policy = tf_runtime.set_precision(cfg.mixed_precision, opts.device)
+        with self.strategy.scope():
+            self.model = self._load_or_build(policy)
+        if opts.device == "gpu":
+            model_lib.require_cudnn(self.model, model_config.cell)
+        self.engine = Engine(
+            self.model,
+            self.strategy,
+            dropout=model_config.dropout,
+            seed=cfg.seed,
+            clip_norm=cfg.clip_norm,
+            loss_scale=policy == "mixed_float16",
+        )
+
+    def _load_or_build(self, policy: str):
+        """Where the initial weights come from: the checkpoint a resumed run continues, or
+        a fresh model from the seed with a new optimizer."""
+        from charlstm import model as model_lib
+
+        cfg = self.plan.config
+        if self.plan.resume_from is not None:
+            # A compiled load restores the optimizer's slots and step count.
+            return ckpt_io.load_keras_model(self.plan.resume_from, compile=True)
+        model = model_lib.build(self.plan.model_config, cfg.seed)
+        optimizer = self.keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+        if policy == "mixed_float16":
+            optimizer = self.keras.optimizers.LossScaleOptimizer(optimizer)
+        model.compile(optimizer=optimizer)  # saved with the model, so resume restores Adam's moments
+        optimizer.build(model.trainable_variables)
+        return model
+
+    def _monitor(self) -> None:
+        from charlstm import model as model_lib
+        from charlstm.monitor import Monitor
+
+        plan, cfg, opts = self.plan, self.plan.config, self.options
+        self.monitor = Monitor(
+            log=opts.log,
+            progress=opts.progress,
+            enabled=self.chief,
+            epochs=cfg.epochs,
+            steps=self.batches.steps,
+            chars_per_step=self.batches.rows * cfg.seq_length,
+            tensorboard=opts.tensorboard,
+            model=self.model,
+        )
+        if plan.resume_from is not None:
+            return
+        m = plan.model_config
+        self.monitor.log(
+            f"model: {m.layers}×{m.units} {m.cell}, {model_lib.count_params(self.model):,} "
+            f"parameters, vocabulary {len(plan.corpus.vocab)}; {len(plan.train_ids):,} training / "
+            f"{len(plan.val_ids):,} validation chars"
+        )
+        layout = "state carried across windows" if cfg.carry_state else "shuffled windows from a zero state"
+        if plan.auto_carry:
+            bound = f"{'≥' if cfg.carry_state else '<'} {config_lib.CARRY_MIN_CHARS:,}"
+            layout += f" (the default for a text {bound} chars)"
+        self.monitor.log(f"training on {layout}")

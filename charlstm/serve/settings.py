@@ -1,0 +1,30 @@
+"""The server's settings, each `charlstm serve` option defined once beside its field (charlstm.options).
+
+No web framework here: the CLI reads these definitions without the serve extra installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from charlstm.options import floats, ints, option
+
+
+@dataclass
+class Settings:
+    """What `charlstm serve` is told; the app reads the limits, `run` the address."""
+
+    host: str = option("127.0.0.1", "Address to listen on; any but loopback warns without --api-key.")
+    port: int = option(8000, "Port to listen on (0: any free one, printed at start).", ints(0, 65535))
+    model_name: str | None = option(
+        None, "The model id clients name.", show_default="the run's folder name", empty="--model-name is empty"
+    )
+    max_batch: int = option(64, "Samples stepped together; more wait in the queue.", ints(1, 4096))
+    max_queue: int = option(256, "Samples waiting for the batch; beyond them requests get 503.", ints(0, 100_000))
+    max_tokens_limit: int = option(4096, "Largest max_tokens (characters) a request may ask for.", ints(1, 10**7))
+    max_body: int = option(1 << 20, "Largest request body in bytes; larger ones get 413.", ints(1024, 1 << 30))
+    shutdown_grace: float = option(
+        10.0, "Seconds streams in flight may run on after SIGTERM / Ctrl-C.", floats(0, 3600)
+    )
+    api_key: str | None = None  # "Authorization: Bearer KEY" required on /v1/* (its own click option: env var)
+    cors_origins: tuple[str, ...] = ()  # origins whose pages may call the API (none: no CORS headers)

@@ -1,0 +1,115 @@
+"""The batcher without HTTP: rows stepped together give each sample's text alone, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from charlstm.config import ModelConfig
+from charlstm.network import Network, Stepper
+from charlstm.options import SampleOptions
+from charlstm.sampling import sample_steps
+
+pytest.importorskip("starlette", reason="the serve extra: pip install -e '.[serve]'")
+
+from charlstm.serve.batcher import Batcher, Job  # noqa: E402
+from charlstm.serve.run import is_loopback  # noqa: E402
+
+CHARS = "abcdefghijk"  # the random networks' vocabulary
+GATES = {"lstm": 4, "peephole": 4, "cifg": 3, "gru": 3, "rnn": 1}
+
+
+def _any_cell_net(cell: str, units: int = 96, layers: int = 2) -> Network:
+    """A random network of any cell, from named arrays (weights large enough that every gate matters)."""
+    rng, g, vocab = np.random.default_rng(1), GATES[cell], len(CHARS)
+    w = {"embedding/embeddings": rng.normal(0, 1, (vocab, 5))}
+    w |= {"softmax/kernel": rng.normal(0, 1.5, (units, vocab)), "softmax/bias": rng.normal(0, 0.5, vocab)}
+    for i in range(1, layers + 1):
+        w[f"rnn_{i}/kernel"] = rng.normal(0, 0.6, (5 if i == 1 else units, g * units))
+        w[f"rnn_{i}/recurrent_kernel"] = rng.normal(0, 0.6, (units, g * units))
+        w[f"rnn_{i}/bias"] = rng.normal(0, 0.3, (2, g * units) if cell == "gru" else g * units)
+        w |= {f"rnn_{i}/peephole_{k}": rng.normal(0, 0.3, units) for k in "ifo" if cell == "peephole"}
+    return Network(w, ModelConfig(vocab_size=vocab, cell=cell, layers=layers, units=units, embedding_dim=5))
+
+
+@pytest.mark.parametrize("cell", sorted(GATES))
+def test_stacked_rows_step_bit_identical_to_each_row_alone(cell):
+    """(rows, 1, units) state: each row's logits are the 1-row Stepper's (what `generate` runs), bit for bit.
+
+    With 96 units OpenBLAS's matrix-matrix product differs from the matrix-vector one in
+    the last bits for most rows, so a (rows, units) batch would fail this.
+    """
+    net = _any_cell_net(cell)
+    rows, steps = 7, 40
+    ids = np.random.default_rng(3).integers(0, len(CHARS), size=(rows, steps))
+    state = [tuple(a[:, None, :] for a in s) for s in net.zero_state(rows)]
+    alone = [Stepper(net, net.zero_state(1)) for _ in range(rows)]
+    for t in range(steps):
+        logits, state = net.step(ids[:, t, None], state)  # (rows, 1, vocab)
+        for r in range(rows):
+            np.testing.assert_array_equal(logits[r, 0], alone[r].step(ids[r, t : t + 1])[0])
+
+
+def _alone(net, prime, job: Job) -> str:
+    opts = SampleOptions(
+        length=job.length,
+        temperature=job.temperature,
+        top_k=job.top_k,
+        top_p=job.top_p,
+        seed=job.seed,
+        sample_index=job.index,
+        stop=(job.stops or [None])[0],
+    )
+    return "".join(p[0] for p in sample_steps(net, prime, opts, CHARS))
+
+
+def test_rows_joining_and_leaving_give_each_samples_text_alone():
+    net = _any_cell_net("lstm", units=64)
+    primes = [np.array(p) for p in ([1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 0, 1], [2, 2])]
+    jobs = [
+        Job(primes[0], 60, 1.0, None, None, 7, 0),
+        Job(primes[1], 30, 0.7, 4, None, 8, 2),
+        Job(primes[2], 80, 1.2, None, 0.8, 9, 1, stops=("ab",)),
+        Job(primes[3], 45, 0.0, None, None, 1, 0),
+        Job(primes[0], 70, 1.0, None, None, 7, 1, stops=("c",)),
+        Job(primes[2], 50, 1.5, 2, 0.9, 3, 0),
+    ]
+    texts, reasons = [""] * len(jobs), [None] * len(jobs)
+    for k, j in enumerate(jobs):
+        j.choice = k
+    b = Batcher(net, CHARS, max_batch=3, max_queue=2, publish=None)
+    assert b.submit(jobs[:4]) and not b.submit(jobs[4:]) and b.submit(jobs[4:5])  # 3 + 2 places
+    late = False
+    for step in range(400):
+        if step >= 10 and not late:
+            late = b.submit(jobs[5:])  # accepted once a row has left
+        b._regroup()
+        assert len(b.rows) <= 3
+        if not b.rows and not b.pending:
+            break
+        for job, piece in b._step():
+            texts[job.choice] += piece.text
+            reasons[job.choice] = piece.finish_reason or reasons[job.choice]
+    assert late
+    for j, text, reason in zip(jobs, texts, reasons):
+        assert text == _alone(net, j.prime_ids, j)
+        assert reason == ("stop" if len(text) < j.length else "length")
+
+
+def test_cancelled_rows_leave_at_the_next_step():
+    net = _any_cell_net("lstm", units=12)
+    jobs = [Job(np.array([1]), 1000, 1.0, None, None, 0, k, choice=k) for k in range(3)]
+    b = Batcher(net, CHARS, max_batch=3, max_queue=0, publish=None)
+    assert b.submit(jobs)
+    b._regroup()
+    b._step()
+    jobs[1].cancelled = True
+    b._regroup()
+    assert [r.job for r in b.rows] == [jobs[0], jobs[2]] and b.state[0][0].shape == (2, 1, 12)
+
+
+@pytest.mark.parametrize(
+    "host,loop", [("127.0.0.1", True), ("localhost", True), ("::1", True), ("0.0.0.0", False), ("example.org", False)]
+)
+def test_loopback_hosts(host, loop):
+    assert is_loopback(host) == loop
