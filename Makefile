@@ -1,14 +1,15 @@
 # Two entry points, each doing all of its own set-up on a fresh machine:
 #   make demo   venv + install + fetch Macbeth + train ~2 minutes + generate + inspect page
 #   make test   venv + install + the test suite (what CI runs)
-#   make lint   ruff check + ruff format --check (CI runs it before make test)
+#   make lint   ruff check + ruff format --check + ESLint on the shipped JavaScript (CI runs it before make test)
 #   make docs   regenerate the README's option tables from the click commands
+#   make wasm   reassemble the export's WebAssembly kernel from its source (Debian: apt-get install wabt)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint docs bench clean
+.PHONY: demo test lint docs bench clean wasm
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +26,22 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+# ESLint, pinned by package-lock.json (npm ci), for the JavaScript the package ships.
+node_modules/.installed-stamp: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+lint: $(STAMP) node_modules/.installed-stamp
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/cli_docs.py --check
+	node_modules/.bin/eslint charlstm tests/js
 
 docs: $(STAMP)
 	$(BIN)/python scripts/cli_docs.py
+
+wasm:
+	wat2wasm charlstm/export/js/kernel.wat -o charlstm/export/js/kernel.wasm
 
 clean:
 	rm -rf $(VENV) checkpoints/*/ .pytest_cache

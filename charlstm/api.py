@@ -130,6 +130,14 @@ class Model:
         prime_text = self.prepare_prime(opts.prime, opts.on_unknown, warn)
         stream(self.network, self.vocabulary, prime_text, opts, out, as_json=as_json)
 
+    def export(self, fmt: str, out: str | os.PathLike, **options) -> Path:
+        """Write this model as "web" (one offline HTML page), "js" (ES module + weights folder) or
+        "saved_model" (a TensorFlow SavedModel folder) at `out`. Options: precision="float16" |
+        "float32", overwrite=False, title= (`charlstm.export.export`; `charlstm export --help`)."""
+        from charlstm.export import export
+
+        return export(self.path, fmt, out, **options)
+
     # --- scoring and metadata ------------------------------------------------------------------
 
     def evaluate(self, path: str | os.PathLike | None = None, *, text: str | None = None) -> dict:
@@ -155,6 +163,27 @@ class Model:
         data["path"] = str(self.path)
         data["best_val_bits_per_char"] = self.checkpoint.best_val_bits_per_char
         return data
+
+
+def describe(info: dict) -> str:
+    """`Model.info` as the lines `charlstm info` prints."""
+    from charlstm.corpus import describe_chars
+
+    m, t, best = info["model"], info["training"], info["best_val_bits_per_char"]
+    lines = [
+        f"checkpoint:   {info['path']}",
+        f"format:       {info['format']} v{info['format_version']} (charlstm {info['charlstm_version']})",
+        f"model:        {m['layers']}×{m['units']} {m['cell']}, embedding {m['embedding_dim']}, dropout {m['dropout']}",
+        f"vocabulary:   {len(info['vocabulary'])} chars: {describe_chars(info['vocabulary'], 60)}",
+        f"training:     seq {t['seq_length']}, batch {t['batch_size']}, lr {t['learning_rate']}, "
+        f"clip {t['clip_norm']}, seed {t['seed']}{', lowercase' if t['lowercase'] else ''}",
+        f"epochs:       {info['epoch']}",
+        f"best val:     {best:.4f} bits/char" if best is not None else "best val:     -",
+    ]
+    corpus = info.get("corpus") or {}
+    if corpus:
+        lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")
+    return "\n".join(lines)
 
 
 def load(path: str | os.PathLike | None = None, *, lazy: bool = False) -> Model:

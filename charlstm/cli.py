@@ -147,17 +147,7 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, tensorboard, quiet, as
         )
         ctx.exit(code)
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "epochs": result.epochs,
-                    "val_bits_per_char": result.val_bits_per_char,
-                    "train_chars_per_s": result.train_chars_per_s,
-                    "checkpoint": str(result.checkpoint),
-                    "stopped": result.stopped,
-                }
-            )
-        )
+        click.echo(json.dumps(result.summary()))
     else:
         bpc = f"{result.val_bits_per_char:.3f}" if result.val_bits_per_char is not None else "-"
         log(
@@ -200,27 +190,12 @@ def generate(checkpoint, as_json, **fields):
 def info(checkpoint, as_json):
     """Show what a checkpoint holds."""
     from charlstm import api
-    from charlstm.corpus import describe_chars
 
     data = api.load(checkpoint, lazy=True).info
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    m, t, best = data["model"], data["training"], data["best_val_bits_per_char"]
-    lines = [
-        f"checkpoint:   {data['path']}",
-        f"format:       {data['format']} v{data['format_version']} (charlstm {data['charlstm_version']})",
-        f"model:        {m['layers']}×{m['units']} {m['cell']}, embedding {m['embedding_dim']}, dropout {m['dropout']}",
-        f"vocabulary:   {len(data['vocabulary'])} chars: {describe_chars(data['vocabulary'], 60)}",
-        f"training:     seq {t['seq_length']}, batch {t['batch_size']}, lr {t['learning_rate']}, "
-        f"clip {t['clip_norm']}, seed {t['seed']}{', lowercase' if t['lowercase'] else ''}",
-        f"epochs:       {data['epoch']}",
-        f"best val:     {best:.4f} bits/char" if best is not None else "best val:     -",
-    ]
-    corpus = data.get("corpus") or {}
-    if corpus:
-        lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")
-    click.echo("\n".join(lines))
+    click.echo(api.describe(data))
 
 
 @main.command(name="eval")
@@ -379,3 +354,34 @@ def serve(checkpoint, **fields):
     model = api.load(checkpoint)
     settings = ServeSettings(**{**fields, "cors_origins": tuple(fields["cors_origins"])})
     run_server(model, settings, warn=lambda m: click.echo(f"warning: {m}", err=True))
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+@main.command(name="export")
+@click.option("-c", "--checkpoint", default=None, help=CHECKPOINT_HELP)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["web", "js", "saved_model", "tflite"]),
+    required=True,
+    help="web: one offline HTML page; js: an ES module + weights folder; saved_model: a TensorFlow SavedModel "
+    "folder; tflite: its step signature as step.tflite + vocabulary.json in a folder.",
+)
+@click.option("--out", required=True, help="The file (web) or folder (js, saved_model, tflite) to write.")
+@click.option(
+    "--precision",
+    type=click.Choice(["float16", "float32"]),
+    default=None,
+    help="Weights of web/js: float16 (default, half the size) or float32 (exact). saved_model and tflite are float32.",
+)
+@click.option("--title", default=None, help="The web page's title; default: the run's folder name.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@library_errors
+def export_command(checkpoint, fmt, out, precision, title, overwrite):
+    """Write a trained model to run without Python (web, js), in TensorFlow Serving (saved_model) or TFLite."""
+    from charlstm.export import export
+
+    export(checkpoint, fmt, out, precision=precision, overwrite=overwrite, title=title)
+    click.echo(f"wrote {out}", err=True)

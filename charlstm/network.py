@@ -302,7 +302,8 @@ class Stepper:
         self.fast = net.config.cell == "lstm"
         if self.fast:
             self.buffers = [_LSTMBuffers(c, s, k == 0) for k, (c, s) in enumerate(zip(net.cells, state))]
-            self.logits = np.empty((state[0][0].shape[0], net.vocab_size), np.float32)
+            # (batch, vocab), or (rows, 1, vocab) for the server's stacked rows
+            self.logits = np.empty((*state[0][0].shape[:-1], net.vocab_size), np.float32)
         else:
             self._state = state
 
@@ -313,13 +314,13 @@ class Stepper:
         return list(self._state)
 
     def step(self, ids: np.ndarray) -> np.ndarray:
-        """ids (batch,) -> logits (batch, vocab) for the next char; the state moves on."""
+        """ids (batch,) -> logits (batch, vocab) for the next char (ids (rows, 1): (rows, 1, vocab)); state moves on."""
         if not self.fast:
             logits, self._state = self.net.step(ids, self._state)
             return logits
         first, *rest = self.buffers
         # one stream: the table row as a view (broadcast over the batch of 1), no gather copy
-        h = first.step(self.net.table[ids[0]] if len(ids) == 1 else self.net.table[ids])
+        h = first.step(self.net.table[ids[0]] if ids.shape == (1,) else self.net.table[ids])
         for buf in rest:
             h = buf.step(buf.project(h))
         np.matmul(h, self.net.W_out, out=self.logits)

@@ -24,7 +24,9 @@ def pick(
     """Next ids (batch,) from logits (batch, vocab) and uniforms u (batch,) in [0, 1)."""
     if temperature == 0:
         return logits.argmax(axis=-1)
-    z = logits.astype(np.float64) / temperature
+    z = logits.astype(np.float64)
+    if temperature != 1.0:  # x / 1.0 == x: skip the pass
+        z /= temperature
     if top_k is not None and top_k < z.shape[-1]:
         kth = np.partition(z, -top_k, axis=-1)[:, -top_k, None]
         z = np.where(z < kth, -np.inf, z)
@@ -40,7 +42,8 @@ def pick(
         p = np.where(drop, 0.0, p)
     cdf = np.cumsum(p, axis=-1)
     # inverse CDF: the first id whose cumulative mass exceeds u (zero-mass ids never win)
-    return (cdf <= u[:, None] * cdf[:, -1:]).sum(axis=-1).clip(max=p.shape[-1] - 1)
+    # np.minimum, not .clip: the same ints, without clip's ~20 µs of Python-level checks a call
+    return np.minimum((cdf <= u[:, None] * cdf[:, -1:]).sum(axis=-1), p.shape[-1] - 1)
 
 
 class _PickOne:
@@ -66,11 +69,16 @@ class _PickOne:
         return min(int(np.searchsorted(cdf, u * cdf[-1], side="right")), self.last)
 
 
+def sample_stream(seed: int, index: int) -> np.random.Generator:
+    """Sample `index`'s random stream: its uniforms are `.random()` draws, in order (any block size)."""
+    return np.random.default_rng([seed, index])
+
+
 class _Uniforms:
     """Per-sample random streams: sample i draws the same numbers alone or in a batch."""
 
     def __init__(self, seed: int, n: int, first: int = 0, block: int = 4096):
-        self.rngs = [np.random.default_rng([seed, i]) for i in range(first, first + n)]
+        self.rngs = [sample_stream(seed, i) for i in range(first, first + n)]
         self.block, self.pos, self.buf = block, block, None
 
     def next(self) -> np.ndarray:

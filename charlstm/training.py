@@ -46,6 +46,11 @@ class TrainResult:
     history: list = field(default_factory=list)
     signal: int | None = None  # the signal that interrupted training, if any
 
+    def summary(self) -> dict:
+        """What `charlstm train --json` prints."""
+        keys = ("epochs", "val_bits_per_char", "train_chars_per_s", "stopped")
+        return {**{k: getattr(self, k) for k in keys}, "checkpoint": str(self.checkpoint)}
+
 
 class _Stop:
     """Why the loop should stop between steps (deadline or a caught signal)."""

@@ -7,12 +7,15 @@ minutes on 2 cores; real corpora appear only in the e2e tests.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from helpers import TINY_TEXT, TINY_TRAIN_ARGS
+from helpers import TINY_TEXT, TINY_TRAIN_ARGS, invoke
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -69,3 +72,76 @@ def op_determinism():
     yield tf
     if not was:
         tf_config.disable_op_determinism()
+
+
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            pytest.skip("no chromium: install Debian's chromium and chromium-driver (needs root and apt-get)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                pytest.skip(f"could not install chromium ({' '.join(cmd)}: {done.stderr.strip()[-300:]})")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium is in the test extra: pip install -e '.[test]'"
+    )
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    profile = tempfile.mkdtemp(prefix="charlstm-chromium-")
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={profile}",
+        "--window-size=1240,1000",
+    ):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cell_runs(tmp_path_factory) -> dict:
+    """{cell: run directory} for every cell: 2 layers of 8 units, one epoch on the tiny text (export tests)."""
+    from charlstm.config import CELLS
+
+    d = tmp_path_factory.mktemp("cells")
+    corpus = d / "tiny.txt"
+    corpus.write_text(TINY_TEXT, encoding="utf-8")
+    args = ["--units", "8", "--layers", "2", "--embedding-dim", "4", "--seq-length", "16", "--batch-size", "32"]
+    runs = {}
+    for cell in CELLS:
+        r = invoke(
+            CliRunner(),
+            "train",
+            corpus,
+            "--cell",
+            cell,
+            "--epochs",
+            "1",
+            "--checkpoint-dir",
+            d / cell,
+            "--quiet",
+            "--seed",
+            "3",
+            "--sample-every",
+            "0",
+            "--no-jit",
+            *args,
+        )
+        assert r.exit_code == 0, r.output
+        runs[cell] = d / cell
+    return runs

@@ -2,16 +2,12 @@
 
 Checks what a person would see: no console errors, heatmaps and charts drawn,
 hovering (and keyboard focus on) a character shows its predictions, and the page
-asks for nothing over the network. Chromium is installed by the fixture when it is
+asks for nothing over the network. Chromium is installed by the `chromium` fixture (conftest.py) when it is
 missing and we are root (CI); elsewhere the test is skipped with the reason.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 
 import pytest
@@ -19,44 +15,6 @@ import pytest
 from helpers import TINY_TEXT, invoke
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
-        if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.skip("no chromium: install Debian's chromium and chromium-driver (needs root and apt-get)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                pytest.skip(f"could not install chromium ({' '.join(cmd)}: {done.stderr.strip()[-300:]})")
-    webdriver = pytest.importorskip(
-        "selenium.webdriver", reason="selenium is in the test extra: pip install -e '.[test]'"
-    )
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    profile = tempfile.mkdtemp(prefix="charlstm-chromium-")
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--window-size=1240,1000",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +31,8 @@ def page(trained_run, tmp_path_factory):
 
 
 def _load(driver, path):
-    driver.get_log("performance")  # drop what earlier pages logged
+    driver.get_log("performance")  # drop what earlier pages logged (the browser is shared by the session)
+    driver.get_log("browser")
     driver.get(path.as_uri())
     for _ in range(200):
         if driver.execute_script("return document.body.dataset.ready"):

@@ -12,7 +12,7 @@ from charlstm.sampling import sample_steps
 
 pytest.importorskip("starlette", reason="the serve extra: pip install -e '.[serve]'")
 
-from charlstm.serve.batcher import Batcher, Job  # noqa: E402
+from charlstm.serve.batcher import Batcher, Job, Piece, _Draws  # noqa: E402
 from charlstm.serve.run import is_loopback  # noqa: E402
 
 CHARS = "abcdefghijk"  # the random networks' vocabulary
@@ -113,3 +113,61 @@ def test_cancelled_rows_leave_at_the_next_step():
 )
 def test_loopback_hosts(host, loop):
     assert is_loopback(host) == loop
+
+
+def _run(b: Batcher) -> dict[int, list]:
+    """Step the batcher until every row has ended: per choice, its pieces as (text, finish_reason, generated)."""
+    pieces: dict[int, list] = {}
+    for _ in range(10_000):
+        b._regroup()
+        if not b.rows and not b.pending:
+            return pieces
+        for job, p in b._step():
+            pieces.setdefault(job.choice, []).append((p.text, p.finish_reason, p.generated))
+    raise AssertionError("the rows did not end")
+
+
+def test_uniform_blocks_running_out_mid_text_give_the_same_draws():
+    """Blocks of 5 draws (the server's are 512): each row refills from its own stream and still matches `generate`."""
+    net = _any_cell_net("lstm", units=24)
+    jobs = [Job(np.array([1 + k]), 23 + 4 * k, 1.0 + 0.1 * k, None, None, 11, k, choice=k) for k in range(4)]
+    b = Batcher(net, CHARS, max_batch=4, max_queue=0, publish=None)
+    b.draws = _Draws(block=5)
+    assert b.submit(jobs)
+    texts = _run(b)
+    for j in jobs:
+        assert "".join(t for t, _, _ in texts[j.choice]) == _alone(net, j.prime_ids, j)
+
+
+def test_plain_rows_pieces_equal_the_general_path():
+    """A row with no stop and no logprobs takes the fast path; with a stop that never occurs it takes the
+    general one (StopHold): the same pieces, finish reasons and counts."""
+    net = _any_cell_net("lstm", units=24)
+    never = "\x00"  # not a vocabulary character: never appears, never a partial match
+    jobs = [Job(np.array([2, 3]), 17, 0.9, 3, None, 4, k, stops=() if k < 2 else (never,), choice=k) for k in range(4)]
+    jobs[2].index, jobs[3].index = 0, 1  # choices 2 and 3: the streams of choices 0 and 1
+    b = Batcher(net, CHARS, max_batch=4, max_queue=0, publish=None)
+    assert b.submit(jobs)
+    pieces = _run(b)
+    assert pieces[0] == pieces[2] and pieces[1] == pieces[3]
+    assert [p[1] for p in pieces[0]] == [None] * 16 + ["length"] and [p[2] for p in pieces[0]] == list(range(1, 18))
+
+
+@pytest.mark.parametrize("usage", [False, True])
+@pytest.mark.parametrize("name", ["best", 'a "quoted", "choices":null name', "modèle ✓"])
+def test_event_line_template_equals_the_whole_dump(name, usage):
+    """`Reply.event_line` (a template without logprobs) against `sse(Reply.event)`: the same bytes, event by event."""
+    from charlstm.serve.reply import Reply, sse
+    from charlstm.serve.schema import Completion
+
+    def reply():
+        jobs = [Job(np.array([1]), 9, 1.0, None, None, 0, k) for k in range(3)]
+        return Reply(Completion(["ab"] * 3, jobs, stream=True, include_usage=usage), name)
+
+    fast, plain = reply(), reply()
+    plain.id, plain.created = fast.id, fast.created  # fresh per reply: the twin takes the same
+    pieces = [(0, Piece("a")), (2, Piece('"\\\n')), (1, Piece("é✓\u2028")), (2, Piece("", None, "stop", 4))]
+    pieces += [(0, Piece("xy", [], "length", 9)), (1, Piece("")), (1, Piece("z", [], "length", 9))]
+    for k, p in pieces:
+        assert fast.event_line(k, p) == sse(plain.event(k, p))
+    assert fast.finished() and fast.usage() == plain.usage()

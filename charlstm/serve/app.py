@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from charlstm.serve.batcher import Batcher, Piece
 from charlstm.serve.core import Model
-from charlstm.serve.reply import Reply
+from charlstm.serve.reply import Reply, sse
 from charlstm.serve.schema import ApiError, Completion, Limits, parse
 from charlstm.serve.settings import Settings
 
@@ -236,16 +236,16 @@ class Server:
         try:
             if reply.req.echo:
                 for k in range(len(reply.req.jobs)):
-                    yield _sse(reply.echo_event(k))
+                    yield sse(reply.echo_event(k))
             while not reply.finished():
                 for k, piece in (await channel.take()).items():
                     if piece.error is not None:  # the stepping loop failed: say so and end the stream
-                        yield _sse(ApiError(500, piece.error).body())
+                        yield sse(ApiError(500, piece.error).body())
                         yield "data: [DONE]\n\n"
                         return
-                    yield _sse(reply.event(k, piece))
+                    yield reply.event_line(k, piece)
             if reply.req.include_usage:
-                yield _sse(reply.usage_event())
+                yield sse(reply.usage_event())
             yield "data: [DONE]\n\n"
         finally:
             _cancel(reply.req)  # the client went away, or we are done: the rows leave at the next step
@@ -253,10 +253,6 @@ class Server:
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _sse(obj: dict) -> str:
-    return f"data: {json.dumps(obj, ensure_ascii=False, separators=(',', ':'))}\n\n"
 
 
 def _cancel(req: Completion) -> None:

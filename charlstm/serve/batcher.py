@@ -15,6 +15,17 @@ rows of a 64-row product differed from the same rows in a 200-row one). `generat
 steps a single sample as (1, units), so per-row products give the same bits whatever
 the batch. The price: at 32 rows of 300 units the recurrent product took about twice
 the time of one matrix-matrix product (0.89 vs 0.43 ms, one BLAS thread, loaded machine).
+
+Where a step's time goes (2×300 LSTM, 32 rows, cProfile, shared 2-core Zen 3): the
+three stacked (rows, 1, 300) @ (300, 1200) products are ~85%, everything else in
+Python ~15% (picking, uniforms, pieces). Tried and not taken: a loop of np.dot per row
+(the same BLAS calls, slower), two threads each taking half the stack (slower here:
+the products are memory-bound), and column chunks of the weights (faster, but equal
+to the whole product only for chunk widths that are multiples of 16 and depending on
+OpenBLAS's thread split: not an exactness we could promise on other machines). So
+the stepping keeps the per-row products and removes the per-row Python: rows are
+picked per group of equal options, their uniforms gathered from per-row blocks
+(`_Draws`), the state carried in one `Stepper` rebuilt only when rows join or leave.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from charlstm.serve.core import Network, join_rows, partial_suffix, pick, take_rows, uniforms
+from charlstm.serve.core import Network, Stepper, join_rows, partial_suffix, pick, sample_stream, take_rows
 
 log = logging.getLogger("charlstm.serve")
 
@@ -87,13 +98,45 @@ class StopHold:
 
 class _Row:
     def __init__(self, job: Job):
-        self.job, self.fed, self.count, self.last = job, 0, 0, 0
-        self.rng = uniforms(job.seed, job.index)
+        self.job, self.fed = job, 0  # prime characters fed so far
         self.hold = StopHold(job.stops)
+        self.plain = not job.stops and job.logprobs is None  # its piece is the char: no per-row work
         self.done = False
 
-    def next_id(self) -> int:
-        return int(self.job.prime_ids[self.fed]) if self.fed < len(self.job.prime_ids) else self.last
+
+class _Draws:
+    """Each row's uniforms, drawn from its own stream (seed, index) in blocks and gathered per step.
+
+    The numbers `charlstm generate --seed` draws for that sample, in the same order (a
+    stream's `.random()` draws do not depend on the block size), with one fancy-index
+    gather a step instead of a Python call per row.
+    """
+
+    def __init__(self, block: int = 512):
+        self.block = block
+        self.rngs: list = []
+        self.buf = np.empty((0, block))  # (rows, block) each row's next draws
+        self.pos = np.empty(0, np.intp)  # (rows,) where each row is in its block
+
+    def keep(self, rows: list[int]) -> None:
+        self.rngs = [self.rngs[k] for k in rows]
+        self.buf, self.pos = self.buf[rows], self.pos[rows]
+
+    def add(self, jobs: list[Job]) -> None:
+        rngs = [sample_stream(j.seed, j.index) for j in jobs]
+        self.rngs += rngs
+        self.buf = np.concatenate([self.buf, np.array([r.random(self.block) for r in rngs]).reshape(-1, self.block)])
+        self.pos = np.concatenate([self.pos, np.zeros(len(jobs), np.intp)])
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The next uniform of each of `rows` (positions), (len(rows),)."""
+        pos = self.pos[rows]
+        u = self.buf[rows, pos]
+        pos += 1
+        self.pos[rows] = pos
+        for k in rows[pos == self.block]:  # a block used up: the next one from the same stream
+            self.buf[k], self.pos[k] = self.rngs[k].random(self.block), 0
+        return u
 
 
 def _logprob_entry(logits: np.ndarray, chosen: int, k: int, chars: str) -> tuple:
@@ -113,7 +156,13 @@ class Batcher:
         self.max_batch, self.max_queue = max_batch, max_queue
         self.rows: list[_Row] = []
         self.pending: list[Job] = []
-        self.state = self._zero(0)  # per layer, arrays (rows, 1, units)
+        self.stepper = Stepper(net, self._zero(0))  # carries the rows' state, (rows, 1, units) per array
+        self.ids = np.zeros(0, np.intp)  # (rows,) each row's next input: a prime char or its last pick
+        self.generated = np.zeros(0, np.intp)  # (rows,) characters generated
+        self.lengths = np.zeros(0, np.intp)  # (rows,) characters asked for
+        self.draws = _Draws()
+        self.feeding: list[int] = []  # positions of the rows still feeding their prime
+        self.groups: list | None = None  # [(pick options, plain, positions, rows)] of the rows sampling; None: stale
         self.cond = threading.Condition()
         self.closing = False  # no new jobs; the thread ends when the rows have
         self.cut_at: float | None = None  # monotonic time after which running rows are ended
@@ -166,69 +215,107 @@ class Batcher:
                 for r in self.rows:
                     r.done = True
 
+    @property
+    def state(self):
+        """A copy of the rows' state, per layer arrays (rows, 1, units)."""
+        return self.stepper.state()
+
     def _regroup(self) -> None:
         """Drop ended and cancelled rows, then admit waiting jobs up to max_batch (under the lock)."""
         keep = [k for k, r in enumerate(self.rows) if not r.done and not r.job.cancelled]
-        if len(keep) != len(self.rows):
-            self.rows = [self.rows[k] for k in keep]
-            self.state = take_rows(self.state, keep)
         self.pending = [j for j in self.pending if not j.cancelled]
-        room = self.max_batch - len(self.rows)
-        if room > 0 and self.pending:
-            new, self.pending = self.pending[:room], self.pending[room:]
-            self.rows += [_Row(j) for j in new]
-            self.state = join_rows([self.state, self._zero(len(new))])
+        room = self.max_batch - len(keep)
+        new, self.pending = (self.pending[:room], self.pending[room:]) if room > 0 else ([], self.pending)
+        if len(keep) == len(self.rows) and not new:
+            return
+        state = take_rows(self.stepper.state(), keep)
+        self.rows = [self.rows[k] for k in keep] + [_Row(j) for j in new]
+        self.stepper = Stepper(self.net, join_rows([state, self._zero(len(new))]))
+        self.ids = np.concatenate([self.ids[keep], [int(j.prime_ids[0]) for j in new]]).astype(np.intp)
+        self.generated = np.concatenate([self.generated[keep], np.zeros(len(new), np.intp)])
+        self.lengths = np.concatenate([self.lengths[keep], [j.length for j in new]]).astype(np.intp)
+        self.draws.keep(keep)
+        self.draws.add(new)
+        self.feeding = [k for k, r in enumerate(self.rows) if r.fed < len(r.job.prime_ids)]
+        self.groups = None
 
     def _zero(self, rows: int):
         """The zero state of `rows` rows, stacked (rows, 1, units): one-row products (see the module's note)."""
         return [tuple(a[:, None, :] for a in s) for s in self.net.zero_state(rows)]
 
+    def _feed(self) -> None:
+        """The rows feeding their prime move one char on; those done with it start sampling."""
+        still = []
+        for k in self.feeding:
+            r = self.rows[k]
+            r.fed += 1
+            if r.fed < len(r.job.prime_ids):
+                self.ids[k] = r.job.prime_ids[r.fed]
+                still.append(k)
+            else:
+                self.groups = None
+        self.feeding = still
+
+    def _sampling_groups(self) -> list:
+        """The rows past their prime, grouped by pick options and plainness (one `pick` call per group)."""
+        if self.groups is None:
+            feeding, found = set(self.feeding), {}
+            for k, r in enumerate(self.rows):
+                if k not in feeding and not r.done:
+                    j = r.job
+                    found.setdefault((j.temperature, j.top_k, j.top_p, r.plain), []).append(k)
+            self.groups = [
+                (key[:3], key[3], np.array(ks, np.intp), [self.rows[k] for k in ks]) for key, ks in found.items()
+            ]
+        return self.groups
+
     def _step(self) -> list:
         """One batched network step for every row; returns what each row produced."""
-        ids = np.array([r.next_id() for r in self.rows], np.intp)[:, None]  # (rows, 1)
-        logits, self.state = self.net.step(ids, self.state)  # (rows, 1, vocab)
-        logits = logits[:, 0]
+        logits = self.stepper.step(self.ids[:, None])[:, 0]  # (rows, vocab), a buffer the next step overwrites
         self.steps += 1
-        ready: dict[tuple, list[int]] = {}
-        for k, r in enumerate(self.rows):
-            if r.fed < len(r.job.prime_ids):
-                r.fed += 1
-            if r.fed == len(r.job.prime_ids):
-                j = r.job
-                ready.setdefault((j.temperature, j.top_k, j.top_p), []).append(k)
+        self._feed()
         out = []
         cut = self.cut_at is not None and time.monotonic() >= self.cut_at
-        for (temperature, top_k, top_p), rows in ready.items():
-            u = np.array([self.rows[k].rng.next()[0] for k in rows])
-            picked = pick(logits[rows], u, temperature, top_k, top_p)
-            for k, c in zip(rows, picked):
-                out.append(self._advance(self.rows[k], int(c), logits[k], cut))
+        for options, plain, ks, rows in self._sampling_groups():
+            picked = pick(logits[ks], self.draws.take(ks), *options)
+            self.ids[ks] = picked
+            self.generated[ks] += 1
+            if plain and not cut:  # the common case: the char is the piece
+                out += self._plain_pieces(rows, picked, self.generated[ks], self.lengths[ks])
+            else:
+                out += [
+                    self._advance(r, int(c), int(n), logits[k], cut)
+                    for r, c, n, k in zip(rows, picked, self.generated[ks], ks)
+                ]
         if cut:  # rows still feeding their prime end too
-            out += [(r.job, self._finish(r, "length")) for r in self.rows if not r.done]
+            out += [(r.job, self._finish(r, "length", int(n))) for r, n in zip(self.rows, self.generated) if not r.done]
         return [o for o in out if o[1].text or o[1].finish_reason or o[1].logprobs]
 
-    def _advance(self, r: _Row, c: int, logits: np.ndarray, cut: bool) -> tuple:
-        r.last, r.count = c, r.count + 1
+    def _plain_pieces(self, rows: list[_Row], picked: np.ndarray, counts: np.ndarray, lengths: np.ndarray) -> list:
+        chars, out = self.chars, []
+        for r, c, n, end in zip(rows, picked.tolist(), counts.tolist(), (counts >= lengths).tolist()):
+            if end:
+                r.done, self.groups = True, None
+            out.append((r.job, Piece(chars[c], [], "length" if end else None, n)))
+        return out
+
+    def _advance(self, r: _Row, c: int, count: int, logits: np.ndarray, cut: bool) -> tuple:
         j = r.job
-        if not j.stops and j.logprobs is None and not cut:  # the common case: the char is the piece
-            end = r.count >= j.length
-            r.done = end
-            return j, Piece(self.chars[c], [], "length" if end else None, r.count)
         extra = _logprob_entry(logits, c, j.logprobs, self.chars) if j.logprobs is not None else None
         text, extras, hit = r.hold.add(self.chars[c], extra)
         piece = Piece(text, [(ch, *e) for ch, e in zip(text, extras)] if j.logprobs is not None else [])
         if hit:
-            r.done, piece.finish_reason = True, "stop"
-        elif r.count >= j.length or cut:
-            rest = self._finish(r, "length")
+            r.done, piece.finish_reason, self.groups = True, "stop", None
+        elif count >= j.length or cut:
+            rest = self._finish(r, "length", count)
             piece.text += rest.text
             piece.logprobs += rest.logprobs
             piece.finish_reason = "length"
-        piece.generated = r.count
+        piece.generated = count
         return j, piece
 
-    def _finish(self, r: _Row, reason: str) -> Piece:
+    def _finish(self, r: _Row, reason: str, count: int) -> Piece:
         text, extras = r.hold.take(len(r.hold.text))
-        r.done = True
+        r.done, self.groups = True, None
         lps = [(ch, *e) for ch, e in zip(text, extras)] if r.job.logprobs is not None else []
-        return Piece(text, lps, reason, r.count)
+        return Piece(text, lps, reason, count)

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 from charlstm.api import Model, load
 from charlstm.errors import CharlstmError, UsageError
-from charlstm.network import Network, join_rows, take_rows
+from charlstm.network import Network, Stepper, join_rows, take_rows
 from charlstm.options import SampleOptions
-from charlstm.sampling import _partial_suffix, _Uniforms, pick
+from charlstm.sampling import _partial_suffix, pick, sample_stream
 
 __all__ = [
     "CharlstmError",
     "Model",
     "Network",
     "SampleOptions",
+    "Stepper",
     "UsageError",
     "join_rows",
     "load",
     "partial_suffix",
     "pick",
+    "sample_stream",
     "take_rows",
-    "uniforms",
 ]
 
 partial_suffix = _partial_suffix
-
-
-def uniforms(seed: int, index: int) -> _Uniforms:
-    """Sample `index`'s random stream (seed, index): the numbers `charlstm generate --seed` draws for it."""
-    return _Uniforms(seed, 1, index)

@@ -66,7 +66,7 @@ function columns(n, prime) {
 async function errorMessage(res) {
   try {
     return (await res.json()).error.message;
-  } catch (e) {
+  } catch {
     return res.status + " " + res.statusText;
   }
 }

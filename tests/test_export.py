@@ -1,0 +1,313 @@
+"""`charlstm export`: the JavaScript network against NumPy in Node, the SavedModel in a fresh
+process, the weights file, the kernel's source, and every bad input.
+
+Node tests need Debian's nodejs (installed by .ci/run; skipped with the reason elsewhere);
+the WebAssembly test needs wabt's wat2wasm. The browser side is tests/test_export_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import charlstm
+from charlstm.config import CELLS
+from charlstm.equations import softmax
+from charlstm.errors import UsageError
+from charlstm.export import binary
+from charlstm.export.arrays import network_arrays
+from charlstm.network import load_network
+from charlstm.sampling import pick
+
+from helpers import TINY_TEXT, invoke
+
+JS = Path(charlstm.__file__).parent / "export" / "js"
+DRIVERS = Path(__file__).parent / "js"
+TEXT = TINY_TEXT[:2000]  # probabilities are compared at every position of this text
+
+
+def node() -> str:
+    exe = shutil.which("node") or shutil.which("nodejs")
+    if not exe:
+        pytest.skip("no node: install Debian's nodejs (.ci/run does) to run the JavaScript against NumPy")
+    return exe
+
+
+def numpy_probs(run: Path, text: str) -> np.ndarray:
+    """The NumPy sampler's next-char probabilities after each char of `text`: (time, vocab)."""
+    _, net = load_network(run / "best.keras")
+    ids = charlstm.load(run).vocabulary.encode(text)
+    return net.sequence_probs(np.array([ids]))[0]
+
+
+def run_node(folder: Path, kernel: str, tmp_path: Path) -> dict:
+    (tmp_path / "text.txt").write_text(TEXT, encoding="utf-8")
+    args = [node(), DRIVERS / "export_driver.mjs", folder, kernel, tmp_path / "text.txt", "the ", "300"]
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", CELLS)
+def test_javascript_matches_numpy_in_node(cell_runs, tmp_path, cell):
+    run = cell_runs[cell]
+    ref = numpy_probs(run, TEXT)
+    greedy = charlstm.load(run).generate(prime="the ", length=300, temperature=0)
+    for precision, tolerance in (("float32", 1e-4), ("float16", 1e-3)):
+        out = tmp_path / precision
+        charlstm.load(run).export("js", out, precision=precision)
+        for kernel, name in (("js", "js"), ("wasm", "wasm-simd")):
+            got = run_node(out, kernel, tmp_path)
+            assert got["kernel"] == name
+            probs = np.array(got["probs"]).reshape(ref.shape)
+            assert np.abs(probs - ref).max() < tolerance, (precision, kernel)
+            assert got["seeded"][0] == got["seeded"][1]  # same seed, same text
+            if precision == "float32":
+                assert got["greedy"] == greedy, kernel
+
+
+def test_pick_matches_numpy(tmp_path):
+    """The sampler's rules: same logits and uniform, same id as sampling.pick (greedy, temperature, top-k, top-p)."""
+    rng = np.random.default_rng(5)
+    cases = []
+    for _ in range(300):
+        logits = (rng.normal(size=12) * 3).astype(np.float32)
+        logits[rng.integers(12)] = logits.max()  # ties: both pick the first
+        cases.append(
+            {
+                "logits": logits.tolist(),
+                "u": float(rng.random()),
+                "temperature": float(rng.choice([0.0, 0.3, 1.0, 2.5])),
+                "top_k": int(rng.choice([1, 3, 12])) if rng.random() < 0.5 else None,
+                "top_p": float(rng.choice([0.2, 0.9, 1.0])) if rng.random() < 0.5 else None,
+            }
+        )
+    done = subprocess.run(
+        [node(), str(DRIVERS / "pick_driver.mjs"), str(JS / "charlstm.mjs")],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    want = [
+        int(pick(np.array([c["logits"]], np.float32), np.array([c["u"]]), c["temperature"], c["top_k"], c["top_p"])[0])
+        for c in cases
+    ]
+    assert json.loads(done.stdout) == want
+
+
+def test_javascript_files_parse():
+    for name in ("charlstm.mjs", "page.js"):
+        done = subprocess.run([node(), "--check", str(JS / name)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+
+
+def test_checked_in_kernel_is_its_source_assembled(tmp_path):
+    wat2wasm = shutil.which("wat2wasm")
+    if not wat2wasm:
+        pytest.skip("no wat2wasm: install Debian's wabt (.ci/run does)")
+    subprocess.run([wat2wasm, str(JS / "kernel.wat"), "-o", str(tmp_path / "k.wasm")], check=True)
+    assert (tmp_path / "k.wasm").read_bytes() == (JS / "kernel.wasm").read_bytes(), "run `make wasm` and commit"
+
+
+def test_weights_file_round_trip(trained_run):
+    _, net = network_arrays(trained_run / "best.keras")
+    for precision in ("float32", "float16"):
+        header, arrays = binary.decode(binary.encode(net, precision))
+        assert header["cell"] == net.cell and header["vocabulary"] == net.vocabulary
+        assert arrays.keys() == net.arrays.keys()
+        for name, a in net.arrays.items():
+            np.testing.assert_array_equal(arrays[name], a.astype(precision).astype(np.float32))
+
+
+def test_exported_arrays_rebuild_the_network(trained_run):
+    """The folded table and the output layer give the NumPy network's first probabilities exactly."""
+    _, arr = network_arrays(trained_run / "best.keras")
+    _, net = load_network(trained_run / "best.keras")
+    ids = np.arange(len(arr.vocabulary))
+    logits, _ = net.step(ids, net.zero_state(len(ids)))
+    # one LSTM step from zero state: h = o * tanh(i * g), all from the table row
+    z = arr.arrays["layer1/table"][ids]
+    zi, _, zg, zo = np.split(z, 4, axis=-1)
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    h = sig(zo) * np.tanh(sig(zi) * np.tanh(zg))
+    mine = h @ arr.arrays["output/kernel"] + arr.arrays["output/bias"]
+    np.testing.assert_allclose(softmax(mine), softmax(logits), atol=1e-6)
+
+
+def test_web_and_js_never_import_tensorflow(trained_run, tmp_path):
+    code = (
+        "import sys, charlstm; m = charlstm.load(sys.argv[1]);"
+        "m.export('web', sys.argv[2] + '/p.html'); m.export('js', sys.argv[2] + '/js');"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow imported'"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(trained_run), str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "p.html").stat().st_size > 1000 and (tmp_path / "js" / "model.bin").is_file()
+
+
+def run_fresh(script: str, export: Path, ids, out: Path) -> None:
+    """Run `script` EXPORT IDS.npy OUT in a new Python without PYTHONPATH (it must not import charlstm)."""
+    folder = out.parent
+    np.save(folder / "ids.npy", np.asarray(ids, np.int32))
+    (folder / "fresh.py").write_text(script)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    args = [sys.executable, folder / "fresh.py", export, folder / "ids.npy", out]
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=folder, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+FRESH = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+path, ids_file, out = sys.argv[1:4]
+ids = np.load(ids_file)
+m = tf.saved_model.load(path)
+probs = m.signatures["serving_default"](ids=tf.constant(np.stack([ids, ids]), tf.int32))["probs"].numpy()
+desc = json.load(open(path + "/vocabulary.json"))
+state, steps = tf.zeros([1, desc["state_size"]]), []
+for i in ids[:60]:
+    r = m.signatures["step"](ids=tf.constant([i], tf.int32), state=state)
+    state = r["state"]
+    steps.append(r["probs"].numpy()[0])
+np.savez(out, probs=probs, steps=np.array(steps), chars=np.array(desc["chars"]))
+assert "charlstm" not in sys.modules
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", CELLS)
+def test_saved_model_in_a_fresh_process(runner, cell_runs, tmp_path, cell):
+    run = cell_runs[cell]
+    r = invoke(
+        runner,
+        "export",
+        "-c",
+        run,
+        "--format",
+        "saved_model",
+        "--out",
+        tmp_path / "sm",
+    )
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "sm" / "vocabulary.json").read_text())["chars"] == list(
+        charlstm.load(run).vocabulary.chars
+    )
+    assert (tmp_path / "sm" / "assets" / "vocabulary.json").is_file()
+    run_fresh(FRESH, tmp_path / "sm", charlstm.load(run).vocabulary.encode(TEXT[:400]), tmp_path / "out.npz")
+    got, ref = np.load(tmp_path / "out.npz"), numpy_probs(run, TEXT[:400])
+    assert np.abs(got["probs"] - ref[None]).max() < 1e-5
+    assert np.abs(got["steps"] - ref[:60]).max() < 1e-5
+
+
+def _one_line_error(r, code: int, words: str) -> None:
+    assert r.exit_code == code, r.output
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], r.output
+
+
+def test_bad_inputs_leave_nothing_behind(runner, trained_run, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    ck = trained_run / "best.keras"
+    _one_line_error(
+        invoke(runner, "export", "-c", ck, "--format", "onnx", "--out", out / "m"), 2, "'onnx' is not one of"
+    )
+    _one_line_error(
+        invoke(runner, "export", "-c", ck, "--format", "web", "--out", tmp_path / "no" / "p.html"), 2, "no such folder"
+    )
+    _one_line_error(
+        invoke(runner, "export", "-c", ck, "--format", "saved_model", "--precision", "float16", "--out", out / "sm"),
+        2,
+        "float32",
+    )
+    foreign = tmp_path / "foreign.keras"
+    foreign.write_text("not a zip")
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(ck.read_bytes()[: ck.stat().st_size // 2])
+    for bad, words in ((foreign, "not a readable checkpoint"), (corrupt, "corrupt"), (tmp_path / "none", "no such")):
+        for fmt in ("web", "js", "saved_model"):
+            _one_line_error(invoke(runner, "export", "-c", bad, "--format", fmt, "--out", out / "x"), 1, words)
+    assert list(out.iterdir()) == []  # nothing partial, no temporaries
+
+
+def test_existing_output_needs_overwrite(runner, trained_run, tmp_path):
+    for fmt, out in (("web", tmp_path / "p.html"), ("js", tmp_path / "js")):
+        assert invoke(runner, "export", "-c", trained_run, "--format", fmt, "--out", out).exit_code == 0
+        before = sorted(p.name for p in tmp_path.iterdir())
+        stamp = out.stat().st_mtime_ns
+        _one_line_error(invoke(runner, "export", "-c", trained_run, "--format", fmt, "--out", out), 2, "--overwrite")
+        assert out.stat().st_mtime_ns == stamp
+        r = invoke(runner, "export", "-c", trained_run, "--format", fmt, "--out", out, "--overwrite")
+        assert r.exit_code == 0, r.output
+        assert sorted(p.name for p in tmp_path.iterdir()) == before  # replaced in place, nothing set aside left
+    assert (tmp_path / "js" / "charlstm.mjs").read_bytes() == (JS / "charlstm.mjs").read_bytes()
+    assert (tmp_path / "js" / "charlstm-kernel.wasm").read_bytes() == (JS / "kernel.wasm").read_bytes()
+
+
+def test_api_export_and_its_checks(trained_run, tmp_path):
+    model = charlstm.load(trained_run)
+    assert model.export("js", tmp_path / "m", precision="float32") == tmp_path / "m"
+    header, _ = binary.decode((tmp_path / "m" / "model.bin").read_bytes())
+    assert header["dtype"] == "float32" and header["vocabulary"] == model.vocabulary.chars
+    with pytest.raises(UsageError, match="unknown export format"):
+        model.export("onnx", tmp_path / "x")
+    with pytest.raises(UsageError, match="--overwrite"):
+        model.export("js", tmp_path / "m")
+
+
+def test_a_failed_write_keeps_the_old_output(trained_run, tmp_path, monkeypatch):
+    from charlstm.errors import CharlstmError
+    from charlstm.export import web
+
+    model = charlstm.load(trained_run)
+    model.export("js", tmp_path / "js")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "js").iterdir()}
+
+    def half_written(net, precision, folder):
+        (folder / web.MODULE).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(web, "write_module", half_written)
+    with pytest.raises(CharlstmError, match="No space left on device"):
+        model.export("js", tmp_path / "js", overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "js").iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["js"]  # no temporary folder left
+
+
+FRESH_TFLITE = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+folder, ids_file, out = sys.argv[1:4]
+desc = json.load(open(folder + "/vocabulary.json"))
+step = tf.lite.Interpreter(model_path=folder + "/step.tflite").get_signature_runner("step")
+state, probs = np.zeros([1, desc["state_size"]], np.float32), []
+for i in np.load(ids_file):
+    r = step(ids=np.array([i], np.int32), state=state)
+    state = r["state"]
+    probs.append(r["probs"][0])
+np.save(out, np.array(probs))
+assert "charlstm" not in sys.modules
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", CELLS)
+def test_tflite_step_in_a_fresh_process(runner, cell_runs, tmp_path, cell):
+    run = cell_runs[cell]
+    r = invoke(runner, "export", "-c", run, "--format", "tflite", "--out", tmp_path / "tfl")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "tfl").iterdir()) == ["step.tflite", "vocabulary.json"]
+    run_fresh(FRESH_TFLITE, tmp_path / "tfl", charlstm.load(run).vocabulary.encode(TEXT[:120]), tmp_path / "out.npy")
+    assert np.abs(np.load(tmp_path / "out.npy") - numpy_probs(run, TEXT[:120])).max() < 1e-4
