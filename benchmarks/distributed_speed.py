@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,21 +22,7 @@ from pathlib import Path
 
 from _common import CORPORA, ROOT, train_cmd  # beside this file
 
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def tf_config(ports, index) -> str:
-    return json.dumps(
-        {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": index}}
-    )
+from charlstm.cluster import loopback, tf_config
 
 
 def env(threads: int, **extra) -> dict:
@@ -52,8 +37,8 @@ def env(threads: int, **extra) -> dict:
     }
 
 
-def allreduce_child(index: int, ports: list[int], n: int, reps: int) -> None:
-    os.environ["TF_CONFIG"] = tf_config(ports, index)
+def allreduce_child(index: int, addresses: list[str], n: int, reps: int) -> None:
+    os.environ["TF_CONFIG"] = tf_config(addresses, index)
     import tensorflow as tf
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -80,11 +65,11 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=60)
     ap.add_argument("--corpus", default=str(CORPORA / "tinyshakespeare.txt"))
     ap.add_argument("--allreduce-child", type=int, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--ports", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--addresses", default="", help=argparse.SUPPRESS)
     ap.add_argument("--floats", type=int, default=1_200_000)
     args = ap.parse_args()
     if args.allreduce_child is not None:
-        allreduce_child(args.allreduce_child, [int(p) for p in args.ports.split(",")], args.floats, 50)
+        allreduce_child(args.allreduce_child, args.addresses.split(","), args.floats, 50)
         return
     corpus = Path(args.corpus)
     print(
@@ -99,11 +84,11 @@ def main() -> None:
                 train_cmd(corpus, args.budget, tmp / "one"), env=env(2), check=True, capture_output=True, text=True
             ).stdout
         )
-        ports = free_ports(2)
+        addresses = loopback(2)
         procs = [
             subprocess.Popen(
                 train_cmd(corpus, args.budget, tmp / f"w{i}", "--strategy", "multi-worker"),
-                env=env(1, TF_CONFIG=tf_config(ports, i)),
+                env=env(1, TF_CONFIG=tf_config(addresses, i)),
                 stdout=subprocess.PIPE,
                 text=True,
             )
@@ -111,7 +96,7 @@ def main() -> None:
         ]
         outs = [p.communicate()[0] for p in procs]
         two = json.loads(outs[0])
-        ports = free_ports(2)
+        addresses = loopback(2)
         kids = [
             subprocess.Popen(
                 [
@@ -119,8 +104,8 @@ def main() -> None:
                     __file__,
                     "--allreduce-child",
                     str(i),
-                    "--ports",
-                    ",".join(map(str, ports)),
+                    "--addresses",
+                    ",".join(addresses),
                     "--floats",
                     str(args.floats),
                 ],

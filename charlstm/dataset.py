@@ -123,12 +123,12 @@ def stream_row_length(n: int, seq_length: int, rows: int) -> int:
     return (n - seq_length) // rows
 
 
-def stream_rows(n: int, seq_length: int, batch_size: int, multiple: int = 1) -> int:
+def stream_rows(n: int, seq_length: int, batch_size: int) -> int:
     """Rows to use: the batch size, unless the text is too short for every row to
-    hold at least one full window (then fewer, a multiple of the replica count)."""
+    hold at least one full window (then fewer; any count, the engine pads for replicas)."""
     rows = batch_size
-    while rows > multiple and stream_row_length(n, seq_length, rows) < seq_length:
-        rows -= multiple
+    while rows > 1 and stream_row_length(n, seq_length, rows) < seq_length:
+        rows -= 1
     return rows
 
 

@@ -9,27 +9,51 @@ through the model's own layers, the Keras optimizer, losses summed over real
 targets and divided by the global count.
 
 What the step computes does not depend on how the global batch is split:
-- each replica takes a contiguous block of the global rows;
-- dropout masks are drawn for the whole global batch from a stateless RNG keyed
+- each replica takes a contiguous block of the global rows; a batch whose rows do
+  not divide by the replica count gets weight-0 rows at its end (and its carried
+  state matching zero rows), which the engine adds and removes itself: callers
+  see only real rows, and a checkpoint's carried state does not depend on the
+  replica count;
+- dropout masks are drawn for the real global rows from a stateless RNG keyed
   by (seed, layer, global step), and each replica keeps its block (so a resumed
   run needs no RNG state, and two workers equal one);
 - gradients are summed across replicas first, then clipped by their global norm.
+
+A failed step is classified by `step_failure`: a lost peer or a collective timeout
+is worth resuming; any other error would fail again on resume.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from charlstm import model as model_lib
+from charlstm.errors import TrainingError
 from charlstm.tf_runtime import tensorflow as _tensorflow
+
+# What TensorFlow raises when a collective cannot complete: Unavailable when a peer is
+# unreachable (the health check aborts collectives with it), DeadlineExceeded when a
+# collective outlives --collective-timeout, Cancelled/Aborted for the ops that abort took
+# down with it. (FailedPrecondition also marks a restarted peer, but it is as likely a bug.)
+COLLECTIVE_FAILURES = ("UnavailableError", "DeadlineExceededError", "CancelledError", "AbortedError")
 
 
 @dataclass
 class StepResult:
     loss_sum: float  # summed cross-entropy (nats) over the real targets of the global batch
     stop: bool  # some worker asked to stop (deadline or signal): all stop together
+
+
+@dataclass
+class State:
+    """The recurrent state carried from one step to the next, as the replicas hold it."""
+
+    values: list  # per layer, per state tensor: a per-replica (block, units) value over the padded rows
+    rows: int  # real global rows; the padded rows after them are the engine's own
 
 
 class Engine:
@@ -66,16 +90,16 @@ class Engine:
             lambda ctx: self.tf.constant(ctx.replica_id_in_sync_group * block, self.tf.int32)
         )
 
-    def pad_rows(self, batch: tuple) -> tuple:
-        """Pad a global batch with weight-0 rows to a multiple of the replica count."""
-        rows = len(batch[0])
-        extra = -rows % self.replicas
+    def pad_rows(self, arrays: tuple) -> tuple:
+        """Pad global (rows, ...) arrays with zero rows to a multiple of the replica count
+        (zero weights for a batch, zero state for its padded rows)."""
+        extra = -len(arrays[0]) % self.replicas
         if not extra:
-            return batch
-        return tuple(np.concatenate([a, np.zeros((extra, *a.shape[1:]), a.dtype)]) for a in batch)
+            return tuple(arrays)
+        return tuple(np.concatenate([a, np.zeros((extra, *a.shape[1:]), a.dtype)]) for a in arrays)
 
-    def zero_state(self, rows: int):
-        """Zero initial states for `rows` global rows: per layer, a list of (rows, units)."""
+    def zero_state(self, rows: int) -> State:
+        """Zero initial states for `rows` real global rows."""
         zeros = []
         for layer in self.rnn:
             sizes = layer.cell.state_size
@@ -83,16 +107,18 @@ class Engine:
             zeros.append([np.zeros((rows, int(s)), np.float32) for s in sizes])
         return self.distribute_state(zeros)
 
-    def distribute_state(self, state: list[list[np.ndarray]]):
-        return [[self._split(s) for s in layer] for layer in state]
+    def distribute_state(self, state: list[list[np.ndarray]]) -> State:
+        """A carried state of real rows (per layer, (rows, units) arrays), padded and split."""
+        rows = len(state[0][0])
+        return State([[self._split(s) for s in self.pad_rows(layer)] for layer in state], rows)
 
-    def gather_state(self, state) -> list[list[np.ndarray]]:
-        """The carried state of all global rows (a collective: every worker calls it)."""
-        return [[np.asarray(self.strategy.gather(s, axis=0)) for s in layer] for layer in state]
+    def gather_state(self, state: State) -> list[list[np.ndarray]]:
+        """The carried state of the real global rows (a collective: every worker calls it)."""
+        return [[np.asarray(self.strategy.gather(s, axis=0))[: state.rows] for s in layer] for layer in state.values]
 
     # --- the model ----------------------------------------------------------------------------
 
-    def _forward(self, x, state, training: bool, step, row0, rows_global):
+    def _forward(self, x, state, training: bool, step, row0, rows_real):
         """Logits (batch, seq, vocab) in float32 and the final states, from ids (batch, seq)."""
         tf = self.tf
         h = self.embedding(x)  # (batch, seq, emb)
@@ -102,18 +128,25 @@ class Engine:
             h, final = out[0], list(out[1:])  # (batch, seq, units), [(batch, units)...]
             new_state.append(final)
             if training and self.dropout > 0:
-                h = self._dropout(h, i, step, row0, rows_global)
+                h = self._dropout(h, i, step, row0, rows_real)
         h = tf.cast(h, tf.float32)  # softmax and loss in float32 under mixed precision
         logits = tf.matmul(h, tf.cast(self.dense.kernel, tf.float32)) + tf.cast(self.dense.bias, tf.float32)
         return logits, new_state
 
-    def _dropout(self, h, layer_index: int, step, row0, rows_global):
-        """Inverted dropout with the global batch's mask, this replica's rows of it."""
+    def _dropout(self, h, layer_index: int, step, row0, rows_real):
+        """Inverted dropout with the mask of the real global rows, this replica's rows of it.
+
+        Drawn for the real rows, not the padded ones, so the mask does not depend on the
+        replica count; a replica's padded rows (weight 0) take keep = 0."""
         tf = self.tf
         shape = tf.shape(h)  # (batch, seq, units)
         seed = tf.stack([tf.cast(self.seed, tf.int64) * 64 + layer_index, tf.cast(step, tf.int64)])
-        u = tf.random.stateless_uniform(tf.stack([rows_global, shape[1], shape[2]]), seed=seed)
-        keep = tf.cast(u[row0 : row0 + shape[0]] >= self.dropout, h.dtype)
+        u = tf.random.stateless_uniform(tf.stack([rows_real, shape[1], shape[2]]), seed=seed)
+        mine = u[row0 : row0 + shape[0]]  # (≤ batch, seq, units): the slice stops at the real rows
+        # ensure_shape: keeps h's static shape, which a 1-row batch would otherwise lose in the
+        # broadcast below, and the next layer's while loop needs it to match its state's.
+        mine = tf.ensure_shape(tf.pad(mine, [[0, shape[0] - tf.shape(mine)[0]], [0, 0], [0, 0]]), h.shape)
+        keep = tf.cast(mine >= self.dropout, h.dtype)
         return h * keep / tf.cast(1.0 - self.dropout, h.dtype)
 
     def _loss_sum(self, logits, y, w):
@@ -122,13 +155,13 @@ class Engine:
 
     # --- steps --------------------------------------------------------------------------------
 
-    def _train(self, x, y, w, state, row0, stop, step, rows_global, total_weight):
+    def _train(self, x, y, w, state, row0, stop, step, rows_real, total_weight):
         tf = self.tf
         variables = self.model.trainable_variables
 
         def replica(x, y, w, state, row0, stop):
             with tf.GradientTape() as tape:
-                logits, new_state = self._forward(x, state, True, step, row0, rows_global)
+                logits, new_state = self._forward(x, state, True, step, row0, rows_real)
                 loss_sum = self._loss_sum(logits, y, w)
                 loss = loss_sum / total_weight
                 if self.loss_scale:
@@ -153,46 +186,79 @@ class Engine:
             reduce(tf.distribute.ReduceOp.SUM, stop, axis=None),
         )
 
-    def _eval(self, x, y, w, state, row0, rows_global):
+    def _eval(self, x, y, w, state, row0, rows_real):
         def replica(x, y, w, state, row0):
-            logits, new_state = self._forward(x, state, False, 0, row0, rows_global)
+            logits, new_state = self._forward(x, state, False, 0, row0, rows_real)
             return self._loss_sum(logits, y, w), new_state
 
         loss_sum, new_state = self.strategy.run(replica, args=(x, y, w, state, row0))
         return self.strategy.reduce(self.tf.distribute.ReduceOp.SUM, loss_sum, axis=None), new_state
 
-    def train_step(self, batch: tuple, state, *, step: int, stop: bool):
-        """One optimizer step on a global batch (inputs, targets, weights); returns
-        (StepResult, the final states to carry)."""
-        tf = self.tf
-        batch = self.pad_rows(batch)
+    def _inputs(self, batch: tuple, state: State | None):
+        """The padded batch split over the replicas, its state (zeros when None) and row offsets."""
         rows = len(batch[0])
-        x, y, w = (self._split(a) for a in batch)
+        state = self.zero_state(rows) if state is None else state
+        if state.rows != rows:
+            raise ValueError(f"a carried state of {state.rows} rows for a batch of {rows}")
+        padded = self.pad_rows(batch)
+        x, y, w = (self._split(a) for a in padded)
+        return x, y, w, state.values, self._row0(len(padded[0])), self.tf.constant(rows, self.tf.int32)
+
+    def train_step(self, batch: tuple, state: State | None, *, step: int, stop: bool):
+        """One optimizer step on a global batch (inputs, targets, weights) of real rows, from
+        `state` (None: zeros); returns (StepResult, the final State to carry)."""
+        tf = self.tf
+        x, y, w, values, row0, rows = self._inputs(batch, state)
         total = float(batch[2].sum())
         flag = self.strategy.experimental_distribute_values_from_function(lambda ctx: tf.constant(1.0 if stop else 0.0))
         loss_sum, new_state, stop_all = self._train_fn(
-            x,
-            y,
-            w,
-            state,
-            self._row0(rows),
-            flag,
-            tf.constant(step, tf.int64),
-            tf.constant(rows, tf.int32),
-            tf.constant(max(total, 1.0), tf.float32),
+            x, y, w, values, row0, flag, tf.constant(step, tf.int64), rows, tf.constant(max(total, 1.0), tf.float32)
         )
-        return StepResult(float(loss_sum), bool(float(stop_all) > 0)), new_state
+        return StepResult(float(loss_sum), bool(float(stop_all) > 0)), State(new_state, len(batch[0]))
 
     def evaluate(self, batches: list[tuple], carry_state: bool) -> float:
         """Mean nats per real target over `batches`, the state carried between them or not."""
         total_loss, total_weight, state = 0.0, 0.0, None
         for batch in batches:
-            batch = self.pad_rows(batch)
-            rows = len(batch[0])
-            if state is None or not carry_state:
-                state = self.zero_state(rows)
-            x, y, w = (self._split(a) for a in batch)
-            loss_sum, state = self._eval_fn(x, y, w, state, self._row0(rows), self.tf.constant(rows, self.tf.int32))
+            x, y, w, values, row0, rows = self._inputs(batch, state if carry_state else None)
+            loss_sum, new_state = self._eval_fn(x, y, w, values, row0, rows)
+            state = State(new_state, len(batch[0]))
             total_loss += float(loss_sum)
             total_weight += float(batch[2].sum())
         return total_loss / max(total_weight, 1.0)
+
+
+# A line TensorFlow appends to every error of an aborted collective: the reason is above it.
+_BOILERPLATE = "The error could be from a previous operation"
+
+
+def _last_line(message: str) -> str:
+    """The line of a TensorFlow error message that says what went wrong, with the node
+    it happened at: the last line, unless that is only the `[[{{node ...}}]] [Op:...]` tag
+    (or the boilerplate of an aborted collective)."""
+    lines = [line.strip() for line in message.splitlines()]
+    lines = [line for line in lines if line and not line.startswith(_BOILERPLATE)]
+    if not lines:
+        return "(no message)"
+    last = lines[-1]
+    if last.startswith("[[") and len(lines) > 1:
+        node = re.search(r"\{\{node ([^}]+)\}\}", last)
+        return lines[-2] + (f" (at {node.group(1)})" if node else "")
+    return last
+
+
+def step_failure(error: Exception, *, multi_worker: bool, run_dir: Path) -> TrainingError:
+    """The one-line error for a TensorFlow error raised by a training step.
+
+    Only a collective failure on a multi-worker run (a peer gone, a collective timed out)
+    is worth a --resume; anything else would fail the same way again."""
+    kind = type(error).__name__
+    if multi_worker and kind in COLLECTIVE_FAILURES:
+        return TrainingError(
+            f"a worker stopped answering or failed ({kind} in a collective: {_last_line(str(error))}); the "
+            f"chief's last checkpoint in {run_dir} is intact: restart every worker with --resume"
+        )
+    what = f"the training step failed ({kind}: {_last_line(str(error))})"
+    if kind == "ResourceExhaustedError":
+        return TrainingError(f"{what}: out of memory; use a smaller --batch-size, --seq-length or model")
+    return TrainingError(f"{what}; resuming would fail the same way: please report it as a bug")

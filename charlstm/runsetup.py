@@ -21,7 +21,6 @@ from pathlib import Path
 from charlstm import checkpoint as ckpt_io
 from charlstm import config as config_lib
 from charlstm import dataset
-from charlstm.errors import UsageError
 from charlstm.runplan import RunPlan
 
 
@@ -74,29 +73,25 @@ class TrainingSetup:
 
     def _batches(self) -> None:
         cfg, plan = self.plan.config, self.plan
-        replicas = self.strategy.num_replicas_in_sync
-        if cfg.batch_size % replicas:
-            raise UsageError(
-                f"--batch-size {cfg.batch_size} does not split evenly over {replicas} replicas: "
-                f"use a multiple of {replicas}"
-            )
+        # Any batch size on any replica count: the engine pads a batch to a multiple of the replicas.
         self.batches = dataset.Batches(
-            plan.train_ids, cfg.seq_length, self._rows(len(plan.train_ids), replicas), cfg.seed, cfg.carry_state
+            plan.train_ids, cfg.seq_length, self._rows(len(plan.train_ids)), cfg.seed, cfg.carry_state
         )
         self.val_batches = dataset.validation_batches(plan.val_ids, cfg.seq_length, cfg.batch_size, cfg.carry_state)
         self.val_window_batches = (
             dataset.validation_batches(plan.val_ids, cfg.seq_length, cfg.batch_size, False) if cfg.carry_state else None
         )
 
-    def _rows(self, n_train: int, replicas: int) -> int:
-        """Global rows per step: the batch size, or fewer when the text is too short."""
+    def _rows(self, n_train: int) -> int:
+        """Global rows per step: the batch size, or fewer when the text is too short (the same
+        for every replica count, so a run's batches and checkpoints do not depend on it)."""
         cfg = self.plan.config
         if cfg.carry_state:
-            rows = dataset.stream_rows(n_train, cfg.seq_length, cfg.batch_size, replicas)
+            rows = dataset.stream_rows(n_train, cfg.seq_length, cfg.batch_size)
             what = f"{rows} streams of at least one window"
         else:
             n_windows = math.ceil((n_train - 1) / cfg.seq_length)
-            rows = max(replicas, min(cfg.batch_size, n_windows // replicas * replicas))
+            rows = min(cfg.batch_size, n_windows)
             what = f"{n_windows} training windows"
         if rows < cfg.batch_size:
             self.options.log(f"note: only {what}; batch size shrunk from {cfg.batch_size} to {rows}")

@@ -98,13 +98,10 @@ class TrainingRun:
                 f"use --device auto to allow the slower generic kernel"
             ) from None
         except self.tf.errors.OpError as e:
-            if self.strategy.num_replicas_in_sync == 1 and not self.multi_worker:
-                raise
-            # A collective timed out or a peer went away: say so in one line, not a stack of C++.
-            raise TrainingError(
-                f"a worker stopped answering or failed ({type(e).__name__} in a collective); the chief's last "
-                f"checkpoint in {self.run_dir} is intact: restart every worker with --resume"
-            ) from None
+            # One line, not a stack of C++: a lost worker (resume) or a failed step (a bug).
+            from charlstm.engine import step_failure
+
+            raise step_failure(e, multi_worker=self.multi_worker, run_dir=self.run_dir) from e
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+# ../shared/corpora beside the checkout (or beside a worktree's parent folder)
+SHARED = next(
+    (p / "shared" / "corpora" for p in Path(__file__).resolve().parents[2:4] if (p / "shared" / "corpora").is_dir()),
+    Path(__file__).resolve().parents[2] / "shared" / "corpora",
+)
 
 TINY_TEXT = ("the cat sat on the mat.\nthe dog sat on the log.\na cat and a dog met on a mat by a log.\n") * 40
 

@@ -81,10 +81,6 @@ def test_stream_rows_shrink_for_short_texts(n, L, batch, want):
     assert dataset.stream_rows(n, L, batch) == want
 
 
-def test_rows_shrink_in_multiples_of_the_replica_count():
-    assert dataset.stream_rows(270, 10, 64, multiple=4) == 24
-
-
 def test_validation_streams_cover_the_text_in_order():
     ids = (np.arange(500) % 17).astype(np.uint8)
     vb = dataset.validation_batches(ids, 10, 4, carry_state=True)

@@ -82,7 +82,7 @@ def initial_states(monkeypatch) -> list[float]:
     original = Engine.train_step
 
     def spy(self, batch, state, **kw):
-        seen.append(max(float(np.abs(np.asarray(s)).max()) for layer in state for s in layer))
+        seen.append(max(float(np.abs(np.asarray(s)).max()) for layer in state.values for s in layer))
         return original(self, batch, state, **kw)
 
     monkeypatch.setattr(Engine, "train_step", spy)
