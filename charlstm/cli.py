@@ -296,7 +296,7 @@ def corpus_fetch(name, dest):
     help="Measure the vanishing gradient (loads TensorFlow; without it a page takes about a second).",
 )
 @library_errors
-def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path, detectors, on_unknown, gradients):
+def inspect(checkpoints, compare, detectors, **fields):
     """Write one self-contained HTML page showing a checkpoint's cell states, gates and gradients.
 
     TEXT_FILE is the text to run ('-' reads stdin); default: the held-out part of the
@@ -305,20 +305,9 @@ def inspect(text_file, checkpoints, compare, out, chars, layer, units, json_path
     from charlstm.inspect.run import InspectOptions
     from charlstm.inspect.run import inspect as run_inspect
 
-    opts = InspectOptions(
-        checkpoints=list(checkpoints) + list(compare),
-        text_file=text_file,
-        out=out,
-        chars=chars,
-        layer=layer,
-        units=units,
-        json_path=json_path,
-        detectors=list(detectors),
-        on_unknown=on_unknown,
-        gradients=gradients,
-    )
+    opts = InspectOptions(checkpoints=[*checkpoints, *compare], detectors=list(detectors), **fields)
     run_inspect(opts, warn=lambda m: click.echo(f"warning: {m}", err=True))
-    click.echo(f"wrote {out}", err=True)
+    click.echo(f"wrote {opts.out}", err=True)
 
 
 # --- serve ---------------------------------------------------------------------------------
