@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-from test_inspect_browser import chromium  # noqa: F401  (the session's browser fixture)
 
 from helpers import ServerProcess
 
@@ -37,12 +36,13 @@ def _running(driver, url):
     )
 
 
-def test_page_streams_samples_and_stops(chromium, trained_run):  # noqa: F811
+def test_page_streams_samples_and_stops(chromium, trained_run):
     import charlstm
 
     s = ServerProcess(trained_run, "--max-tokens-limit", 10**6)
     try:
-        chromium.get_log("performance")
+        chromium.get_log("performance")  # drop what earlier pages logged (the browser is shared by the session)
+        chromium.get_log("browser")
         chromium.get(s.url + "/")
         _wait(chromium, "return document.body.dataset.ready")
         assert chromium.find_element("id", "model").text == trained_run.name
