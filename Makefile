@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/charlstm inspect -c checkpoints/macbeth --out checkpoints/macbeth/inspect.html
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # ESLint, pinned by package-lock.json (npm ci), for the JavaScript the package ships.
 node_modules/.installed-stamp: package.json package-lock.json

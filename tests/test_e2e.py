@@ -24,8 +24,11 @@ def test_train_then_generate_macbeth(tmp_path):
         "charlstm",
         "train",
         str(MACBETH),
-        "--max-time",
-        "75",
+        # Epochs, not a time budget: what 75 s reaches depends on the machine (machine C: ~26
+        # epochs, 2.3 bits/char; the slower Zen 3 machine B: ~6 epochs, 3.24-3.38 — the same on
+        # the code before and after issue 18's restructuring, measured 2026-11-27).
+        "--epochs",
+        "6",
         "--checkpoint-dir",
         str(run),
         "--seed",
@@ -38,7 +41,7 @@ def test_train_then_generate_macbeth(tmp_path):
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)
     assert summary["checkpoint"] == str(run / "best.keras")
-    assert summary["val_bits_per_char"] < 3.0  # uniform over 67 chars would be 6.07
+    assert summary["val_bits_per_char"] < 3.5  # uniform over 67 chars would be 6.07
     assert "epoch 1:" in p.stderr and "bits/char" in p.stderr  # progress and logs on stderr
 
     gen = [
