@@ -111,7 +111,7 @@ def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:
     from charlstm import finetune
 
     start = finetune.start_point(given["init_from"])
-    given = {**config_lib.FINETUNE_DEFAULTS, **given}  # fine-tuning's measured defaults (none yet)
+    given = {**config_lib.FINETUNE_DEFAULTS, **given}  # fine-tuning's measured defaults
     model_config = finetune.inherited_model(start, given)
     config = TrainConfig(**{k: v for k, v in given.items() if k not in MODEL_OPTIONS})
     corpus_ids, info = _encode(paths, run_dir, config.lowercase, start.meta.vocabulary, config.seed, grow=True)

@@ -207,6 +207,24 @@ def test_equal_architecture_options_are_fine(tmp_path, base):
     assert plan.init_from == base and plan.start_info["name"] == "base"
 
 
+def test_fine_tuning_defaults_apply_only_to_what_the_user_did_not_give(tmp_path, base, runner):
+    """--init-from takes config.FINETUNE_DEFAULTS (a learning rate of 1e-3, measured); a given value wins."""
+    from charlstm.config import FINETUNE_DEFAULTS, TrainConfig
+
+    assert FINETUNE_DEFAULTS["learning_rate"] != TrainConfig.learning_rate
+    corpus = write(tmp_path, "t.txt", TINY_TEXT)
+    tuned = runplan.plan_run([corpus], tmp_path / "a", {"init_from": "base"}, resume=False, overwrite=False, **QUIET)
+    assert tuned.config.learning_rate == FINETUNE_DEFAULTS["learning_rate"]
+    given = {"init_from": "base", "learning_rate": 0.02}
+    mine = runplan.plan_run([corpus], tmp_path / "b", given, resume=False, overwrite=False, **QUIET)
+    assert mine.config.learning_rate == 0.02
+    scratch = runplan.plan_run([corpus], tmp_path / "c", {}, resume=False, overwrite=False, **QUIET)
+    assert scratch.config.learning_rate == TrainConfig.learning_rate
+    done = invoke(runner, "train", corpus, "--checkpoint-dir", tmp_path / "cli", "--init-from", "base", *tiny_args())
+    assert done.exit_code == 0, done.output
+    assert ckpt_io.load(tmp_path / "cli" / ckpt_io.BEST).training.learning_rate == FINETUNE_DEFAULTS["learning_rate"]
+
+
 def test_an_interrupted_and_resumed_fine_tune_ends_with_the_straight_runs_weights(tmp_path, base):
     from charlstm.runsetup import RunOptions
     from charlstm.training import TrainingRun

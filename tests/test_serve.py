@@ -366,3 +366,25 @@ def test_no_exact_server_repeats_its_batches(trained_run):
         assert len(set(texts)) == 3  # each choice its own stream
     finally:
         assert s.stop() == 0
+
+
+def test_stream_interval_joins_a_streams_characters_into_fewer_events(trained_run, server):
+    """`serve --stream-interval 0.05`: the same text as every-character streaming, in far fewer events,
+    the first of them at once (a long stream of the tiny model takes ~30 µs a character)."""
+    s = ServerProcess(trained_run, "--stream-interval", "0.05", "--max-tokens-limit", LONG)
+    try:
+        body = {"prompt": "the ", "max_tokens": 3000, "seed": 9}
+        every, every_events = sse_events(server.url, body)
+        start = time.perf_counter()
+        joined, joined_events = sse_events(s.url, body)
+        took = time.perf_counter() - start
+
+        def text(events):
+            return "".join(c["text"] for e in events if e.startswith("data: {") for c in json.loads(e[6:])["choices"])
+
+        assert text(joined_events) == text(every_events) and len(text(every_events)) == 3000
+        data = [e for e in joined_events if e.startswith("data: {")]
+        assert len(data) <= took / 0.05 + 2 < len([e for e in every_events if e.startswith("data: {")])
+        assert joined_events[-2:] == ["data: [DONE]", ""]
+    finally:
+        assert s.stop() == 0

@@ -233,18 +233,28 @@ class Server:
         return JSONResponse(reply.whole())
 
     async def events(self, reply: Reply, channel: Channel):
-        """The SSE stream: one event per choice per batch of pieces that exist, then usage, then [DONE]."""
+        """The SSE stream: one event per choice per batch of pieces that exist, then usage, then [DONE].
+
+        With --stream-interval, after each round of events the stream waits out the rest of
+        the interval while the channel joins what the batch steps meanwhile (the stepping
+        never waits for a client).
+        """
+        interval, loop = self.settings.stream_interval, asyncio.get_running_loop()
         try:
             if reply.req.echo:
                 for k in range(len(reply.req.jobs)):
                     yield sse(reply.echo_event(k))
             while not reply.finished():
-                for k, piece in (await channel.take()).items():
+                items = await channel.take()
+                sent = loop.time()
+                for k, piece in items.items():
                     if piece.error is not None:  # the stepping loop failed: say so and end the stream
                         yield sse(ApiError(500, piece.error).body())
                         yield "data: [DONE]\n\n"
                         return
                     yield reply.event_line(k, piece)
+                if interval and not reply.finished():
+                    await asyncio.sleep(interval - (loop.time() - sent))
             if reply.req.include_usage:
                 yield sse(reply.usage_event())
             yield "data: [DONE]\n\n"

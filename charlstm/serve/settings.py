@@ -34,5 +34,13 @@ class Settings:
         " and a sample may differ from the CLI's in rare characters (a row's last bits depend on the batch).",
         SWITCH,
     )
+    # 0: an event per step's piece; > 0: a client's pieces of that long joined into one event
+    stream_interval: float = option(
+        0.0,
+        "Seconds between a stream's events: the characters of the interval go out as one event (the first"
+        " at once); 0: every character as it is sampled. Under load the events, not the network, cost"
+        " the time (benchmarks/RESULTS.md, run 7).",
+        floats(0, 10),
+    )
     api_key: str | None = None  # "Authorization: Bearer KEY" required on /v1/* (its own click option: env var)
     cors_origins: tuple[str, ...] = ()  # origins whose pages may call the API (none: no CORS headers)
