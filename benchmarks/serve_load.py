@@ -2,6 +2,7 @@
 
     python benchmarks/serve_load.py [--checkpoint CKPT] [--clients 1,8,32,128] [--chars 500]
                                     [--burst 256] [--requests 10000] [--train-seconds 20] [--no-exact]
+                                    [--stream-interval SECONDS]
     python benchmarks/serve_load.py --clients 1,8 --chars 50 --burst 32 --requests 300 --train-seconds 3  # a check
 
 Without --checkpoint it trains the default model (2×300 LSTM, every option at its default)
@@ -62,8 +63,11 @@ PROMPT = "the "
 class Server:
     """`charlstm serve` in a child process on a free port."""
 
+    extra: tuple = ()  # flags every server of the run gets (--stream-interval)
+
     def __init__(self, checkpoint: Path, *args):
-        cmd = [sys.executable, "-m", "charlstm", "serve", "-c", str(checkpoint), "--port", "0", *map(str, args)]
+        cmd = [sys.executable, "-m", "charlstm", "serve", "-c", str(checkpoint), "--port", "0"]
+        cmd += [*map(str, args), *self.extra]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
         for line in self.proc.stderr:
             found = re.search(r"Uvicorn running on http://([\d.]+):(\d+)", line)
@@ -218,12 +222,14 @@ def main() -> None:
     ap.add_argument("--burst", type=int, default=256, help="connections opened at once")
     ap.add_argument("--requests", type=int, default=10_000, help="requests for the memory check")
     ap.add_argument("--no-exact", action="store_true", help="also run the batching server with serve --no-exact")
+    ap.add_argument("--stream-interval", type=float, default=0.0, help="serve --stream-interval for every server")
     args = ap.parse_args()
+    Server.extra = ("--stream-interval", str(args.stream_interval))
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         trained = None if args.checkpoint else args.train_seconds
         checkpoint = args.checkpoint or make_checkpoint(Path(tmp), args.train_seconds)
-        show(describe(checkpoint, trained))
+        show({**describe(checkpoint, trained), "stream_interval": args.stream_interval})
         rows = {}
         for n in map(int, args.clients.split(",")):
             rows[n] = compare(checkpoint, n, args.chars, ("exact", "no_exact") if args.no_exact else ("exact",))
