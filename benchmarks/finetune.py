@@ -139,9 +139,10 @@ def macbeth_part(args, macbeth: Path, work: Path) -> list[dict]:
             runs[side] = work / f"macbeth_{side}_{seed}"
             train(macbeth, args.macbeth_budget, runs[side], seed, "--lowercase", *flags)
             rows.append({"part": "macbeth", "side": side, "seed": seed, "nats": held_out_carried(runs[side], macbeth)})
-            print(json.dumps(rows[-1]), flush=True)
         target = ckpt_io.load(runs["scratch"] / "best.keras").best_val_bits_per_char
         rows[-1]["seconds_to_pass_scratch"] = seconds_to_pass(runs["finetuned"], target)
+        for row in rows[-2:]:
+            print(json.dumps(row), flush=True)  # after the fine-tune's row has its time to pass
         speed = {n: sampler_chars_per_s(p, args.speed_chars, 1) for n, p in (("base", args.base),)}
         speed["default_2x300"] = sampler_chars_per_s(runs["scratch"] / "best.keras", args.speed_chars, 1)
         rows.append({"part": "generation_chars_per_s", "seed": seed, **speed})
