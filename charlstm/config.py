@@ -133,7 +133,7 @@ class TrainConfig:
         None,
         "Start from these weights: base (the bundled model), a checkpoint file or a run directory; "
         "the architecture is the start's and the vocabulary grows by the text's new characters; "
-        "--learning-rate defaults to 0.001 (measured best for fine-tuning).",
+        f"--learning-rate defaults to {FINETUNE_DEFAULTS['learning_rate']:g} (measured best for fine-tuning).",
         empty="--init-from is empty: give base, a checkpoint file or a run directory",
         metavar="CHECKPOINT",
         show_default="a fresh model",
