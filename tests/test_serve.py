@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
 import threading
 import time
 from urllib.parse import urlsplit
@@ -388,3 +390,40 @@ def test_stream_interval_joins_a_streams_characters_into_fewer_events(trained_ru
         assert joined_events[-2:] == ["data: [DONE]", ""]
     finally:
         assert s.stop() == 0
+
+
+def _engine_pid(server_pid: int) -> int:
+    """The server's engine process (serve/engine.py): its child started by multiprocessing's spawn."""
+    kids = [int(p) for p in open(f"/proc/{server_pid}/task/{server_pid}/children").read().split()]
+    engines = [p for p in kids if "spawn_main" in open(f"/proc/{p}/cmdline").read()]
+    assert len(engines) == 1, kids
+    return engines[0]
+
+
+def test_the_engine_runs_in_its_own_process_without_tensorflow_and_ends_with_the_server(trained_run):
+    s = ServerProcess(trained_run, "--shutdown-grace", "1", "--max-tokens-limit", LONG)
+    _, r = long_stream(s.url)
+    engine = _engine_pid(s.proc.pid)
+    with open(f"/proc/{engine}/maps") as f:
+        maps = f.read()
+    assert "tensorflow" not in maps and "openblas" in maps.lower()  # it steps the NumPy network
+    s.proc.terminate()
+    assert r.read().decode().endswith("data: [DONE]\n\n")
+    assert s.stop() == 0, "".join(s.log)
+    assert not os.path.exists(f"/proc/{engine}") or "zombie" in open(f"/proc/{engine}/status").read().lower()
+
+
+def test_an_engine_that_dies_ends_every_open_stream_with_an_error_and_health_says_so(trained_run):
+    s = ServerProcess(trained_run, "--max-tokens-limit", LONG)
+    try:
+        _, r = long_stream(s.url)
+        os.kill(_engine_pid(s.proc.pid), signal.SIGKILL)
+        rest = r.read().decode()  # the stream ends: an error object, then [DONE] (nothing hangs)
+        events = [json.loads(e[6:]) for e in rest.split("\n\n") if e.startswith("data: {")]
+        assert events[-1]["error"]["type"] == "server_error" and rest.endswith("data: [DONE]\n\n")
+        code, _, data = request(s.url, "GET", "/health")
+        assert code == 503 and json.loads(data)["status"] == "engine stopped"
+        code, _, data = request(s.url, "POST", "/v1/completions", {"prompt": "the", "max_tokens": 5})
+        assert code == 503 and json.loads(data)["error"]["code"] == "engine_dead"
+    finally:
+        s.stop()

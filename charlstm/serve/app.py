@@ -22,8 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from charlstm.serve.batcher import Batcher, Piece
+from charlstm.serve.batcher import Piece
 from charlstm.serve.core import Model
+from charlstm.serve.engine import Engine
 from charlstm.serve.reply import Reply, sse
 from charlstm.serve.schema import ApiError, Completion, Limits, parse
 from charlstm.serve.settings import Settings
@@ -77,7 +78,7 @@ class Server:
         self.model, self.settings = model, settings
         self.limits = Limits(settings.max_tokens_limit, settings.max_batch)
         self.created = int(model.path.stat().st_mtime)
-        self.batcher: Batcher | None = None
+        self.batcher: Engine | None = None  # the stepping loop, in its engine process
         self.page = {
             route: resources.files("charlstm.serve").joinpath("page", name).read_bytes()
             for route, (name, _) in PAGE_FILES.items()
@@ -92,15 +93,9 @@ class Server:
                 job.channel.put(job.choice, piece)
 
         s = self.settings
-        self.batcher = Batcher(
-            self.model.network,
-            self.model.vocabulary.chars,
-            s.max_batch,
-            s.max_queue,
-            lambda items: loop.call_soon_threadsafe(dispatch, items),
-            exact=s.exact,
-        )
-        self.batcher.start()
+        chars = self.model.vocabulary.chars
+        self.batcher = Engine(self.model.path, chars, s.max_batch, s.max_queue, dispatch, exact=s.exact)
+        self.batcher.start(loop)
         try:
             yield
         finally:
@@ -192,7 +187,9 @@ class Server:
 
     async def health(self, request: Request) -> JSONResponse:
         running, waiting = self.batcher.counts()
-        return JSONResponse({"status": "ok", "model": self.settings.model_name, "running": running, "waiting": waiting})
+        status = "ok" if self.batcher.alive else "engine stopped"  # 503 then: a supervisor should restart it
+        body = {"status": status, "model": self.settings.model_name, "running": running, "waiting": waiting}
+        return JSONResponse(body, status_code=200 if self.batcher.alive else 503)
 
     async def static(self, request: Request) -> Response:
         name, media = PAGE_FILES[request.url.path]
@@ -209,6 +206,10 @@ class Server:
         channel = Channel()
         for job in req.jobs:
             job.channel = channel
+        if not self.batcher.alive and not self.batcher.closing:
+            raise ApiError(
+                503, "the server's stepping process stopped (see its log): restart charlstm serve", code="engine_dead"
+            )
         if not self.batcher.submit(req.jobs):
             raise ApiError(
                 503,
@@ -222,14 +223,14 @@ class Server:
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        watcher = asyncio.create_task(_cancel_on_disconnect(request, req))
+        watcher = asyncio.create_task(self._cancel_on_disconnect(request, req))
         try:
             while not reply.finished():
                 for choice, piece in (await channel.take()).items():
                     reply.add(choice, piece)
         finally:
             watcher.cancel()
-            _cancel(req)
+            self.batcher.cancel(req.jobs)
         return JSONResponse(reply.whole())
 
     async def events(self, reply: Reply, channel: Channel):
@@ -259,20 +260,15 @@ class Server:
                 yield sse(reply.usage_event())
             yield "data: [DONE]\n\n"
         finally:
-            _cancel(reply.req)  # the client went away, or we are done: the rows leave at the next step
+            self.batcher.cancel(reply.req.jobs)  # the client went away, or we are done: the rows leave at the next step
+
+    async def _cancel_on_disconnect(self, request: Request, req: Completion) -> None:
+        """A non-streamed request whose client goes away stops generating at the next step."""
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+        self.batcher.cancel(req.jobs)
 
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
-
-def _cancel(req: Completion) -> None:
-    for job in req.jobs:
-        job.cancelled = True
-
-
-async def _cancel_on_disconnect(request: Request, req: Completion) -> None:
-    """A non-streamed request whose client goes away stops generating at the next step."""
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-    _cancel(req)

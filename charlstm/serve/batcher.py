@@ -65,6 +65,7 @@ class Job:
     channel: object = None  # where the pieces go (the app's; the batcher only hands it back)
     choice: int = 0  # the choice index in the response
     cancelled: bool = False  # set by the app when the client went away: the row leaves at the next step
+    key: int | None = None  # the job's name between the server and its engine process (serve/engine.py)
 
 
 @dataclass

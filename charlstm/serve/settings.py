@@ -39,7 +39,7 @@ class Settings:
         0.0,
         "Seconds between a stream's events: the characters of the interval go out as one event (the first"
         " at once); 0: every character as it is sampled. Under load the events cost the server more time"
-        " than the model's steps (benchmarks/RESULTS.md, run 7).",
+        " than the model's steps (benchmarks/RESULTS.md, run 8).",
         floats(0, 10),
     )
     api_key: str | None = None  # "Authorization: Bearer KEY" required on /v1/* (its own click option: env var)
