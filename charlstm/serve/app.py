@@ -271,4 +271,3 @@ class Server:
 
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
-
