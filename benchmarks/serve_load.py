@@ -22,7 +22,7 @@ one run, on loopback, against servers started here:
 4. --burst connections opened at once against a server with --max-batch 128 and a small
    queue: every request must end with its [DONE] or a clean 429/503; none may hang (each
    has a 120 s timeout).
-5. Resident memory (VmRSS of the server process) after the first 100 of --requests short
+5. Resident memory (VmRSS of the server process and its engine process) after the first 100 of --requests short
    requests and after all of them (8 clients at a time).
 
 Clients run in one process of their own (`_sse_client.py`: asyncio, raw HTTP/1.1), sharing
@@ -80,8 +80,14 @@ class Server:
         clients(self, 1, 5)  # warm-up: a fresh server's first request took ~250 ms more (loaded 2-core machine)
 
     def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+        """VmRSS of the server and its children (the engine process, serve/engine.py)."""
+        pids, total = [self.proc.pid], 0
+        while pids:
+            pid = pids.pop()
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+            pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        return total / 1024
 
     def stop(self) -> None:
         self.proc.terminate()

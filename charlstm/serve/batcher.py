@@ -22,10 +22,22 @@ Python ~15% (picking, uniforms, pieces). Tried and not taken: a loop of np.dot p
 (the same BLAS calls, slower), two threads each taking half the stack (slower here:
 the products are memory-bound), and column chunks of the weights (faster, but equal
 to the whole product only for chunk widths that are multiples of 16 and depending on
-OpenBLAS's thread split: not an exactness we could promise on other machines). So
+OpenBLAS's thread split: not an exactness we could promise on other machines); and,
+with the engine in a process of its own (serve/engine.py), the stack's halves on two
+threads (machine D: 32 rows, three 300×1200 products, 2.65 ms on one thread and 1.67 on
+two when alone, but in the server at 32 streaming clients 5.5-7.4K chars/s against
+7.2-8.3K without: the second core is busy with HTTP). So
 the stepping keeps the per-row products and removes the per-row Python: rows are
 picked per group of equal options, their uniforms gathered from per-row blocks
 (`_Draws`), the state carried in one `Stepper` rebuilt only when rows join or leave.
+
+Why not one batched product for everyone, with `generate` multiplying its one sample the
+same way? Because no shape of OpenBLAS's product keeps a row's bits across batch sizes:
+`benchmarks/batch_invariance.py` (RESULTS.md, run 8) finds, for 16 of 28 shapes (K, N)
+(the base model's softmax among them), batch sizes M from 3 to 79 up whose rows differ
+from the same rows in a 2-row product, and for every shape rows that differ from the
+row alone; which M, K and N pass changes with the
+machine's kernels. Exactness needs per-row products here, or a kernel of our own.
 
 `serve --no-exact` (exact=False) trades that exactness for speed: the state is plain
 (rows, units), one matrix-matrix product per layer for the whole batch (about 2× faster
