@@ -38,8 +38,8 @@ class Settings:
     stream_interval: float = option(
         0.0,
         "Seconds between a stream's events: the characters of the interval go out as one event (the first"
-        " at once); 0: every character as it is sampled. Under load the events cost the server more time"
-        " than the model's steps (benchmarks/RESULTS.md, run 8).",
+        " at once); 0: every character as soon as it is sampled (a stream whose client fell behind gets"
+        " what several steps made in one event).",
         floats(0, 10),
     )
     api_key: str | None = None  # "Authorization: Bearer KEY" required on /v1/* (its own click option: env var)
