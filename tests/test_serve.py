@@ -427,3 +427,21 @@ def test_an_engine_that_dies_ends_every_open_stream_with_an_error_and_health_say
         assert code == 503 and json.loads(data)["error"]["code"] == "engine_dead"
     finally:
         s.stop()
+
+
+def test_a_plain_request_whose_client_left_does_not_hold_the_shutdown(trained_run):
+    """Its handler stops waiting when the client goes (a cancelled row sends no last piece): the server
+    then stops at once, not after uvicorn's backstop of --shutdown-grace + 5 s for open connections."""
+    s = ServerProcess(trained_run, "--shutdown-grace", "30", "--max-tokens-limit", LONG)
+    u = urlsplit(s.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    conn.request("POST", "/v1/completions", json.dumps({"prompt": "the", "max_tokens": LONG}), {})
+    for _ in range(200):
+        if running(s.url) == 1:
+            break
+        time.sleep(0.05)
+    conn.close()
+    wait_idle(s.url)
+    start = time.perf_counter()
+    assert s.stop(timeout=60) == 0, "".join(s.log)
+    assert time.perf_counter() - start < 20  # the old handler held the connection for the whole 35 s

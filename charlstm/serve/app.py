@@ -48,6 +48,11 @@ class Channel:
     def __init__(self):
         self.items: dict[int, Piece] = {}
         self.event = asyncio.Event()
+        self.abandoned = False  # the client went away: whoever waits on `take` stops waiting
+
+    def abandon(self) -> None:
+        self.abandoned = True
+        self.event.set()
 
     def put(self, choice: int, p: Piece) -> None:
         m = self.items.get(choice)
@@ -223,14 +228,16 @@ class Server:
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        watcher = asyncio.create_task(self._cancel_on_disconnect(request, req))
+        watcher = asyncio.create_task(self._cancel_on_disconnect(request, req, channel))
         try:
-            while not reply.finished():
+            while not reply.finished() and not channel.abandoned:
                 for choice, piece in (await channel.take()).items():
                     reply.add(choice, piece)
         finally:
             watcher.cancel()
             self.batcher.cancel(req.jobs)
+        if channel.abandoned:  # nobody to answer; the rows left the batch (they send no more pieces)
+            return Response(status_code=499)
         return JSONResponse(reply.whole())
 
     async def events(self, reply: Reply, channel: Channel):
@@ -262,11 +269,14 @@ class Server:
         finally:
             self.batcher.cancel(reply.req.jobs)  # the client went away, or we are done: the rows leave at the next step
 
-    async def _cancel_on_disconnect(self, request: Request, req: Completion) -> None:
-        """A non-streamed request whose client goes away stops generating at the next step."""
+    async def _cancel_on_disconnect(self, request: Request, req: Completion, channel: Channel) -> None:
+        """A non-streamed request whose client goes away stops generating at the next step, and its handler
+        stops waiting: a cancelled row sends no last piece (before, the handler waited for one until shutdown,
+        which then took uvicorn's whole 15 s grace)."""
         while (await request.receive())["type"] != "http.disconnect":
             pass
         self.batcher.cancel(req.jobs)
+        channel.abandon()
 
 
 def _no_constant(name: str):
