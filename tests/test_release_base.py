@@ -95,6 +95,9 @@ def test_the_packaged_base_loads_from_an_installed_wheel(tmp_path, trained_run):
     target = tmp_path / "site"
     subprocess.run([*pip, "install", "--no-deps", "--target", target, wheel], check=True)
     assert (target / "charlstm" / "models" / "base.keras").is_file()
+    # and every page and script the commands serve or write, which live in data-only folders
+    for data in ("inspect/page.js", "serve/page/index.html", "export/js/kernel.wasm", "export/js/page.js"):
+        assert (target / "charlstm" / data).is_file(), data
     probe = (
         "import charlstm, sys; m = charlstm.load('base'); "
         "assert m.path.is_file() and 'site' in str(m.path), m.path; "

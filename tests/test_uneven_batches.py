@@ -10,21 +10,42 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+REPLICAS = (1, 2, 3, 4)
+
+
+@pytest.fixture(scope="module")
+def property_runs(request, tmp_path_factory):
+    """Every replica count's process started at once: each runs TensorFlow on one thread
+    (replica_property.main), so on 2 cores the four take about half as long as one after
+    another (166 s in a row on CI's machine, 2026-12-02). Output goes to files: a pipe nobody
+    reads yet could fill and stall a child. Only the counts this session selected are started."""
+    items = [i for i in request.session.items if i.module is request.module and hasattr(i, "callspec")]
+    selected = {i.callspec.params["replicas"] for i in items if "replicas" in i.callspec.params}
+    logs = tmp_path_factory.mktemp("replicas")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    runs = {}
+    for n in sorted(selected):
+        out, err = (open(logs / f"{n}.{kind}", "w+") for kind in ("out", "err"))
+        cmd = [sys.executable, str(ROOT / "tests" / "replica_property.py"), str(n)]
+        runs[n] = (subprocess.Popen(cmd, env=env, stdout=out, stderr=err, text=True), out, err)
+    yield runs
+    for proc, out, err in runs.values():
+        proc.kill()
+        proc.wait()
+        out.close()
+        err.close()
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("replicas", [1, 2, 3, 4])
-def test_an_epoch_and_an_evaluation_on_mirrored_replicas_equal_one_device(replicas):
+@pytest.mark.parametrize("replicas", REPLICAS)
+def test_an_epoch_and_an_evaluation_on_mirrored_replicas_equal_one_device(replicas, property_runs):
     """hypothesis over (text length, global batch, layout), in a process per replica count:
     TensorFlow splits the CPU into logical devices only before it initialises."""
-    r = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "replica_property.py"), str(replicas)],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-4000:]
+    proc, out, err = property_runs[replicas]
+    proc.wait(timeout=1500)
+    out.seek(0)
+    err.seek(0)
+    assert proc.returncode == 0 and out.read().strip().endswith("ok"), err.read()[-4000:]
 
 
 def _error(kind: str, message: str):
