@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 import charlstm
 from charlstm.config import CELLS
@@ -155,57 +156,68 @@ def test_web_and_js_never_import_tensorflow(trained_run, tmp_path):
     assert (tmp_path / "p.html").stat().st_size > 1000 and (tmp_path / "js" / "model.bin").is_file()
 
 
-def run_fresh(script: str, export: Path, ids, out: Path) -> None:
-    """Run `script` EXPORT IDS.npy OUT in a new Python without PYTHONPATH (it must not import charlstm)."""
-    folder = out.parent
-    np.save(folder / "ids.npy", np.asarray(ids, np.int32))
+def run_fresh(script: str, jobs: list[tuple[Path, list[int], Path]], folder: Path) -> None:
+    """Run `script` JOBS.json in one new Python without PYTHONPATH (it must not import charlstm):
+    each job is [export, ids.npy, out]. One process for every cell: each new process spends
+    ~4 s importing TensorFlow (10 processes were 56 s of the suite on CI's machine, 2026-12-04)."""
+    listed = []
+    for n, (export, ids, out) in enumerate(jobs):
+        np.save(folder / f"ids{n}.npy", np.asarray(ids, np.int32))
+        listed.append([str(export), str(folder / f"ids{n}.npy"), str(out)])
+    (folder / "jobs.json").write_text(json.dumps(listed))
     (folder / "fresh.py").write_text(script)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    args = [sys.executable, folder / "fresh.py", export, folder / "ids.npy", out]
+    args = [sys.executable, folder / "fresh.py", folder / "jobs.json"]
     done = subprocess.run([str(a) for a in args], capture_output=True, text=True, cwd=folder, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def fresh_exports(runner, cell_runs, folder: Path, fmt: str, script: str, chars: int) -> dict:
+    """{cell: (the export command's result, its folder, the fresh process's output)}: every cell
+    exported with the CLI, then read back by `script` in one fresh process."""
+    results, jobs = {}, []
+    for cell, run in cell_runs.items():
+        export, out = folder / cell, folder / f"{cell}.npz"
+        results[cell] = (invoke(runner, "export", "-c", run, "--format", fmt, "--out", export), export, out)
+        if results[cell][0].exit_code == 0:
+            jobs.append((export, charlstm.load(run).vocabulary.encode(TEXT[:chars]), out))
+    run_fresh(script, jobs, folder)
+    return results
 
 
 FRESH = """
 import json, sys
 import numpy as np
 import tensorflow as tf
-path, ids_file, out = sys.argv[1:4]
-ids = np.load(ids_file)
-m = tf.saved_model.load(path)
-probs = m.signatures["serving_default"](ids=tf.constant(np.stack([ids, ids]), tf.int32))["probs"].numpy()
-desc = json.load(open(path + "/vocabulary.json"))
-state, steps = tf.zeros([1, desc["state_size"]]), []
-for i in ids[:60]:
-    r = m.signatures["step"](ids=tf.constant([i], tf.int32), state=state)
-    state = r["state"]
-    steps.append(r["probs"].numpy()[0])
-np.savez(out, probs=probs, steps=np.array(steps), chars=np.array(desc["chars"]))
+for path, ids_file, out in json.load(open(sys.argv[1])):
+    ids = np.load(ids_file)
+    m = tf.saved_model.load(path)
+    probs = m.signatures["serving_default"](ids=tf.constant(np.stack([ids, ids]), tf.int32))["probs"].numpy()
+    desc = json.load(open(path + "/vocabulary.json"))
+    state, steps = tf.zeros([1, desc["state_size"]]), []
+    for i in ids[:60]:
+        r = m.signatures["step"](ids=tf.constant([i], tf.int32), state=state)
+        state = r["state"]
+        steps.append(r["probs"].numpy()[0])
+    np.savez(out, probs=probs, steps=np.array(steps), chars=np.array(desc["chars"]))
 assert "charlstm" not in sys.modules
 """
 
 
+@pytest.fixture(scope="module")
+def saved_models(cell_runs, tmp_path_factory) -> dict:
+    return fresh_exports(CliRunner(), cell_runs, tmp_path_factory.mktemp("sm"), "saved_model", FRESH, 400)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
-def test_saved_model_in_a_fresh_process(runner, cell_runs, tmp_path, cell):
+def test_saved_model_in_a_fresh_process(saved_models, cell_runs, cell):
     run = cell_runs[cell]
-    r = invoke(
-        runner,
-        "export",
-        "-c",
-        run,
-        "--format",
-        "saved_model",
-        "--out",
-        tmp_path / "sm",
-    )
+    r, sm, out = saved_models[cell]
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "sm" / "vocabulary.json").read_text())["chars"] == list(
-        charlstm.load(run).vocabulary.chars
-    )
-    assert (tmp_path / "sm" / "assets" / "vocabulary.json").is_file()
-    run_fresh(FRESH, tmp_path / "sm", charlstm.load(run).vocabulary.encode(TEXT[:400]), tmp_path / "out.npz")
-    got, ref = np.load(tmp_path / "out.npz"), numpy_probs(run, TEXT[:400])
+    assert json.loads((sm / "vocabulary.json").read_text())["chars"] == list(charlstm.load(run).vocabulary.chars)
+    assert (sm / "assets" / "vocabulary.json").is_file()
+    got, ref = np.load(out), numpy_probs(run, TEXT[:400])
     assert np.abs(got["probs"] - ref[None]).max() < 1e-5
     assert np.abs(got["steps"] - ref[:60]).max() < 1e-5
 
@@ -289,25 +301,28 @@ FRESH_TFLITE = """
 import json, sys
 import numpy as np
 import tensorflow as tf
-folder, ids_file, out = sys.argv[1:4]
-desc = json.load(open(folder + "/vocabulary.json"))
-step = tf.lite.Interpreter(model_path=folder + "/step.tflite").get_signature_runner("step")
-state, probs = np.zeros([1, desc["state_size"]], np.float32), []
-for i in np.load(ids_file):
-    r = step(ids=np.array([i], np.int32), state=state)
-    state = r["state"]
-    probs.append(r["probs"][0])
-np.save(out, np.array(probs))
+for folder, ids_file, out in json.load(open(sys.argv[1])):
+    desc = json.load(open(folder + "/vocabulary.json"))
+    step = tf.lite.Interpreter(model_path=folder + "/step.tflite").get_signature_runner("step")
+    state, probs = np.zeros([1, desc["state_size"]], np.float32), []
+    for i in np.load(ids_file):
+        r = step(ids=np.array([i], np.int32), state=state)
+        state = r["state"]
+        probs.append(r["probs"][0])
+    np.savez(out, probs=np.array(probs))
 assert "charlstm" not in sys.modules
 """
 
 
+@pytest.fixture(scope="module")
+def tflite_models(cell_runs, tmp_path_factory) -> dict:
+    return fresh_exports(CliRunner(), cell_runs, tmp_path_factory.mktemp("tfl"), "tflite", FRESH_TFLITE, 120)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", CELLS)
-def test_tflite_step_in_a_fresh_process(runner, cell_runs, tmp_path, cell):
-    run = cell_runs[cell]
-    r = invoke(runner, "export", "-c", run, "--format", "tflite", "--out", tmp_path / "tfl")
+def test_tflite_step_in_a_fresh_process(tflite_models, cell_runs, cell):
+    r, tfl, out = tflite_models[cell]
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in (tmp_path / "tfl").iterdir()) == ["step.tflite", "vocabulary.json"]
-    run_fresh(FRESH_TFLITE, tmp_path / "tfl", charlstm.load(run).vocabulary.encode(TEXT[:120]), tmp_path / "out.npy")
-    assert np.abs(np.load(tmp_path / "out.npy") - numpy_probs(run, TEXT[:120])).max() < 1e-4
+    assert sorted(p.name for p in tfl.iterdir()) == ["step.tflite", "vocabulary.json"]
+    assert np.abs(np.load(out)["probs"] - numpy_probs(cell_runs[cell], TEXT[:120])).max() < 1e-4
