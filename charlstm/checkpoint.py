@@ -154,6 +154,12 @@ def resolve(spec: str | os.PathLike | None, prefer: str = BEST, *, base_fallback
     return path
 
 
+def display_name(path: Path) -> str:
+    """What a checkpoint file is called in page titles, labels and the server's model id: the run
+    folder's name for a run's best.keras or last.keras, else the file's stem (the bundled model: base)."""
+    return path.parent.name if path.name in (BEST, LAST) and path.parent.name else path.stem
+
+
 def sha256(path: Path) -> str:
     """The file's sha256 (what a fine-tuned checkpoint records of its start)."""
     digest = hashlib.sha256()

@@ -75,3 +75,11 @@ def test_unwritable_checkpoint_dir_fails_before_training(tmp_path):
     blocker.write_text("x")
     with pytest.raises(CheckpointError, match="is not writable"):
         ckpt_io.check_writable(blocker / "sub")
+
+
+def test_a_checkpoint_is_named_by_its_run_or_else_its_file(tmp_path):
+    """One name in the export page's title, inspect's labels and the server's model id."""
+    assert ckpt_io.display_name(tmp_path / "macbeth" / "best.keras") == "macbeth"
+    assert ckpt_io.display_name(tmp_path / "macbeth" / "last.keras") == "macbeth"
+    assert ckpt_io.display_name(tmp_path / "models" / "base.keras") == "base"  # not its package folder
+    assert ckpt_io.display_name(tmp_path / "epoch3.keras") == "epoch3"

@@ -267,6 +267,15 @@ def test_existing_output_needs_overwrite(runner, trained_run, tmp_path):
     assert (tmp_path / "js" / "charlstm-kernel.wasm").read_bytes() == (JS / "kernel.wasm").read_bytes()
 
 
+def test_the_page_is_titled_by_the_run_or_the_checkpoint_file(trained_run, tmp_path):
+    model = charlstm.load(trained_run)
+    assert "<title>charlstm: ckpt</title>" in model.export("web", tmp_path / "a.html").read_text()
+    bare = tmp_path / "models" / "lyrics.keras"  # a file outside a run (the bundled base is one): its own name
+    bare.parent.mkdir()
+    shutil.copyfile(trained_run / "best.keras", bare)
+    assert "<title>charlstm: lyrics</title>" in charlstm.load(bare).export("web", tmp_path / "b.html").read_text()
+
+
 def test_api_export_and_its_checks(trained_run, tmp_path):
     model = charlstm.load(trained_run)
     assert model.export("js", tmp_path / "m", precision="float32") == tmp_path / "m"

@@ -98,7 +98,7 @@ def export(
         if fmt == "web":
             from charlstm.export.web import page
 
-            atomic_write(out, page(net, precision, title or f"charlstm: {ckpt.path.parent.name or ckpt.path.stem}"))
+            atomic_write(out, page(net, precision, title or f"charlstm: {ckpt_io.display_name(ckpt.path)}"))
         elif fmt == "js":
             from charlstm.export.web import write_module
 

@@ -152,7 +152,7 @@ def _gradients(paths, text, opts, warn) -> list:
         if len(t) < 3:
             warn(f"{path}: too little of the text is in its vocabulary for the gradient view")
             continue
-        label = f"{c.model.cell} {c.model.layers}×{c.model.units} · {path.parent.name}"
+        label = f"{c.model.cell} {c.model.layers}×{c.model.units} · {ckpt_io.display_name(path)}"
         curves.append(measure(path, v.encode(t), label, max_k=opts.max_k))
     return curves
 
