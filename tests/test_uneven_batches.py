@@ -16,8 +16,8 @@ REPLICAS = (1, 2, 3, 4)
 @pytest.fixture(scope="module")
 def property_runs(request, tmp_path_factory):
     """Every replica count's process started at once: each runs TensorFlow on one thread
-    (replica_property.main), so on 2 cores the four take about half as long as one after
-    another (166 s in a row on CI's machine, 2026-12-02). Output goes to files: a pipe nobody
+    (replica_property.main), so on 2 cores the four overlap (measured on a Zen 2 VM, 2026-12-04:
+    108 s one after another, 77 s at once). Output goes to files: a pipe nobody
     reads yet could fill and stall a child. Only the counts this session selected are started."""
     items = [i for i in request.session.items if i.module is request.module and hasattr(i, "callspec")]
     selected = {i.callspec.params["replicas"] for i in items if "replicas" in i.callspec.params}
