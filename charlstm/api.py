@@ -132,9 +132,10 @@ class Model:
         stream(self.network, self.vocabulary, prime_text, opts, out, as_json=as_json)
 
     def export(self, fmt: str, out: str | os.PathLike, **options) -> Path:
-        """Write this model as "web" (one offline HTML page), "js" (ES module + weights folder) or
-        "saved_model" (a TensorFlow SavedModel folder) at `out`. Options: precision="float16" |
-        "float32", overwrite=False, title= (`charlstm.export.export`; `charlstm export --help`)."""
+        """Write this model as "web" (one offline HTML page), "js" (ES module + weights folder),
+        "saved_model" (a TensorFlow SavedModel folder) or "tflite" (its one-character step as a TFLite
+        model, in a folder) at `out`. Options: precision="float16" | "float32" (web and js),
+        overwrite=False, title= (`charlstm.export.export`; `charlstm export --help`)."""
         from charlstm.export import export
 
         return export(self.path, fmt, out, **options)
@@ -252,12 +253,5 @@ def train(
     devices = DeviceConfig(**{k: options.pop(k) for k in DEVICE_OPTIONS if k in options})
     log = log or (_stderr if verbose else (lambda msg: None))
     plan = plan_run(corpus, checkpoint_dir, options, resume=resume, overwrite=overwrite, log=log)
-    run_options = RunOptions(
-        device=devices.device,
-        strategy=devices.strategy,
-        log=log,
-        progress=verbose,
-        tensorboard=Path(tensorboard) if tensorboard else None,
-        collective_timeout=devices.collective_timeout,
-    )
+    run_options = RunOptions(devices, log, progress=verbose, tensorboard=Path(tensorboard) if tensorboard else None)
     return TrainingRun(plan, run_options).run()

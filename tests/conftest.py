@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from helpers import TINY_TEXT, TINY_TRAIN_ARGS, invoke
+from helpers import TINY_TEXT, TINY_TRAIN_ARGS, invoke, missing_tool
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -84,15 +84,16 @@ CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 def chromium():
     if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
         if os.geteuid() != 0 or not shutil.which("apt-get"):
-            pytest.skip("no chromium: install Debian's chromium and chromium-driver (needs root and apt-get)")
+            missing_tool("no chromium: install Debian's chromium and chromium-driver (needs root and apt-get)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode != 0:
-                pytest.skip(f"could not install chromium ({' '.join(cmd)}: {done.stderr.strip()[-300:]})")
-    webdriver = pytest.importorskip(
-        "selenium.webdriver", reason="selenium is in the test extra: pip install -e '.[test]'"
-    )
+                missing_tool(f"could not install chromium ({' '.join(cmd)}: {done.stderr.strip()[-300:]})")
+    try:
+        from selenium import webdriver
+    except ImportError:
+        missing_tool("selenium is in the test extra: pip install -e '.[test]'")
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()

@@ -25,7 +25,7 @@ def main(spec: dict) -> int:
     if spec.get("cpus", 1) > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * spec["cpus"])
-    from charlstm.config import ModelConfig, TrainConfig
+    from charlstm.config import DeviceConfig, ModelConfig, TrainConfig
     from charlstm.text.corpus import read_corpus
     from charlstm.training import model as model_lib
     from charlstm.training.loop import RunOptions, TrainingRun
@@ -40,11 +40,13 @@ def main(spec: dict) -> int:
     run = TrainingRun(
         new_run(corpus, model_config, config, Path(spec["run_dir"])),
         RunOptions(
-            strategy=spec["strategy"], progress=False, log=lambda m: None, collective_timeout=spec.get("timeout", 20)
+            DeviceConfig(strategy=spec["strategy"], collective_timeout=spec.get("timeout", 20)),
+            progress=False,
+            log=lambda m: None,
         ),
     )
     result = run.run()
-    np.savez(spec["out"], **model_lib.named_weights(run.model))
+    np.savez(spec["out"], **model_lib.named_weights(run.setup.model))
     print(json.dumps({"stopped": result.stopped, "epochs": result.epochs}))
     return 0
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 # ../shared/corpora beside the checkout (or beside a worktree's parent folder)
 SHARED = next(
@@ -153,3 +156,12 @@ class ServerProcess:
         self.proc.wait(timeout=timeout)
         self.reader.join(timeout)
         return self.proc.returncode
+
+
+def missing_tool(reason: str):
+    """A test whose tool (Chromium, Node.js, wat2wasm) is missing: skipped with the reason on a
+    developer's machine, failed with it in CI (`CI` set), where .ci/run installs every tool, so
+    that a CI machine without one cannot pass by running none of the tests that need it."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: a test that needs a tool fails instead of skipping)", pytrace=False)
+    pytest.skip(reason)

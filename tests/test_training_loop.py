@@ -93,7 +93,7 @@ def test_state_resets_at_each_epoch_start_and_is_carried_within(tmp_path, initia
     seen = initial_states
     run = start(tmp_path / "run", epochs=2)
     run.run()
-    steps = run.batches.steps
+    steps = run.setup.batches.steps
     assert len(seen) == 2 * steps
     assert seen[0] == 0.0 and seen[steps] == 0.0  # each epoch starts from zeros
     assert all(v > 0 for i, v in enumerate(seen) if i % steps)  # and carries within it

@@ -1,7 +1,7 @@
 """The trained network as the plain arrays every exporter writes: the one place exporters read the network.
 
 Every exported form (the weights file of `web` / `js`, the SavedModel) computes the same
-step as `charlstm.sampler.sampling.Network`; they read its layers through `network_arrays` only,
+step as `charlstm.sampler.network.Network`; they read its layers through `network_arrays` only,
 so a change in how the NumPy network holds its weights is met here once.
 
 Names, per layer k = 1..L (Keras layouts, gate blocks side by side, G gates):

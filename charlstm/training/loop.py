@@ -70,21 +70,14 @@ class TrainingRun:
     def __init__(self, plan: RunPlan, options: RunOptions | None = None):
         self.plan, self.options = plan, options or RunOptions()
         self.config, self.state = plan.config, plan.state  # the two records the loop reads and updates
-        self.run_dir = plan.run_dir
         self.carried_state = plan.carried_state  # a mid-epoch resume's state, used by its first epoch
         self.stop = _Stop()
-
-    def _set_up(self) -> None:
-        """TensorFlow from here on; the loop keeps handles on what the set-up built."""
-        s = TrainingSetup(self.plan, self.options)
-        self.tf, self.strategy, self.multi_worker, self.chief = s.tf, s.strategy, s.multi_worker, s.chief
-        self.batches, self.val_batches, self.val_window_batches = s.batches, s.val_batches, s.val_window_batches
-        self.model, self.engine, self.monitor = s.model, s.engine, s.monitor
+        self.setup: TrainingSetup | None = None  # built when `run()` starts: devices, batches, model, engine, monitor
 
     # --- the loop -----------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
-        self._set_up()
+        self.setup = TrainingSetup(self.plan, self.options)  # TensorFlow from here on
         old_handlers = {s: signal.signal(s, self.stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
         self.t_start, self.elapsed_before = time.monotonic(), self.state.elapsed
         try:
@@ -97,45 +90,45 @@ class TrainingRun:
                 f"--device gpu: cuDNN cannot run this model's recurrent layers ({e}); "
                 f"use --device auto to allow the slower generic kernel"
             ) from None
-        except self.tf.errors.OpError as e:
+        except self.setup.tf.errors.OpError as e:
             # One line, not a stack of C++: a lost worker (resume) or a failed step (a bug).
             from charlstm.training.step import step_failure
 
-            raise step_failure(e, multi_worker=self.multi_worker, run_dir=self.run_dir) from e
+            raise step_failure(e, multi_worker=self.setup.multi_worker, run_dir=self.plan.run_dir) from e
         finally:
             for s, h in old_handlers.items():
                 signal.signal(s, h)
-            self.monitor.close()
+            self.setup.monitor.close()
         return self._result()
 
     def _epoch(self) -> None:
         s, cfg = self.state, self.config
         epoch, first = s.epoch, s.step
         carried = self._initial_state(first)
-        self.monitor.epoch_begin(epoch, first)
+        self.setup.monitor.epoch_begin(epoch, first)
         t0, nats, done = time.monotonic(), None, first
-        for batch in self.batches.epoch(epoch, skip=first):
-            self.model.optimizer.learning_rate.assign(self._lr())
-            initial = carried if cfg.carry_state else self.engine.zero_state(len(batch[0]))
-            result, carried = self.engine.train_step(batch, initial, step=s.global_step, stop=self._local_stop())
+        for batch in self.setup.batches.epoch(epoch, skip=first):
+            self.setup.model.optimizer.learning_rate.assign(self._lr())
+            initial = carried if cfg.carry_state else self.setup.engine.zero_state(len(batch[0]))
+            result, carried = self.setup.engine.train_step(batch, initial, step=s.global_step, stop=self._local_stop())
             done, s.step, s.global_step = done + 1, done + 1, s.global_step + 1
             s.elapsed = self.elapsed_before + time.monotonic() - self.t_start
             nats = result.loss_sum / max(float(batch[2].sum()), 1.0)
-            self.monitor.step_end(nats, time.monotonic() - t0)
+            self.setup.monitor.step_end(nats, time.monotonic() - t0)
             if result.stop:
                 self.stop.reason = self.stop.reason or "another-worker"  # a peer hit its deadline or a signal
                 break
             if self.plan.corpus.release is not None and done % 256 == 0:
                 # A memmapped corpus: every page an epoch reads would otherwise count in RSS.
                 self.plan.corpus.release()
-            if cfg.save_every and (done - first) % cfg.save_every == 0 and done < self.batches.steps:
+            if cfg.save_every and (done - first) % cfg.save_every == 0 and done < self.setup.batches.steps:
                 self._save(improved=False, carried_state=carried)
         self._end_epoch(epoch, first, done, time.monotonic() - t0, nats, carried)
 
     def _initial_state(self, first: int):
         """Zeros at an epoch start; the saved carried state when resuming mid-epoch."""
         if first and self.config.carry_state and self.carried_state is not None:
-            state, self.carried_state = self.engine.distribute_state(self.carried_state), None
+            state, self.carried_state = self.setup.engine.distribute_state(self.carried_state), None
             return state
         if first and self.config.carry_state:
             raise TrainingError(
@@ -143,12 +136,12 @@ class TrainingRun:
                 f"resume from an epoch-end checkpoint or start over"
             )
         self.carried_state = None
-        return self.engine.zero_state(self.batches.rows)
+        return self.setup.engine.zero_state(self.setup.batches.rows)
 
     def _lr(self) -> float:
         s, cfg = self.state, self.config
         where = schedule.progress(
-            s.global_step, s.elapsed, total_steps=cfg.epochs * self.batches.steps, budget_seconds=s.budget
+            s.global_step, s.elapsed, total_steps=cfg.epochs * self.setup.batches.steps, budget_seconds=s.budget
         )
         return schedule.get_lr(
             s.global_step,
@@ -169,21 +162,21 @@ class TrainingRun:
 
     def _end_epoch(self, epoch: int, first: int, done: int, seconds: float, nats, carried_state) -> None:
         s, cfg = self.state, self.config
-        complete = done >= self.batches.steps
-        val = self.engine.evaluate(self.val_batches, carry_state=cfg.carry_state) / LN2
+        complete = done >= self.setup.batches.steps
+        val = self.setup.engine.evaluate(self.setup.val_batches, carry_state=cfg.carry_state) / LN2
         windows = (
-            self.engine.evaluate(self.val_window_batches, carry_state=False) / LN2
-            if self.val_window_batches is not None
+            self.setup.engine.evaluate(self.setup.val_window_batches, carry_state=False) / LN2
+            if self.setup.val_window_batches is not None
             else None
         )
-        chars = self.batches.targets(epoch, first, done)
+        chars = self.setup.batches.targets(epoch, first, done)
         record = {
             "epoch": epoch + 1,
             "train_bits_per_char": nats / LN2 if nats is not None else None,
             "val_bits_per_char": val,  # state carried across the held-out text when carry_state
             "val_window_bits_per_char": windows if windows is not None else val,  # each window from zeros
             "carry_state": cfg.carry_state,
-            "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+            "learning_rate": float(self.setup.model.optimizer.learning_rate.numpy()),
             "seconds": seconds,  # training steps only, not validation
             "chars": chars,  # real targets, padding excluded
             "chars_per_s": chars / max(seconds, 1e-9),
@@ -207,17 +200,17 @@ class TrainingRun:
         s.epoch, s.step = (epoch + 1, 0) if complete else (epoch, done)
         annealing = verdict.stop and self._anneal(seconds)
         self._save(verdict.improved, carried_state=None if complete else carried_state)
-        self.monitor.epoch_end(record, verdict.improved)
-        if complete and cfg.sample_every and (epoch + 1) % cfg.sample_every == 0 and self.chief:
-            self.monitor.log(self._sample(epoch))
+        self.setup.monitor.epoch_end(record, verdict.improved)
+        if complete and cfg.sample_every and (epoch + 1) % cfg.sample_every == 0 and self.setup.chief:
+            self.setup.monitor.log(self._sample(epoch))
         if annealing:
-            self.monitor.log(
+            self.setup.monitor.log(
                 f"validation loss has not improved for {cfg.patience} epochs: the learning rate "
                 f"now decays to zero over the next 2 epochs"
             )
         elif self.stop.reason is None and verdict.stop:
             self.stop.reason = "patience"
-            self.monitor.log(f"stopping: validation loss has not improved for {cfg.patience} epochs")
+            self.setup.monitor.log(f"stopping: validation loss has not improved for {cfg.patience} epochs")
 
     def _anneal(self, epoch_seconds: float) -> bool:
         """Patience ran out under linear/cosine: compress the decay instead of stopping (once)."""
@@ -237,13 +230,13 @@ class TrainingRun:
         from charlstm.training import model as model_lib
 
         gathered = (
-            self.engine.gather_state(carried_state)  # a collective: every worker takes part
+            self.setup.engine.gather_state(carried_state)  # a collective: every worker takes part
             if carried_state is not None and self.config.carry_state and self.state.step
             else None
         )
-        if not self.chief:
+        if not self.setup.chief:
             return
-        plan, path = self.plan, self.run_dir / ckpt_io.LAST
+        plan, path = self.plan, self.plan.run_dir / ckpt_io.LAST
         meta = ckpt_io.CheckpointMeta(
             path=path,
             vocabulary=plan.corpus.vocab.chars,
@@ -251,13 +244,13 @@ class TrainingRun:
             training=self.config,
             epoch=self.state.epoch,
             history=self.state.history,
-            prime_excerpt=plan.excerpt,
-            extra={"resume": self.state.to_dict(), "corpus": plan.corpus_info}
+            prime_excerpt=plan.corpus.excerpt,
+            extra={"resume": self.state.to_dict(), "corpus": plan.corpus.info()}
             | ({"init_from": plan.start_info} if plan.start_info else {}),
         )
-        ckpt_io.save(self.model, meta, path, model_lib.named_weights(self.model), carried_state=gathered)
+        ckpt_io.save(self.setup.model, meta, path, model_lib.named_weights(self.setup.model), carried_state=gathered)
         if improved:
-            ckpt_io.copy(path, self.run_dir / ckpt_io.BEST)
+            ckpt_io.copy(path, self.plan.run_dir / ckpt_io.BEST)
 
     def _sample(self, epoch: int) -> str:
         from charlstm.options import SampleOptions
@@ -265,20 +258,20 @@ class TrainingRun:
         from charlstm.sampler.sampling import sample_steps
         from charlstm.training import model as model_lib
 
-        net = Network(model_lib.named_weights(self.model), self.plan.model_config)
+        net = Network(model_lib.named_weights(self.setup.model), self.plan.model_config)
         opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)
-        vocab, excerpt = self.plan.corpus.vocab, self.plan.excerpt
+        vocab, excerpt = self.plan.corpus.vocab, self.plan.corpus.excerpt
         body = "".join(step[0] for step in sample_steps(net, vocab.encode(excerpt), opts, vocab.chars))
         return f"--- sample ---\n{excerpt}{body}\n--------------"
 
     def _result(self) -> TrainResult:
         s = self.state
-        best = self.run_dir / ckpt_io.BEST
+        best = self.plan.run_dir / ckpt_io.BEST
         return TrainResult(
-            epochs=s.epoch + (s.step / self.batches.steps if s.step else 0),
+            epochs=s.epoch + (s.step / self.setup.batches.steps if s.step else 0),
             val_bits_per_char=s.best,
             train_chars_per_s=s.chars_trained / max(s.seconds_trained, 1e-9),
-            checkpoint=best if best.exists() else self.run_dir / ckpt_io.LAST,
+            checkpoint=best if best.exists() else self.plan.run_dir / ckpt_io.LAST,
             stopped=self.stop.reason or "epochs",
             history=s.history,
             signal=self.stop.signal,

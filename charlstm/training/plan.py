@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +40,13 @@ class Corpus:
 
     ids: np.ndarray  # (chars,) the text as vocabulary ids, uint8 for most corpora (may be a memmap)
     vocab: Vocabulary  # sorted distinct characters; an id indexes into it
-    excerpt: str  # a line start of the text: the default prime stored in checkpoints
+    excerpt: str  # a line start of the text: the default prime stored in checkpoints (a resumed run's: its own)
+    names: tuple[str, ...] = ()  # the files it was read from ("<stdin>" for '-'), stored in checkpoints
     release: Callable[[], None] | None = None  # drop a memmap's pages from RSS (they stay in the page cache)
+
+    def info(self) -> dict:
+        """What checkpoints record of the corpus: its files and size."""
+        return {"names": list(self.names), "chars": len(self.ids)}
 
 
 @dataclass
@@ -53,11 +58,9 @@ class RunPlan:
     config: TrainConfig  # validated; carry_state decided (True/False, never None)
     run_dir: Path  # where checkpoints go (a run owns its directory)
     state: RunState  # where the run is: fresh, or the stored run's position
-    excerpt: str  # the default prime stored in checkpoints (a resumed run keeps its own)
     train_ids: np.ndarray  # (chars,) the head of corpus.ids
     val_ids: np.ndarray  # (chars,) the held-out tail, at most config.val_max_chars
     auto_carry: bool = False  # carry_state was chosen here from the text's size (the log says so)
-    corpus_info: dict = field(default_factory=dict)  # names and size of the corpus, stored in checkpoints
     # Where the initial weights come from (setup.TrainingSetup._load_or_build): None for a
     # fresh model from the seed; else the checkpoint this run continues (weights, Adam's slots).
     resume_from: Path | None = None
@@ -95,15 +98,16 @@ def plan_run(
         stored = resume_rules.stored_run(run_dir)
         config = resume_rules.resumed_config(stored, given)  # refuse conflicts before reading the corpus
         training = stored.training
-        corpus_ids, info = _encode(paths, run_dir, training.lowercase, stored.vocabulary, training.seed)
-        return resumed_run(stored, corpus_ids, config, corpus_info=info)
+        corpus = corpus_from_files(paths, run_dir, training.lowercase, stored.vocabulary, training.seed)
+        return resumed_run(stored, corpus, config)
     resume_rules.check_new_run(run_dir, overwrite)
     if given.get("init_from") is not None:
         return _fine_tune_run(paths, run_dir, given)
     model_config = ModelConfig(vocab_size=0, **{k: v for k, v in given.items() if k in MODEL_OPTIONS})
     config = TrainConfig(**{k: v for k, v in given.items() if k not in MODEL_OPTIONS})
-    corpus_ids, info = _encode(paths, run_dir, config.lowercase, None, config.seed)
-    return new_run(corpus_ids, model_config, config, run_dir, corpus_info=info)
+    return new_run(
+        corpus_from_files(paths, run_dir, config.lowercase, None, config.seed), model_config, config, run_dir
+    )
 
 
 def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:
@@ -114,8 +118,8 @@ def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:
     given = {**config_lib.FINETUNE_DEFAULTS, **given}  # fine-tuning's measured defaults
     model_config = finetune.inherited_model(start, given)
     config = TrainConfig(**{k: v for k, v in given.items() if k not in MODEL_OPTIONS})
-    corpus_ids, info = _encode(paths, run_dir, config.lowercase, start.meta.vocabulary, config.seed, grow=True)
-    return new_run(corpus_ids, model_config, config, run_dir, corpus_info=info, start=start)
+    corpus = corpus_from_files(paths, run_dir, config.lowercase, start.meta.vocabulary, config.seed, grow=True)
+    return new_run(corpus, model_config, config, run_dir, start=start)
 
 
 def corpus_paths(corpus: Sequence[str | os.PathLike], log: Callable[[str], None]) -> list[str]:
@@ -131,15 +135,17 @@ def corpus_paths(corpus: Sequence[str | os.PathLike], log: Callable[[str], None]
     return paths
 
 
-def _encode(paths: list[str], run_dir: Path, lowercase: bool, vocabulary: str | None, seed: int, grow=False):
-    """(Corpus, corpus_info). Streamed into a memory-mapped id file: the corpus never sits in memory as text."""
+def corpus_from_files(
+    paths: list[str], run_dir: Path, lowercase: bool, vocabulary: str | None, seed: int, grow=False
+) -> Corpus:
+    """Streamed into a memory-mapped id file: the corpus never sits in memory as text."""
     from charlstm.text.idfile import encode_corpus
 
     encoded = encode_corpus(
         paths, _cache_path(run_dir), lowercase=lowercase, vocabulary=vocabulary, grow=grow, seed=seed
     )
-    info = {"names": [("<stdin>" if c == "-" else c) for c in paths], "chars": encoded.chars}
-    return Corpus(encoded.ids, encoded.vocab, encoded.excerpt, release=encoded.release_pages), info
+    names = tuple("<stdin>" if p == "-" else p for p in paths)
+    return Corpus(encoded.ids, encoded.vocab, encoded.excerpt, names, release=encoded.release_pages)
 
 
 def _cache_path(run_dir: Path) -> Path:
@@ -161,7 +167,6 @@ def new_run(
     model_config: ModelConfig,
     config: TrainConfig,
     run_dir: Path,
-    corpus_info: dict | None = None,
     start=None,
 ) -> RunPlan:
     """A new run in `run_dir` (the caller has checked it may be written); `start`: a fine-tune's
@@ -179,16 +184,12 @@ def new_run(
         config,
         Path(run_dir),
         state,
-        corpus.excerpt,
-        corpus_info=corpus_info or {},
         init_from=start.path if start is not None else None,
         start_info=start.record() if start is not None else None,
     )
 
 
-def resumed_run(
-    stored: ckpt_io.CheckpointMeta, corpus: Corpus, config: TrainConfig, corpus_info: dict | None = None
-) -> RunPlan:
+def resumed_run(stored: ckpt_io.CheckpointMeta, corpus: Corpus, config: TrainConfig) -> RunPlan:
     """Continue the run whose `last` checkpoint is `stored`, with `config` from
     `resume.resumed_config` (the stored one, run controls applied)."""
     if stored.vocabulary != corpus.vocab.chars:
@@ -197,13 +198,11 @@ def resumed_run(
             "encode it with that vocabulary (charlstm.text.idfile.encode_corpus(..., vocabulary=...))"
         )
     return _checked(
-        corpus,
+        dataclasses.replace(corpus, excerpt=stored.prime_excerpt),  # the run keeps the prime its checkpoints store
         stored.model,
         config,
         stored.path.parent,
         resume_rules.resumed_state(stored, config),
-        stored.prime_excerpt,
-        corpus_info=corpus_info or {},
         resume_from=stored.path,
         carried_state=ckpt_io.load_carried_state(stored.path),
         start_info=stored.extra.get("init_from"),  # a fine-tune's start, recorded once, kept
@@ -216,9 +215,7 @@ def _checked(
     config: TrainConfig,
     run_dir: Path,
     state: RunState,
-    excerpt: str,
     *,
-    corpus_info: dict,
     resume_from: Path | None = None,
     carried_state: list[list[np.ndarray]] | None = None,
     init_from: Path | None = None,
@@ -242,11 +239,9 @@ def _checked(
         config,
         run_dir,
         state,
-        excerpt,
         train_ids,
         val_ids,
         auto_carry=auto_carry,
-        corpus_info=corpus_info,
         resume_from=resume_from,
         carried_state=carried_state,
         init_from=init_from,

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from charlstm import checkpoint as ckpt_io
 from charlstm import config as config_lib
+from charlstm.config import DeviceConfig
 from charlstm.training import dataset
 from charlstm.training.plan import RunPlan
 
@@ -28,12 +29,10 @@ from charlstm.training.plan import RunPlan
 class RunOptions:
     """How to run, as opposed to what to learn: nothing here is stored in checkpoints."""
 
-    device: str = "auto"  # auto | cpu | gpu (gpu: cuDNN required, an error otherwise)
-    strategy: str = "auto"  # auto | one | mirrored | multi-worker
+    devices: DeviceConfig = field(default_factory=DeviceConfig)  # device, strategy, collective timeout
     log: Callable[[str], None] = print  # one line at a time, to stderr in the CLI
     progress: bool = True  # tqdm bar on stderr
     tensorboard: Path | None = None  # write per-epoch scalars here with Keras's TensorBoard callback
-    collective_timeout: float = 300.0  # multi-worker: seconds before a missing worker is an error
 
 
 class TrainingSetup:
@@ -61,10 +60,10 @@ class TrainingSetup:
     def _devices(self) -> None:
         from charlstm.training import tf_runtime
 
-        opts = self.options
-        self.keras = tf_runtime.keras(opts.device)
-        self.strategy = tf_runtime.strategy(opts.strategy, opts.device, opts.collective_timeout)
-        self.tf = tf_runtime.tensorflow(opts.device)
+        devices = self.options.devices
+        self.keras = tf_runtime.keras(devices.device)
+        self.strategy = tf_runtime.strategy(devices.strategy, devices.device, devices.collective_timeout)
+        self.tf = tf_runtime.tensorflow(devices.device)
         self.multi_worker = isinstance(self.strategy, self.tf.distribute.MultiWorkerMirroredStrategy)
         self.chief = tf_runtime.is_chief(self.strategy)
         if self.chief:
@@ -102,11 +101,11 @@ class TrainingSetup:
         from charlstm.training import tf_runtime
         from charlstm.training.step import Engine
 
-        cfg, opts, model_config = self.plan.config, self.options, self.plan.model_config
-        policy = tf_runtime.set_precision(cfg.mixed_precision, opts.device)
+        cfg, device, model_config = self.plan.config, self.options.devices.device, self.plan.model_config
+        policy = tf_runtime.set_precision(cfg.mixed_precision, device)
         with self.strategy.scope():
             self.model = self._load_or_build(policy)
-        if opts.device == "gpu":
+        if device == "gpu":
             model_lib.require_cudnn(self.model, model_config.cell)
         self.engine = Engine(
             self.model,
