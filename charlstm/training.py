@@ -263,12 +263,13 @@ class TrainingRun:
         from charlstm import model as model_lib
         from charlstm.network import Network
         from charlstm.options import SampleOptions
-        from charlstm.sampling import sample_steps
+        from charlstm.sampling import SampleRequest, sample_steps
 
         net = Network(model_lib.named_weights(self.model), self.plan.model_config)
         opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)
         vocab, excerpt = self.plan.corpus.vocab, self.plan.excerpt
-        body = "".join(step[0] for step in sample_steps(net, vocab.encode(excerpt), opts, vocab.chars))
+        request = SampleRequest(opts, vocab.encode(excerpt), excerpt)
+        body = "".join(step[0] for step in sample_steps(net, request, vocab.chars))
         return f"--- sample ---\n{excerpt}{body}\n--------------"
 
     def _result(self) -> TrainResult:
