@@ -212,8 +212,7 @@ def _lockstep(net: Network, exact: bool) -> tuple[dict, list]:
 
 def test_batched_default_is_deterministic_and_close_to_the_exact_one():
     """exact=False (the default): (rows, units) state, one product for the batch. The same batch gives the same text;
-    the
-    logits are the exact path's to rtol 1e-5, and each row draws from its own stream (seed, index): its text is
+    the logits are the exact path's to rtol 1e-5, and each row draws from its own stream (seed, index): its text is
     `generate`'s (a last-bit difference could tip a character only when a draw falls within ~1e-7 of a boundary:
     not at these few hundred draws)."""
     net = _any_cell_net("lstm", units=96, recurrent=0.1)  # not chaotic: the last-bit differences stay small
