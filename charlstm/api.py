@@ -11,7 +11,7 @@
     model.info                                          # vocabulary, configs, history
 
 A `Model` wraps the NumPy sampler: no TensorFlow. `train` imports it (through
-charlstm.tf_runtime) only when it starts training. Errors are the same typed
+charlstm.training.tf_runtime) only when it starts training. Errors are the same typed
 `CharlstmError`s the CLI prints.
 """
 
@@ -27,10 +27,10 @@ from typing import TextIO
 
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, DeviceConfig, ModelConfig, TrainConfig
-from charlstm.corpus import decode, read_corpus
 from charlstm.errors import UsageError
-from charlstm.generation import Sampler
 from charlstm.options import SampleOptions, check_values
+from charlstm.sampler.generation import Sampler
+from charlstm.text.corpus import decode, read_corpus
 
 __all__ = ["Model", "SampleOptions", "load", "train"]
 
@@ -61,7 +61,7 @@ class Model(Sampler):
         seed=1, ...), or both (the keywords override). Memory stays flat for any length. The
         same seed and sample_index give the same text, whatever else is generated beside it.
         """
-        from charlstm.sampling import sample_steps
+        from charlstm.sampler.sampling import sample_steps
 
         opts = _sample_options(options, fields)
         if opts.num_samples != 1:
@@ -102,7 +102,7 @@ class Model(Sampler):
     ) -> None:
         """Generate onto a text stream as `charlstm generate` does (one sample streams as it is made;
         several samples, or JSON lines, are written at the end). Options as for `stream`."""
-        from charlstm.generation import stream
+        from charlstm.sampler.generation import stream
 
         request = self.request(_sample_options(options, fields), warn or _warn)
         stream(self.network, self.vocabulary.chars, request, out, as_json=as_json)
@@ -124,7 +124,7 @@ class Model(Sampler):
         "unknown"}: characters outside the vocabulary are dropped and counted, not fatal.
         The text is read like training text (UTF-8, CRLF → LF, lower-cased if the model was).
         """
-        from charlstm.evaluation import evaluate_text
+        from charlstm.sampler.evaluation import evaluate_text
 
         if (path is None) == (text is None):
             raise UsageError("evaluate: give a file path or text=..., not both or neither")
@@ -144,7 +144,7 @@ class Model(Sampler):
 
 def describe(info: dict) -> str:
     """`Model.info` as the lines `charlstm info` prints."""
-    from charlstm.corpus import describe_chars
+    from charlstm.text.corpus import describe_chars
 
     m, t, best = info["model"], info["training"], info["best_val_bits_per_char"]
     lines = [
@@ -218,8 +218,8 @@ def train(
     from the stored run. Returns a `TrainResult`; checkpoints go to `checkpoint_dir`
     (default: checkpoints/<first corpus file's name>).
     """
-    from charlstm.runplan import plan_run
-    from charlstm.training import RunOptions, TrainingRun
+    from charlstm.training.loop import RunOptions, TrainingRun
+    from charlstm.training.plan import plan_run
 
     unknown = sorted(set(options) - set(TRAIN_OPTIONS))
     if unknown:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from charlstm.checkpoint import display_name
 from charlstm.errors import CharlstmError, UsageError
-from charlstm.generation import Sampler
-from charlstm.network import Network, Stepper, join_rows, load_network, take_rows
 from charlstm.options import SampleOptions
-from charlstm.sampling import SampleRequest, StopHold, Uniforms, pick
+from charlstm.sampler.generation import Sampler
+from charlstm.sampler.network import Network, Stepper, join_rows, load_network, take_rows
+from charlstm.sampler.sampling import SampleRequest, StopHold, Uniforms, pick
 
 __all__ = [
     "CharlstmError",

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TextIO
 
 from charlstm.checkpoint import CheckpointMeta
-from charlstm.corpus import Vocabulary
-from charlstm.network import Network
 from charlstm.options import SampleOptions
-from charlstm.sampling import SampleRequest, sample_steps
-from charlstm.usertext import prepare_text
+from charlstm.sampler.network import Network
+from charlstm.sampler.sampling import SampleRequest, sample_steps
+from charlstm.text.corpus import Vocabulary
+from charlstm.text.usertext import prepare_text
 
 
 class Sampler:
@@ -38,7 +38,7 @@ class Sampler:
     @cached_property
     def network(self) -> Network:
         """The NumPy network (`charlstm.network.Network`), read from the checkpoint on first use."""
-        from charlstm.network import load_network
+        from charlstm.sampler.network import load_network
 
         _, net = load_network(self.path)
         return net

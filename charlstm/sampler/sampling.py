@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charlstm.network import Network, Stepper
 from charlstm.options import SampleOptions, options_of
+from charlstm.sampler.network import Network, Stepper
 
 
 @dataclass(frozen=True, eq=False)
