@@ -254,17 +254,17 @@ class Batcher:
         self.feeding = still
 
     def _sampling_groups(self) -> list:
-        """The rows past their prime, grouped by pick options and plainness (one `pick` call per group).
-
-        positions is None when a group is every row in order (no gather needed)."""
+        """The rows past their prime, grouped by pick options and plainness (one `pick` call per group):
+        [(options, plain, positions array or None when every row in order (no gather), positions, jobs)]."""
         if self.groups is None:
             feeding, found = set(self.feeding), {}
             for k, r in enumerate(self.rows):
                 if k not in feeding and not r.done:
                     o = r.job.request.options
                     found.setdefault((o.temperature, o.top_k, o.top_p, r.plain), []).append(k)
+            whole = list(range(len(self.rows)))
             self.groups = [
-                (key[:3], key[3], None if ks == list(range(len(self.rows))) else np.array(ks, np.intp), ks)
+                (key[:3], key[3], None if ks == whole else np.array(ks, np.intp), ks, [self.rows[k].job for k in ks])
                 for key, ks in found.items()
             ]
         return self.groups
@@ -282,7 +282,7 @@ class Batcher:
         cut = self.cut_at is not None and time.monotonic() >= self.cut_at
         groups = self._sampling_groups()
         u = self.draws.next() if groups else None  # (rows,) every sampling row's next uniform
-        for options, plain, ks, positions in groups:
+        for options, plain, ks, positions, group_jobs in groups:
             if ks is None:  # every row: no gathers
                 picked = pick(logits, u, *options)
                 self.ids[:] = picked
@@ -295,7 +295,7 @@ class Batcher:
                 self.generated[ks] += 1
                 counts, lengths = self.generated[ks], self.lengths[ks]
             if plain and not cut:  # the common case: the char is the piece
-                self._plain(out, positions, picked, counts, lengths)
+                self._plain(out, positions, picked, counts, lengths, group_jobs)
             else:
                 for k, c, n in zip(positions, picked.tolist(), counts.tolist()):
                     self._advance(out, self.rows[k], c, n, logits[k], cut)
@@ -305,16 +305,20 @@ class Batcher:
             ]
         return out
 
-    def _plain(self, out: Step, positions: list[int], picked, counts, lengths) -> None:
+    def _plain(self, out: Step, positions: list[int], picked, counts, lengths, jobs: list[Job]) -> None:
         """Plain rows hand on their characters side by side; those that reached their length end."""
         rows, chars = self.rows, self.chars
         text = [chars[c] for c in picked.tolist()]
         ends = counts >= lengths
         if not ends.any():
-            out.jobs += [rows[k].job for k in positions]
+            if out.jobs:
+                out.jobs = out.jobs + jobs  # never += : out.jobs may be another group's own list
+            else:
+                out.jobs = jobs  # the group's own list: read-only from here on (a new one at each regroup)
             out.text += "".join(text)
             out.generated += counts.tolist()
             return
+        out.jobs = list(out.jobs)  # a copy: appended to below
         for k, c, n, end in zip(positions, text, counts.tolist(), ends.tolist()):
             r = rows[k]
             if end:
