@@ -238,3 +238,59 @@ def test_an_empty_prime_is_refused_with_the_clis_words():
     with pytest.raises(UsageError, match="prime is empty") as e:
         SampleRequest(SampleOptions(length=5), np.array([], np.intp))
     assert str(e.value) == str(prime.error(prime.empty)) and e.value.param == "prime"
+
+
+# --- the stop-holder and the random streams the server shares ----------------------------------
+
+
+def test_stop_hold_with_several_stops_equals_cutting_the_whole_text():
+    """`StopHold` fed a character at a time against its naive twin: the text cut at the first prefix in
+    which a stop string appears, where the earliest of those starts."""
+    from charlstm.sampler.sampling import StopHold
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        text = "".join(rng.choice(list("abc"), size=int(rng.integers(1, 40))))
+        stops = tuple({"".join(rng.choice(list("abc"), size=int(rng.integers(1, 4)))) for _ in range(3)})
+        end = next((n for n in range(1, len(text) + 1) if any(s in text[:n] for s in stops)), None)
+        hits = [text[:end].find(s) for s in stops if end and s in text[:end]]
+        want = text[: min(hits)] if hits else text
+        hold, got, stopped = StopHold(stops, extras=True), "", False
+        for k, ch in enumerate(text):
+            out, extras, stopped = hold.add(ch, [k])
+            assert extras == list(range(len(got), len(got) + len(out)))  # each char's extra travels with it
+            got += out
+            assert want.startswith(got)  # never a character it may not emit
+            if stopped:
+                break
+        if not stopped:
+            got += hold.take()[0]
+        assert got == want and stopped == bool(hits), (text, stops)
+
+
+def test_uniforms_rows_starting_anywhere_draw_their_own_streams():
+    """Rows joining, starting mid-block and leaving (blocks of 5): each row's draws are its stream's, in order."""
+    from charlstm.sampler.sampling import Uniforms, sample_stream
+
+    u, drawn, alive = Uniforms(block=5), {}, []
+    for step in range(60):
+        if step % 7 == 0:  # a row joins, starting 0-2 steps later
+            u.add([(3, step)])
+            alive.append([step, step + step % 3, []])
+        for row in alive:
+            if row[1] == step:
+                u.start([alive.index(row)])
+        started = [row for row in alive if row[1] <= step]
+        if started:
+            draws = u.next()
+            for row in started:
+                row[2].append(float(draws[alive.index(row)]))
+        if step % 11 == 10 and len(alive) > 1:  # the oldest leaves
+            drawn[alive[0][0]] = alive[0][2]
+            alive = alive[1:]
+            u.keep(list(range(1, len(alive) + 1)))
+    for row in alive:
+        drawn[row[0]] = row[2]
+    assert len(drawn) > 5
+    for index, values in drawn.items():
+        assert values == sample_stream(3, index).random(len(values)).tolist()
