@@ -109,7 +109,7 @@ def test_cancelled_rows_leave_at_the_next_step():
     assert b.submit(jobs)
     b._regroup()
     b._step()
-    jobs[1].cancelled = True
+    b.cancel([jobs[1]])
     b._regroup()
     assert [r.job for r in b.rows] == [jobs[0], jobs[2]] and b.state[0][0].shape == (2, 12)
 

@@ -73,7 +73,7 @@ class Job:
     logprobs: int | None = None  # alternatives per character to report (0-5), None for none
     channel: object = None  # where the pieces go (the app's; the batcher only hands it back)
     choice: int = 0  # the choice index in the response
-    cancelled: bool = False  # set by the app when the client went away: the row leaves at the next step
+    cancelled: bool = False  # the client went away (`Batcher.cancel`): the row leaves at the next step
     key: int | None = None  # the job's name between the server and its engine process (serve/engine.py)
 
 
@@ -151,7 +151,8 @@ class Batcher:
         self.lengths = np.zeros(0, np.intp)  # (rows,) characters asked for
         self.draws = Uniforms()  # each row's stream (seed, sample_index), started when its prime is fed
         self.feeding: list[int] = []  # positions of the rows still feeding their prime
-        self.groups: list | None = None  # [(pick options, plain, positions, rows)] of the rows sampling; None: stale
+        self.groups: list | None = None  # the rows sampling, grouped (`_sampling_groups`); None: stale
+        self.left = False  # a row ended or was cancelled since the last regroup
         self.cond = threading.Condition()
         self.closing = False  # no new jobs; the thread ends when the rows have
         self.cut_at: float | None = None  # monotonic time after which running rows are ended
@@ -169,6 +170,12 @@ class Batcher:
             self.pending.extend(jobs)
             self.cond.notify()
         return True
+
+    def cancel(self, jobs: list[Job]) -> None:
+        """The client went away: these jobs leave at the next step (from any thread)."""
+        for job in jobs:
+            job.cancelled = True
+        self.left = True
 
     def counts(self) -> tuple[int, int]:
         """(rows stepping, jobs waiting)."""
@@ -203,6 +210,7 @@ class Batcher:
                 self.publish(Step(pieces=[(r.job, Piece("", error=f"generation failed: {e}")) for r in self.rows]))
                 for r in self.rows:
                     r.done = True
+                self.left = True
 
     @property
     def state(self):
@@ -213,8 +221,9 @@ class Batcher:
         """Drop ended and cancelled rows, then admit waiting jobs up to max_batch (under the lock)."""
         if self.pending and any(j.cancelled for j in self.pending):
             self.pending = [j for j in self.pending if not j.cancelled]
-        if not self.pending and all(not r.done and not r.job.cancelled for r in self.rows):
-            return  # the common step: nothing joins or leaves
+        if not self.pending and not self.left:
+            return  # the common step: nothing joins or leaves (no scan of the rows)
+        self.left = False
         keep = [k for k, r in enumerate(self.rows) if not r.done and not r.job.cancelled]
         room = self.max_batch - len(keep)
         new, self.pending = (self.pending[:room], self.pending[room:]) if room > 0 else ([], self.pending)
@@ -322,7 +331,7 @@ class Batcher:
         for k, c, n, end in zip(positions, text, counts.tolist(), ends.tolist()):
             r = rows[k]
             if end:
-                r.done, self.groups = True, None
+                r.done, self.groups, self.left = True, None, True
                 out.pieces.append((r.job, Piece(c, [], "length", n)))
             else:
                 out.jobs.append(r.job)
@@ -338,7 +347,7 @@ class Batcher:
             text, extras, hit = r.hold.add(self.chars[c], extra)
         piece = Piece(text, [(ch, *e) for ch, e in zip(text, extras)] if extras is not None else [])
         if hit:
-            r.done, piece.finish_reason, self.groups = True, "stop", None
+            r.done, piece.finish_reason, self.groups, self.left = True, "stop", None, True
         elif count >= j.request.options.length or cut:
             rest = self._finish(r, "length", count)
             piece.text += rest.text
@@ -350,6 +359,6 @@ class Batcher:
 
     def _finish(self, r: _Row, reason: str, count: int) -> Piece:
         text, extras = r.hold.take() if r.hold is not None else ("", None)
-        r.done, self.groups = True, None
+        r.done, self.groups, self.left = True, None, True
         lps = [(ch, *e) for ch, e in zip(text, extras)] if extras is not None else []
         return Piece(text, lps, reason, count)

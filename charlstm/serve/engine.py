@@ -12,7 +12,7 @@ writes, so a stream that fell behind gets the characters of several steps in one
 stays one message, not one wake-up per row.
 
     parent (event loop)                       engine process
-    submit / cancel / close  ── requests ──>  reader thread -> Batcher.submit / Job.cancelled / close
+    submit / cancel / close  ── requests ──>  reader thread -> Batcher.submit / cancel / close
     channels <- dispatch     <── results ───  Batcher.publish: a step as one message (`_message`)
 
 The parent owns admission (`--max-batch` + `--max-queue`, 503 beyond) and `/health`'s
@@ -83,10 +83,8 @@ def _engine_main(path: str, chars: str, max_batch: int, exact: bool, requests, r
                 jobs.update((j.key, j) for j in new)
                 batcher.submit(new)
             elif kind == "cancel":
-                for key in arg:
-                    job = jobs.pop(key, None)
-                    if job is not None:
-                        job.cancelled = True
+                gone = [jobs.pop(key) for key in arg if key in jobs]
+                batcher.cancel(gone)
             elif kind == "close":
                 batcher.close(arg)
 
