@@ -5,7 +5,8 @@
 
 Sends N streamed `POST /v1/completions` (seeds first-seed, first-seed + 1, ...), at most
 C at a time (default: all at once), each on its own connection, and prints one JSON
-line: {"wall_s": ..., "results": [[status, seconds to the first text or null, chars], ...]}.
+line: {"wall_s": ..., "results": [[status, seconds to the first text or null, chars], ...]}
+(with --texts, each result also holds the text received, for benchmarks/serve_drift.py).
 A status of -1 means the stream ended without `data: [DONE]`; 0 that it timed out.
 
 Why a process of its own, on asyncio and raw HTTP/1.1: the first version ran 32
@@ -45,7 +46,7 @@ async def _events(reader: asyncio.StreamReader):
             yield event
 
 
-async def stream(host: str, port: int, chars: int, seed: int, prompt: str) -> list:
+async def stream(host: str, port: int, chars: int, seed: int, prompt: str, texts: bool = False) -> list:
     """One streamed completion: [HTTP status, seconds to the first text or None, characters received]."""
     body = json.dumps({"prompt": prompt, "max_tokens": chars, "seed": seed, "stream": True}).encode()
     head = (
@@ -62,16 +63,18 @@ async def stream(host: str, port: int, chars: int, seed: int, prompt: str) -> li
             return [status, None, 0]
         if headers.get("transfer-encoding") != "chunked":
             raise RuntimeError(f"expected a chunked event stream, got headers {headers}")
-        first, got = None, 0
+        first, got, kept = None, 0, []
         async for event in _events(reader):
             if event.startswith(b"data: {"):
                 text = "".join(c["text"] for c in json.loads(event[6:])["choices"])
                 if text and first is None:
                     first = time.perf_counter() - start
                 got += len(text)
+                if texts:
+                    kept.append(text)
             elif event == b"data: [DONE]":
-                return [200, first, got]
-        return [-1, first, got]
+                return [200, first, got] + (["".join(kept)] if texts else [])
+        return [-1, first, got] + (["".join(kept)] if texts else [])
     finally:
         writer.close()
 
@@ -82,7 +85,9 @@ async def run(args) -> dict:
     async def one(seed: int) -> list:
         async with gate:
             try:
-                return await asyncio.wait_for(stream(args.host, args.port, args.chars, seed, args.prompt), args.timeout)
+                return await asyncio.wait_for(
+                    stream(args.host, args.port, args.chars, seed, args.prompt, args.texts), args.timeout
+                )
             except (asyncio.TimeoutError, ConnectionError):
                 return [0, None, 0]
 
@@ -101,6 +106,7 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--prompt", default="the ")
     ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--texts", action="store_true", help="each result also holds the text received")
     print(json.dumps(asyncio.run(run(ap.parse_args()))), flush=True)
 
 

@@ -74,15 +74,15 @@ def tutorial_chars_per_s(ckpt: Path, n_chars: int) -> float:
 def sampler_chars_per_s(ckpt: Path, length: int, num_samples: int) -> float:
     from charlstm.options import SampleOptions
     from charlstm.sampler.network import load_network
-    from charlstm.sampler.sampling import sample_steps
+    from charlstm.sampler.sampling import SampleRequest, sample_steps
     from charlstm.text.corpus import Vocabulary
 
     meta, net = load_network(ckpt)
     vocab = Vocabulary(meta.vocabulary)
     opts = SampleOptions(length=length, seed=1, num_samples=num_samples)
-    prime = vocab.encode(meta.prime_excerpt)
+    request = SampleRequest(opts, vocab.encode(meta.prime_excerpt))
     t0 = time.perf_counter()
-    for _ in sample_steps(net, prime, opts, vocab.chars):
+    for _ in sample_steps(net, request, vocab.chars):
         pass
     return length * num_samples / (time.perf_counter() - t0)
 
@@ -93,12 +93,13 @@ def stream_vs_ceiling(ckpt: Path, length: int, chunk: int = 1000) -> tuple[float
 
     from charlstm.options import SampleOptions
     from charlstm.sampler.network import load_network
-    from charlstm.sampler.sampling import sample_steps
+    from charlstm.sampler.sampling import SampleRequest, sample_steps
     from charlstm.text.corpus import Vocabulary
 
     meta, net = load_network(ckpt)
     vocab = Vocabulary(meta.vocabulary)
-    steps = sample_steps(net, vocab.encode(meta.prime_excerpt), SampleOptions(length=length, seed=1), vocab.chars)
+    request = SampleRequest(SampleOptions(length=length, seed=1), vocab.encode(meta.prime_excerpt))
+    steps = sample_steps(net, request, vocab.chars)
     first, *rest = net.cells  # the step objects: fused LSTM (U_h, W_h) or reference cells (U, W)
     mats = [first.U_h if hasattr(first, "U_h") else first.U]
     for layer in rest:

@@ -1,7 +1,7 @@
 """`charlstm serve` under load: continuous batching against its ceiling and against one request at a time.
 
     python benchmarks/serve_load.py [--checkpoint CKPT] [--clients 1,8,32,128] [--chars 500]
-                                    [--burst 256] [--requests 10000] [--train-seconds 20] [--no-exact]
+                                    [--burst 256] [--requests 10000] [--train-seconds 20] [--default-only]
                                     [--stream-interval SECONDS]
     python benchmarks/serve_load.py --clients 1,8 --chars 50 --burst 32 --requests 300 --train-seconds 3  # a check
 
@@ -27,14 +27,17 @@ one run, on loopback, against servers started here:
 
 Clients run in one process of their own (`_sse_client.py`: asyncio, raw HTTP/1.1), sharing
 the machine's cores with the server as any client on the same machine would: run it on idle
-cores. The issue's targets at 32 clients: aggregate at least 60% of (2) and at
-least 10× (3); first character p99 at most 100 ms; and RSS at the end within 10% of after 100.
-The last line says which targets were met. About 3-5 minutes at the defaults on 2 idle cores.
+cores. The targets (issue 28): the default server (one matrix-matrix product for the batch)
+at least 0.70× of (2) at 32 and at 128 clients, `--exact` at least 0.50× at 32; first
+character p99 at most 100 ms at 32; RSS at the end within 10% of after 100. The ratio to
+(3), `vs_one_at_a_time`, is printed beside `ceiling_vs_one_stream` ((2) over one stream:
+what batching itself gives on this machine); it has no target. The last line says which
+targets were met. About 3-5 minutes at the defaults on 2 idle cores.
 
-With --no-exact, (1) also runs against a `serve --no-exact` server (one matrix-matrix
-product for the batch instead of one matrix-vector product per row): its row ("mode":
-"no_exact") follows the exact one's, against the same (2) and (3), and its targets
-are listed beside the exact server's.
+(1) runs the default server ("mode": "default") and then `serve --exact` ("mode": "exact":
+one matrix-vector product per row, each text the CLI's); --default-only leaves
+`--exact` out. For the split of a step's
+time against `generate`'s, see benchmarks/serve_step.py.
 """
 
 from __future__ import annotations
@@ -163,18 +166,21 @@ def describe(checkpoint: Path, trained: float | None) -> dict:
 
 
 def targets(rows: dict, burst_result: dict, mem: dict) -> dict:
-    """The issue's targets, each True / False (None when that client count was not run), per serving mode."""
-    met = {}
-    for mode in ("exact", "no_exact"):
-        at32 = next((r for r in rows.get(32, []) if r["mode"] == mode), None)
-        if at32 is None and mode == "no_exact":
-            continue
-        prefix = "" if mode == "exact" else "no_exact_"
-        met |= {
-            f"{prefix}of_ceiling_at_32_ge_0.6": None if at32 is None else at32["of_ceiling"] >= 0.6,
-            f"{prefix}vs_one_at_a_time_at_32_ge_10": None if at32 is None else at32["vs_one_at_a_time"] >= 10,
-            f"{prefix}first_p99_at_32_le_100ms": None if at32 is None else at32["first_p99_ms"] <= 100,
-        }
+    """The issue's targets, each True / False (None when that client count was not run)."""
+
+    def row(n: int, mode: str) -> dict | None:
+        return next((r for r in rows.get(n, []) if r["mode"] == mode), None)
+
+    def met_if(r: dict | None, key: str, test) -> bool | None:
+        return None if r is None else test(r[key])
+
+    met = {
+        "default_of_ceiling_at_32_ge_0.7": met_if(row(32, "default"), "of_ceiling", lambda v: v >= 0.7),
+        "default_of_ceiling_at_128_ge_0.7": met_if(row(128, "default"), "of_ceiling", lambda v: v >= 0.7),
+        "exact_of_ceiling_at_32_ge_0.5": met_if(row(32, "exact"), "of_ceiling", lambda v: v >= 0.5),
+        "default_first_p99_at_32_le_100ms": met_if(row(32, "default"), "first_p99_ms", lambda v: v <= 100),
+        "exact_first_p99_at_32_le_100ms": met_if(row(32, "exact"), "first_p99_ms", lambda v: v <= 100),
+    }
     return {
         **met,
         "burst_all_clean": not burst_result["other"],
@@ -186,7 +192,7 @@ def compare(checkpoint: Path, n: int, chars: int, modes: tuple[str, ...]) -> lis
     """Client count n: the batching server (per mode), the one-at-a-time server and `generate --num-samples n`."""
     batched = {}
     for mode in modes:
-        server = Server(checkpoint, "--max-batch", max(n, 1), "--" + mode.replace("_", "-"))
+        server = Server(checkpoint, "--max-batch", max(n, 1), *(("--exact",) if mode == "exact" else ()))
         try:
             batched[mode] = load(server, n, chars)
         finally:
@@ -227,7 +233,7 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=500, help="characters per request")
     ap.add_argument("--burst", type=int, default=256, help="connections opened at once")
     ap.add_argument("--requests", type=int, default=10_000, help="requests for the memory check")
-    ap.add_argument("--no-exact", action="store_true", help="also run the batching server with serve --no-exact")
+    ap.add_argument("--default-only", action="store_true", help="run the default server only, not --exact too")
     ap.add_argument("--stream-interval", type=float, default=0.0, help="serve --stream-interval for every server")
     args = ap.parse_args()
     Server.extra = ("--stream-interval", str(args.stream_interval))
@@ -238,7 +244,7 @@ def main() -> None:
         show({**describe(checkpoint, trained), "stream_interval": args.stream_interval})
         rows = {}
         for n in map(int, args.clients.split(",")):
-            rows[n] = compare(checkpoint, n, args.chars, ("exact", "no_exact") if args.no_exact else ("exact",))
+            rows[n] = compare(checkpoint, n, args.chars, ("default",) if args.default_only else ("default", "exact"))
             for row in rows[n]:
                 show(row)
         burst_result = {"burst": args.burst, **burst(checkpoint, args.burst, args.chars)}

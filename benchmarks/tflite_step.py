@@ -33,7 +33,9 @@ def main():
 
     tf = tensorflow()
     model = charlstm.load(args.checkpoint)
-    ids = np.array(model.vocabulary.encode(model.prepare_prime(None) * 50)[: args.steps], np.int32)
+    ids = np.array(
+        model.vocabulary.encode(model.request(charlstm.SampleOptions()).prime_text * 50)[: args.steps], np.int32
+    )
     _, net = load_network(model.path)
     ref = net.sequence_probs(ids[None])[0]  # (steps, vocab)
     with tempfile.TemporaryDirectory() as tmp:

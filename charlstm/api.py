@@ -22,7 +22,6 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from functools import cached_property
 from pathlib import Path
 from typing import TextIO
 
@@ -30,7 +29,8 @@ from charlstm import checkpoint as ckpt_io
 from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, DeviceConfig, ModelConfig, TrainConfig
 from charlstm.errors import UsageError
 from charlstm.options import SampleOptions, check_values
-from charlstm.text.corpus import Vocabulary, decode, read_corpus
+from charlstm.sampler.generation import Sampler
+from charlstm.text.corpus import decode, read_corpus
 
 __all__ = ["Model", "SampleOptions", "load", "train"]
 
@@ -41,41 +41,18 @@ def _warn(message: str) -> None:
     warnings.warn(message, UserWarning, stacklevel=4)
 
 
-class Model:
-    """A trained checkpoint, ready to sample from and score text with (NumPy only)."""
+class Model(Sampler):
+    """A trained checkpoint, ready to sample from and score text with (NumPy only).
 
-    def __init__(self, checkpoint: ckpt_io.CheckpointMeta):
-        self.checkpoint = checkpoint  # the metadata: configs, vocabulary, history
-        self.vocabulary = Vocabulary(checkpoint.vocabulary)
-
-    @property
-    def path(self) -> Path:
-        return self.checkpoint.path
-
-    @cached_property
-    def network(self):
-        """The NumPy network (`charlstm.sampler.network.Network`), read from the checkpoint on first use."""
-        from charlstm.sampler.network import load_network
-
-        _, net = load_network(self.path)
-        return net
+    Its checkpoint, vocabulary, network and `request` (a prime made into a request:
+    the one place a prime is read) are `generation.Sampler`'s, what the server runs on.
+    """
 
     def __repr__(self) -> str:
         m = self.checkpoint.model
         return f"<charlstm.Model {self.path} {m.layers}×{m.units} {m.cell}, {len(self.vocabulary)} chars>"
 
     # --- generation ----------------------------------------------------------------------------
-
-    def prepare_prime(self, prime: str | None = None, on_unknown: str = "error", warn: Warn | None = None) -> str:
-        """The text generation starts from: `prime`, case-folded like training, or the stored excerpt.
-
-        on_unknown: "error" refuses characters outside the vocabulary (VocabularyError),
-        "skip" drops them with a warning (Python's warnings, or `warn(message)`).
-        """
-        from charlstm.sampler.generation import prepare_prime
-
-        checked = SampleOptions.create(prime=prime, on_unknown=on_unknown)
-        return prepare_prime(checked.prime, self.checkpoint, self.vocabulary, checked.on_unknown, warn or _warn)
 
     def stream(self, options: SampleOptions | None = None, /, *, warn: Warn | None = None, **fields) -> Iterator[str]:
         """Yield the text as it is generated: the prime first (unless echo_prime=False), then pieces.
@@ -93,12 +70,12 @@ class Model:
                 "use write() for several, or one call per sample_index",
                 param="num_samples",
             )
-        prime_text = self.prepare_prime(opts.prime, opts.on_unknown, warn)
-        steps = sample_steps(self.network, self.vocabulary.encode(prime_text), opts, self.vocabulary.chars)
+        request = self.request(opts, warn or _warn)
+        steps = sample_steps(self.network, request, self.vocabulary.chars)
 
         def pieces() -> Iterator[str]:
             if opts.echo_prime:
-                yield prime_text
+                yield request.prime_text
             for (piece,) in steps:
                 if piece:
                     yield piece
@@ -127,9 +104,8 @@ class Model:
         several samples, or JSON lines, are written at the end). Options as for `stream`."""
         from charlstm.sampler.generation import stream
 
-        opts = _sample_options(options, fields)
-        prime_text = self.prepare_prime(opts.prime, opts.on_unknown, warn)
-        stream(self.network, self.vocabulary, prime_text, opts, out, as_json=as_json)
+        request = self.request(_sample_options(options, fields), warn or _warn)
+        stream(self.network, self.vocabulary.chars, request, out, as_json=as_json)
 
     def export(self, fmt: str, out: str | os.PathLike, **options) -> Path:
         """Write this model as "web" (one offline HTML page), "js" (ES module + weights folder),

@@ -6,7 +6,7 @@ import pytest
 from charlstm.config import ModelConfig
 from charlstm.options import SampleOptions
 from charlstm.sampler.network import Network, Stepper, load_network
-from charlstm.sampler.sampling import _PickOne, pick, sample_steps
+from charlstm.sampler.sampling import SampleRequest, _PickOne, pick, sample_steps
 
 
 def _random_model(layers: int):
@@ -90,11 +90,12 @@ def test_sample_in_batch_equals_sample_alone(keras_and_net):
     _, net = keras_and_net
     chars = "abcdefghijk"
     prime = np.array([1, 2, 3])
-    batch = ["".join(p) for p in zip(*sample_steps(net, prime, SampleOptions(length=60, seed=9, num_samples=4), chars))]
+    opts = SampleOptions(length=60, seed=9, num_samples=4)
+    batch = ["".join(p) for p in zip(*sample_steps(net, SampleRequest(opts, prime), chars))]
     for i, text in enumerate(batch):
         # sample i alone: same seed, the i-th stream
         opts = SampleOptions(length=60, seed=9, num_samples=i + 1)
-        alone = ["".join(p) for p in zip(*sample_steps(net, prime, opts, chars))][i]
+        alone = ["".join(p) for p in zip(*sample_steps(net, SampleRequest(opts, prime), chars))][i]
         assert alone == text
     assert len(set(batch)) > 1
 
@@ -102,9 +103,10 @@ def test_sample_in_batch_equals_sample_alone(keras_and_net):
 def test_stop_string_ends_sample_and_is_not_emitted(keras_and_net):
     _, net = keras_and_net
     chars = "abcdefghijk"
-    full = "".join(p[0] for p in sample_steps(net, np.array([0]), SampleOptions(length=300, seed=1), chars))
+    full = "".join(p[0] for p in sample_steps(net, SampleRequest(SampleOptions(length=300, seed=1), [0]), chars))
     stop = full[100:102]
-    cut = "".join(p[0] for p in sample_steps(net, np.array([0]), SampleOptions(length=300, seed=1, stop=stop), chars))
+    request = SampleRequest(SampleOptions(length=300, seed=1, stop=stop), [0])
+    cut = "".join(p[0] for p in sample_steps(net, request, chars))
     assert cut == full[: full.index(stop)]
 
 
@@ -199,7 +201,7 @@ def test_sampled_text_is_byte_identical_to_the_reference(seed, temperature, top_
         sample_index=seed % 2,
     )
     prime = np.array([3, 1, 4, 1, 5])
-    got = ["".join(p) for p in zip(*sample_steps(net, prime, opts, CHARS))]
+    got = ["".join(p) for p in zip(*sample_steps(net, SampleRequest(opts, prime), CHARS))]
     want = _reference_samples(net, prime, opts)
     assert got == want
     assert len(set(want[0])) > 1 or temperature == 0  # the test draws varied text, not one repeated char
@@ -209,7 +211,8 @@ def test_sampled_text_is_byte_identical_to_the_reference_for_other_cells():
     net = _numpy_net("gru", 2)
     opts = SampleOptions(length=120, temperature=0.9, seed=3)
     prime = np.array([2, 7])
-    assert ["".join(p[0] for p in sample_steps(net, prime, opts, CHARS))] == _reference_samples(net, prime, opts)
+    got = ["".join(p[0] for p in sample_steps(net, SampleRequest(opts, prime), CHARS))]
+    assert got == _reference_samples(net, prime, opts)
 
 
 def test_nll_per_char_matches_the_plain_step():
@@ -226,8 +229,68 @@ def test_vocab_size_is_the_softmax_width():
     assert _numpy_net(vocab=7).vocab_size == 7
 
 
-def test_an_empty_prime_is_refused():
+def test_an_empty_prime_is_refused_with_the_clis_words():
+    """A request of no prime is refused where it is made, as `--prime ""` is (the option's own message)."""
     from charlstm.errors import UsageError
+    from charlstm.options import options_of
 
-    with pytest.raises(UsageError, match="prime is empty"):
-        next(sample_steps(_numpy_net(), np.array([], np.intp), SampleOptions(length=5), CHARS))
+    prime = options_of(SampleOptions)["prime"]
+    with pytest.raises(UsageError, match="prime is empty") as e:
+        SampleRequest(SampleOptions(length=5), np.array([], np.intp))
+    assert str(e.value) == str(prime.error(prime.empty)) and e.value.param == "prime"
+
+
+# --- the stop-holder and the random streams the server shares ----------------------------------
+
+
+def test_stop_hold_with_several_stops_equals_cutting_the_whole_text():
+    """`StopHold` fed a character at a time against its naive twin: the text cut at the first prefix in
+    which a stop string appears, where the earliest of those starts."""
+    from charlstm.sampler.sampling import StopHold
+
+    rng = np.random.default_rng(4)
+    for _ in range(300):
+        text = "".join(rng.choice(list("abc"), size=int(rng.integers(1, 40))))
+        stops = tuple({"".join(rng.choice(list("abc"), size=int(rng.integers(1, 4)))) for _ in range(3)})
+        end = next((n for n in range(1, len(text) + 1) if any(s in text[:n] for s in stops)), None)
+        hits = [text[:end].find(s) for s in stops if end and s in text[:end]]
+        want = text[: min(hits)] if hits else text
+        hold, got, stopped = StopHold(stops, extras=True), "", False
+        for k, ch in enumerate(text):
+            out, extras, stopped = hold.add(ch, [k])
+            assert extras == list(range(len(got), len(got) + len(out)))  # each char's extra travels with it
+            got += out
+            assert want.startswith(got)  # never a character it may not emit
+            if stopped:
+                break
+        if not stopped:
+            got += hold.take()[0]
+        assert got == want and stopped == bool(hits), (text, stops)
+
+
+def test_uniforms_rows_starting_anywhere_draw_their_own_streams():
+    """Rows joining, starting mid-block and leaving (blocks of 5): each row's draws are its stream's, in order."""
+    from charlstm.sampler.sampling import Uniforms, sample_stream
+
+    u, drawn, alive = Uniforms(block=5), {}, []
+    for step in range(60):
+        if step % 7 == 0:  # a row joins, starting 0-2 steps later
+            u.add([(3, step)])
+            alive.append([step, step + step % 3, []])
+        for row in alive:
+            if row[1] == step:
+                u.start([alive.index(row)])
+        started = [row for row in alive if row[1] <= step]
+        if started:
+            draws = u.next()
+            for row in started:
+                row[2].append(float(draws[alive.index(row)]))
+        if step % 11 == 10 and len(alive) > 1:  # the oldest leaves
+            drawn[alive[0][0]] = alive[0][2]
+            alive = alive[1:]
+            u.keep(list(range(1, len(alive) + 1)))
+    for row in alive:
+        drawn[row[0]] = row[2]
+    assert len(drawn) > 5
+    for index, values in drawn.items():
+        assert values == sample_stream(3, index).random(len(values)).tolist()

@@ -2,7 +2,10 @@
 determinism while other requests share the batch, disconnects, queue full, the key, SIGTERM.
 
 Each server is a subprocess on a port the OS picks (helpers.ServerProcess) over the
-session's tiny trained run.
+session's tiny trained run. `server` runs the default (one product for the batch): what it
+promises is tested there (a request alone is the CLI's text; the same batch gives the same
+text; every OpenAI-visible behaviour); `exact_server` runs `--exact`, whose texts equal the
+CLI's whatever shares the batch.
 """
 
 from __future__ import annotations
@@ -33,6 +36,13 @@ def server(trained_run):
     assert s.stop() == 0, "".join(s.log)
 
 
+@pytest.fixture(scope="module")
+def exact_server(trained_run):
+    s = ServerProcess(trained_run, "--exact", "--max-batch", "16")
+    yield s
+    assert s.stop() == 0, "".join(s.log)
+
+
 def request(url, method, path, body=None, headers=None, raw=None):
     """(status, headers, body bytes) of one plain HTTP request."""
     u = urlsplit(url)
@@ -59,6 +69,8 @@ def client(server, **kw):
 
 
 def test_openai_client_models_completion_stream_and_seed(server, trained_run):
+    """Also: a request alone in the default server is the CLI's text. One row is a (1, units) product, the
+    product `generate` computes for its one sample, whichever way the server steps its batch."""
     import charlstm
 
     c = client(server)
@@ -82,10 +94,13 @@ def test_openai_client_models_completion_stream_and_seed(server, trained_run):
         c.completions.create(model="gpt-4", prompt="x", max_tokens=5)
 
 
-def test_n_and_prompt_lists_are_the_cli_samples(server, trained_run, runner):
-    """choice k of n is `generate --sample-index k`; several prompts get n choices each."""
+def test_n_and_prompt_lists_are_the_cli_samples(exact_server, trained_run, runner):
+    """--exact: choice k of n is `generate --sample-index k`; several prompts get n choices each."""
     r = request(
-        server.url, "POST", "/v1/completions", {"prompt": ["the dog", "a cat"], "n": 3, "max_tokens": 30, "seed": 11}
+        exact_server.url,
+        "POST",
+        "/v1/completions",
+        {"prompt": ["the dog", "a cat"], "n": 3, "max_tokens": 30, "seed": 11},
     )
     choices = json.loads(r[2])["choices"]
     assert [c["index"] for c in choices] == list(range(6))
@@ -110,8 +125,8 @@ def test_n_and_prompt_lists_are_the_cli_samples(server, trained_run, runner):
         assert c["text"] == cli.output[:-1]  # the CLI ends with a newline
 
 
-def test_text_is_the_clis_while_other_requests_share_the_batch(server, trained_run):
-    """Different options joining and leaving at different steps: each text equals Model.generate's."""
+def test_text_is_the_clis_while_other_requests_share_the_batch(exact_server, trained_run):
+    """--exact: different options joining and leaving at different steps: each text equals Model.generate's."""
     import charlstm
 
     model = charlstm.load(trained_run)
@@ -126,7 +141,7 @@ def test_text_is_the_clis_while_other_requests_share_the_batch(server, trained_r
 
     def run(k):
         time.sleep(0.01 * k)  # join at different steps
-        results[k] = request(server.url, "POST", "/v1/completions", cases[k])
+        results[k] = request(exact_server.url, "POST", "/v1/completions", cases[k])
 
     threads = [threading.Thread(target=run, args=(k,)) for k in range(len(cases))]
     for t in threads:
@@ -357,17 +372,18 @@ def test_binding_beyond_loopback_without_a_key_warns(trained_run, monkeypatch, h
     assert bool(warnings) == warned and all("without --api-key" in w for w in warnings)
 
 
-def test_no_exact_server_repeats_its_batches(trained_run):
-    """`serve --no-exact`: one product for the batch; the same request (the same batch) gives the same choices."""
-    s = ServerProcess(trained_run, "--no-exact")
-    try:
-        body = {"prompt": "the ", "max_tokens": 30, "seed": 3, "n": 3}
-        first, again = (json.loads(request(s.url, "POST", "/v1/completions", body)[2]) for _ in range(2))
-        texts = [c["text"] for c in first["choices"]]
-        assert texts == [c["text"] for c in again["choices"]] and all(len(t) == 30 for t in texts)
-        assert len(set(texts)) == 3  # each choice its own stream
-    finally:
-        assert s.stop() == 0
+def test_the_default_server_repeats_its_batches(server):
+    """The default: one product for the batch; the same request (the same batch) gives the same choices,
+    also with a stop string and logprobs (rows that take the general path beside the plain ones)."""
+    body = {"prompt": ["the ", "a cat"], "max_tokens": 60, "seed": 3, "n": 3, "temperature": 1.2}
+    first, again = (json.loads(request(server.url, "POST", "/v1/completions", body)[2]) for _ in range(2))
+    texts = [c["text"] for c in first["choices"]]
+    assert texts == [c["text"] for c in again["choices"]] and all(len(t) == 60 for t in texts)
+    assert len(set(texts[:3])) == 3  # each choice its own stream
+    body |= {"stop": texts[4][20:22], "logprobs": 1}
+    first, again = (json.loads(request(server.url, "POST", "/v1/completions", body)[2]) for _ in range(2))
+    assert first["choices"] == again["choices"]
+    assert all(body["stop"] not in c["text"] and c["logprobs"]["tokens"] for c in first["choices"])
 
 
 def test_stream_interval_joins_a_streams_characters_into_fewer_events(trained_run, server):

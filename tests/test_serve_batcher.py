@@ -8,11 +8,11 @@ import pytest
 from charlstm.config import ModelConfig
 from charlstm.options import SampleOptions
 from charlstm.sampler.network import Network, Stepper
-from charlstm.sampler.sampling import sample_steps
+from charlstm.sampler.sampling import SampleRequest, Uniforms, sample_steps
 
 pytest.importorskip("starlette", reason="the serve extra: pip install -e '.[serve]'")
 
-from charlstm.serve.batcher import Batcher, Job, Piece, _Draws  # noqa: E402
+from charlstm.serve.batcher import Batcher, Job, Piece  # noqa: E402
 from charlstm.serve.run import is_loopback  # noqa: E402
 
 CHARS = "abcdefghijk"  # the random networks' vocabulary
@@ -53,34 +53,37 @@ def test_stacked_rows_step_bit_identical_to_each_row_alone(cell):
             np.testing.assert_array_equal(logits[r, 0], alone[r].step(ids[r, t : t + 1])[0])
 
 
-def _alone(net, prime, job: Job) -> str:
-    opts = SampleOptions(
-        length=job.length,
-        temperature=job.temperature,
-        top_k=job.top_k,
-        top_p=job.top_p,
-        seed=job.seed,
-        sample_index=job.index,
-        stop=(job.stops or [None])[0],
-    )
-    return "".join(p[0] for p in sample_steps(net, prime, opts, CHARS))
+def _job(prime, length, temperature, top_k, top_p, seed, index, stops=(), logprobs=None, **kw) -> Job:
+    """A job of one sample, its request made as the server makes it."""
+    opts = SampleOptions(length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    return Job(SampleRequest(opts, np.asarray(prime), stops=tuple(stops)).sample(index), logprobs, **kw)
+
+
+def _alone(net, job: Job) -> str:
+    """The job's text as `generate` makes it: its request run alone (one stop string at most here)."""
+    assert len(job.request.stops) <= 1
+    return "".join(p[0] for p in sample_steps(net, job.request, CHARS))
+
+
+def _items(b: Batcher):
+    return b._step().items()
 
 
 def test_rows_joining_and_leaving_give_each_samples_text_alone():
     net = _any_cell_net("lstm", units=64)
     primes = [np.array(p) for p in ([1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 0, 1], [2, 2])]
     jobs = [
-        Job(primes[0], 60, 1.0, None, None, 7, 0),
-        Job(primes[1], 30, 0.7, 4, None, 8, 2),
-        Job(primes[2], 80, 1.2, None, 0.8, 9, 1, stops=("ab",)),
-        Job(primes[3], 45, 0.0, None, None, 1, 0),
-        Job(primes[0], 70, 1.0, None, None, 7, 1, stops=("c",)),
-        Job(primes[2], 50, 1.5, 2, 0.9, 3, 0),
+        _job(primes[0], 60, 1.0, None, None, 7, 0),
+        _job(primes[1], 30, 0.7, 4, None, 8, 2),
+        _job(primes[2], 80, 1.2, None, 0.8, 9, 1, stops=("ab",)),
+        _job(primes[3], 45, 0.0, None, None, 1, 0),
+        _job(primes[0], 70, 1.0, None, None, 7, 1, stops=("c",)),
+        _job(primes[2], 50, 1.5, 2, 0.9, 3, 0),
     ]
     texts, reasons = [""] * len(jobs), [None] * len(jobs)
     for k, j in enumerate(jobs):
         j.choice = k
-    b = Batcher(net, CHARS, max_batch=3, max_queue=2, publish=None)
+    b = Batcher(net, CHARS, max_batch=3, max_queue=2, publish=None, exact=True)
     assert b.submit(jobs[:4]) and not b.submit(jobs[4:]) and b.submit(jobs[4:5])  # 3 + 2 places
     late = False
     for step in range(400):
@@ -90,25 +93,25 @@ def test_rows_joining_and_leaving_give_each_samples_text_alone():
         assert len(b.rows) <= 3
         if not b.rows and not b.pending:
             break
-        for job, piece in b._step():
+        for job, piece in _items(b):
             texts[job.choice] += piece.text
             reasons[job.choice] = piece.finish_reason or reasons[job.choice]
     assert late
     for j, text, reason in zip(jobs, texts, reasons):
-        assert text == _alone(net, j.prime_ids, j)
-        assert reason == ("stop" if len(text) < j.length else "length")
+        assert text == _alone(net, j)
+        assert reason == ("stop" if len(text) < j.request.options.length else "length")
 
 
 def test_cancelled_rows_leave_at_the_next_step():
     net = _any_cell_net("lstm", units=12)
-    jobs = [Job(np.array([1]), 1000, 1.0, None, None, 0, k, choice=k) for k in range(3)]
+    jobs = [_job([1], 1000, 1.0, None, None, 0, k, choice=k) for k in range(3)]
     b = Batcher(net, CHARS, max_batch=3, max_queue=0, publish=None)
     assert b.submit(jobs)
     b._regroup()
     b._step()
-    jobs[1].cancelled = True
+    b.cancel([jobs[1]])
     b._regroup()
-    assert [r.job for r in b.rows] == [jobs[0], jobs[2]] and b.state[0][0].shape == (2, 1, 12)
+    assert [r.job for r in b.rows] == [jobs[0], jobs[2]] and b.state[0][0].shape == (2, 12)
 
 
 @pytest.mark.parametrize(
@@ -125,21 +128,24 @@ def _run(b: Batcher) -> dict[int, list]:
         b._regroup()
         if not b.rows and not b.pending:
             return pieces
-        for job, p in b._step():
+        for job, p in _items(b):
             pieces.setdefault(job.choice, []).append((p.text, p.finish_reason, p.generated))
     raise AssertionError("the rows did not end")
 
 
 def test_uniform_blocks_running_out_mid_text_give_the_same_draws():
-    """Blocks of 5 draws (the server's are 512): each row refills from its own stream and still matches `generate`."""
+    """Blocks of 5 draws (the server's are 512), rows starting mid-block (primes of 1 to 7 characters), joining
+    late (max_batch 3 of 5 jobs): each row refills from its own stream and still matches `generate`."""
     net = _any_cell_net("lstm", units=24)
-    jobs = [Job(np.array([1 + k]), 23 + 4 * k, 1.0 + 0.1 * k, None, None, 11, k, choice=k) for k in range(4)]
-    b = Batcher(net, CHARS, max_batch=4, max_queue=0, publish=None)
-    b.draws = _Draws(block=5)
+    jobs = [
+        _job(list(range(1, 2 + k + k % 2)), 23 + 4 * k, 1.0 + 0.1 * k, None, None, 11, k, choice=k) for k in range(5)
+    ]
+    b = Batcher(net, CHARS, max_batch=3, max_queue=2, publish=None, exact=True)
+    b.draws = Uniforms(block=5)
     assert b.submit(jobs)
     texts = _run(b)
     for j in jobs:
-        assert "".join(t for t, _, _ in texts[j.choice]) == _alone(net, j.prime_ids, j)
+        assert "".join(t for t, _, _ in texts[j.choice]) == _alone(net, j)
 
 
 def test_plain_rows_pieces_equal_the_general_path():
@@ -147,8 +153,8 @@ def test_plain_rows_pieces_equal_the_general_path():
     general one (StopHold): the same pieces, finish reasons and counts."""
     net = _any_cell_net("lstm", units=24)
     never = "\x00"  # not a vocabulary character: never appears, never a partial match
-    jobs = [Job(np.array([2, 3]), 17, 0.9, 3, None, 4, k, stops=() if k < 2 else (never,), choice=k) for k in range(4)]
-    jobs[2].index, jobs[3].index = 0, 1  # choices 2 and 3: the streams of choices 0 and 1
+    # choices 2 and 3: the streams of choices 0 and 1
+    jobs = [_job([2, 3], 17, 0.9, 3, None, 4, k % 2, stops=() if k < 2 else (never,), choice=k) for k in range(4)]
     b = Batcher(net, CHARS, max_batch=4, max_queue=0, publish=None)
     assert b.submit(jobs)
     pieces = _run(b)
@@ -164,7 +170,7 @@ def test_event_line_template_equals_the_whole_dump(name, usage):
     from charlstm.serve.schema import Completion
 
     def reply():
-        jobs = [Job(np.array([1]), 9, 1.0, None, None, 0, k) for k in range(3)]
+        jobs = [_job([1], 9, 1.0, None, None, 0, k) for k in range(3)]
         return Reply(Completion(["ab"] * 3, jobs, stream=True, include_usage=usage), name)
 
     fast, plain = reply(), reply()
@@ -180,7 +186,7 @@ def _mixed_jobs() -> list[Job]:
     primes = [np.array(p) for p in ([1, 2, 3], [4], [5, 6, 7, 8], [2, 2])]
     opts = [(1.0, None, None), (0.7, 4, None), (1.2, None, 0.8), (0.0, None, None), (1.0, None, None)]
     return [
-        Job(primes[k % 4], 40 + 5 * k, *opts[k], 7, k, stops=("ab",) if k == 2 else (), logprobs=2 if k == 1 else None)
+        _job(primes[k % 4], 40 + 5 * k, *opts[k], 7, k, stops=("ab",) if k == 2 else (), logprobs=2 if k == 1 else None)
         for k in range(5)
     ]
 
@@ -197,16 +203,16 @@ def _lockstep(net: Network, exact: bool) -> tuple[dict, list]:
         b._regroup()
         if not b.rows:
             return texts, logits
-        for job, p in b._step():
+        for job, p in _items(b):
             texts[job.choice] += p.text
         logits.append(b.stepper.logits.reshape(len(b.rows), -1).copy())
         assert b.state[0][0].shape == ((len(b.rows), 1, 96) if exact else (len(b.rows), 96))
     raise AssertionError("the rows did not end")
 
 
-def test_no_exact_batch_is_deterministic_and_close_to_the_exact_one():
-    """exact=False: (rows, units) state, one product for the batch. The same batch gives the same text; the
-    logits are the exact path's to rtol 1e-5, and each row draws from its own stream (seed, index): its text is
+def test_batched_default_is_deterministic_and_close_to_the_exact_one():
+    """exact=False (the default): (rows, units) state, one product for the batch. The same batch gives the same text;
+    the logits are the exact path's to rtol 1e-5, and each row draws from its own stream (seed, index): its text is
     `generate`'s (a last-bit difference could tip a character only when a draw falls within ~1e-7 of a boundary:
     not at these few hundred draws)."""
     net = _any_cell_net("lstm", units=96, recurrent=0.1)  # not chaotic: the last-bit differences stay small
@@ -217,5 +223,5 @@ def test_no_exact_batch_is_deterministic_and_close_to_the_exact_one():
     for f, e in zip(fast_logits, exact_logits):
         assert f.shape == e.shape and np.allclose(f, e, rtol=1e-5, atol=1e-5)  # logits ~1-5
     for k, j in enumerate(_mixed_jobs()):
-        assert fast[k] == exact[k] == _alone(net, j.prime_ids, j)
+        assert fast[k] == exact[k] == _alone(net, j)
     assert len(set(fast.values())) == len(fast)  # five streams, five texts

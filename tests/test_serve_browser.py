@@ -39,7 +39,8 @@ def _running(driver, url):
 def test_page_streams_samples_and_stops(chromium, trained_run):
     import charlstm
 
-    s = ServerProcess(trained_run, "--max-tokens-limit", 10**6)
+    # --exact: the page's two samples share the batch, and each is compared with the CLI's text
+    s = ServerProcess(trained_run, "--exact", "--max-tokens-limit", 10**6)
     try:
         chromium.get_log("performance")  # drop what earlier pages logged (the browser is shared by the session)
         chromium.get_log("browser")

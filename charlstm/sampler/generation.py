@@ -1,8 +1,10 @@
-"""The `generate` command's input and output around the sampler (`sampling.sample_steps`).
+"""A checkpoint ready to sample from, and the `generate` command's output around the sampler.
 
-`prepare_prime` reads the prime (`usertext.prepare_text`: case, unknown characters);
-`stream` writes the sampled text as it comes (one sample), or whole samples and JSON
-lines at the end.
+`Sampler.request` is the one place a prime becomes ids (`usertext.prepare_text`: case,
+unknown characters; the stored excerpt when none is given): `charlstm generate`, the
+Python API and the server's requests all go through it, so a prime is read and refused
+alike everywhere. `stream` writes the sampled text as it comes (one sample), or whole
+samples and JSON lines at the end.
 """
 
 from __future__ import annotations
@@ -10,18 +12,54 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from functools import cached_property
+from pathlib import Path
 from typing import TextIO
 
 from charlstm.checkpoint import CheckpointMeta
 from charlstm.options import SampleOptions
 from charlstm.sampler.network import Network
-from charlstm.sampler.sampling import sample_steps
+from charlstm.sampler.sampling import SampleRequest, sample_steps
 from charlstm.text.corpus import Vocabulary
 from charlstm.text.usertext import prepare_text
 
 
+class Sampler:
+    """A trained checkpoint's metadata and vocabulary, its NumPy network read on first use (no TensorFlow)."""
+
+    def __init__(self, checkpoint: CheckpointMeta):
+        self.checkpoint = checkpoint  # the metadata: configs, vocabulary, history
+        self.vocabulary = Vocabulary(checkpoint.vocabulary)
+
+    @property
+    def path(self) -> Path:
+        return self.checkpoint.path
+
+    @cached_property
+    def network(self) -> Network:
+        """The NumPy network (`charlstm.network.Network`), read from the checkpoint on first use."""
+        from charlstm.sampler.network import load_network
+
+        _, net = load_network(self.path)
+        return net
+
+    def request(
+        self, options: SampleOptions, warn: Callable[[str], None] | None = None, stops: tuple[str, ...] | None = None
+    ) -> SampleRequest:
+        """The request `options` make of this checkpoint: the prime read and encoded, the seed drawn if none.
+
+        The prime, case-folded like training, or the stored excerpt when it is None;
+        characters outside the vocabulary are refused (VocabularyError) or, with
+        on_unknown "skip", dropped with `warn(message)`. `stops`: several stop strings
+        (the server's), instead of `options.stop`.
+        """
+        options = options.resolved()
+        text = prepare_prime(options.prime, self.checkpoint, self.vocabulary, options.on_unknown, warn)
+        return SampleRequest(options, self.vocabulary.encode(text), text, stops)
+
+
 def prepare_prime(
-    prime: str | None, ckpt: CheckpointMeta, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None]
+    prime: str | None, ckpt: CheckpointMeta, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None] | None
 ) -> str:
     """The prime to feed: the stored excerpt when none is given, else `usertext.prepare_text`'s reading of it."""
     if prime is None:
@@ -45,21 +83,14 @@ class _Streamer:
             self.last = now
 
 
-def stream(
-    net: Network,
-    vocab: Vocabulary,
-    prime: str,
-    opts: SampleOptions,
-    out: TextIO,
-    as_json: bool = False,
-) -> None:
+def stream(net: Network, chars: str, request: SampleRequest, out: TextIO, as_json: bool = False) -> None:
     """Generate and write.
 
     One plain-text sample streams as it is made and keeps nothing (memory stays
     flat for any --length); several samples, or JSON, are written whole at the end.
     """
-    prime_ids = vocab.encode(prime)
-    steps = sample_steps(net, prime_ids, opts, vocab.chars)
+    opts, prime = request.options, request.prime_text
+    steps = sample_steps(net, request, chars)
     if opts.num_samples == 1 and not as_json:
         w = _Streamer(out)
         if opts.echo_prime:

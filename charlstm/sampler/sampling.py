@@ -1,21 +1,51 @@
-"""Choosing characters: the sampler that drives the NumPy network (`charlstm.sampler.network`).
+"""Choosing characters: the sampler that drives the NumPy network (`charlstm.network`).
 
 The prime is fed once; afterwards each new character costs one step of each layer
 with the carried state (the tutorial re-ran a whole 50-char window per character).
-`sample_steps` runs the network's buffered `Stepper` and picks each next character
-from its logits (`pick`, or `_PickOne` for one plain stream), with one random stream
-per sample (`_Uniforms`) so a sample is the same alone or in a batch.
+`sample_steps` runs a `SampleRequest` (the options, the prime's ids: one value, made by
+`generation.Sampler.request`) on the network's buffered `Stepper` and picks each next
+character from its logits (`pick`, or `_PickOne` for one plain stream), with one random
+stream per sample (`Uniforms`) so a sample is the same alone or in a batch, and stop
+strings held back by `StopHold` until they cannot be one. `charlstm serve`'s batcher
+uses the same three: its rows are requests, its draws `Uniforms`, its stops `StopHold`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from charlstm.errors import UsageError
-from charlstm.options import SampleOptions
+from charlstm.options import SampleOptions, options_of
 from charlstm.sampler.network import Network, Stepper
+
+
+@dataclass(frozen=True, eq=False)
+class SampleRequest:
+    """One sampling request, whole: what `sample_steps` runs and what the server's engine steps.
+
+    Made by `generation.Sampler.request` (the one place a prime text becomes ids); a
+    request of no prime is refused here, with the words of `--prime ""`.
+    """
+
+    options: SampleOptions  # the seed drawn (`resolved()`)
+    prime_ids: np.ndarray  # (prime_len,) the prime's character ids, at least one
+    prime_text: str = ""  # what the ids read as: echoed before the text, counted as the prompt
+    stops: tuple[str, ...] | None = None  # end where any appears (the server takes several); None: options.stop
+
+    def __post_init__(self):
+        if len(self.prime_ids) == 0:
+            prime = options_of(SampleOptions)["prime"]
+            raise prime.error(prime.empty)
+        if self.stops is None:
+            object.__setattr__(self, "stops", (self.options.stop,) if self.options.stop else ())
+
+    def sample(self, k: int) -> SampleRequest:
+        """Sample k of this request alone: `generate --sample-index (sample_index + k) --num-samples 1`."""
+        one = dataclasses.replace(self.options, sample_index=self.options.sample_index + k, num_samples=1)
+        return dataclasses.replace(self, options=one)
 
 
 def pick(
@@ -74,49 +104,123 @@ def sample_stream(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, index])
 
 
-class _Uniforms:
-    """Per-sample random streams: sample i draws the same numbers alone or in a batch."""
+class Uniforms:
+    """Each row's uniforms from its own stream (`sample_stream(seed, index)`), drawn in blocks.
 
-    def __init__(self, seed: int, n: int, first: int = 0, block: int = 4096):
-        self.rngs = [sample_stream(seed, i) for i in range(first, first + n)]
-        self.block, self.pos, self.buf = block, block, None
+    A row gets the numbers its stream gives, in order, whatever else draws beside it
+    (a stream's `.random()` draws do not depend on the block size). Every row that has
+    started draws one number a step, so the rows' next draws sit side by side at one
+    cursor: `next()` hands out that row of the block, (rows,), a view with no gather.
+    `generate`'s rows start together; the server's rows join (`add`), start when their
+    prime has been fed (`start`: their column filled from the cursor on) and leave (`keep`).
+    """
+
+    def __init__(self, streams: Sequence[tuple[int, int]] = (), block: int = 512):
+        self.block = block
+        self.rngs: list[np.random.Generator] = []
+        self.started = np.zeros(0, bool)  # (rows,) the rows that draw at each `next()`
+        self.buf = np.zeros((block, 0))  # (block, rows): down its column, each started row's next draws
+        self.at = 0  # the cursor: the block row `next()` hands out
+        self.add(streams)
+        self.start(np.arange(len(streams)))
+
+    def add(self, streams: Sequence[tuple[int, int]]) -> None:
+        """Rows join, not drawing yet, each with its stream (seed, index)."""
+        self.rngs += [sample_stream(seed, index) for seed, index in streams]
+        self.started = np.concatenate([self.started, np.zeros(len(streams), bool)])
+        self.buf = np.concatenate([self.buf, np.zeros((self.block, len(streams)))], axis=1)
+
+    def start(self, rows: Sequence[int]) -> None:
+        """These rows draw from the next `next()` on: their first numbers go from the cursor down."""
+        for k in rows:
+            self.buf[self.at :, k] = self.rngs[k].random(self.block - self.at)
+            self.started[k] = True
+
+    def keep(self, rows: list[int]) -> None:
+        """Only these rows stay, in this order."""
+        self.rngs = [self.rngs[k] for k in rows]
+        self.buf, self.started = self.buf[:, rows], self.started[rows]
 
     def next(self) -> np.ndarray:
-        if self.pos == self.block:
-            self.buf = np.stack([r.random(self.block) for r in self.rngs], axis=1)
-            self.pos = 0
-        self.pos += 1
-        return self.buf[self.pos - 1]
+        """Every row's next uniform, (rows,) (a started row's own; others' mean nothing): a view, overwritten later."""
+        if self.at == self.block:  # the block used up: each started row's next one from its stream
+            for k in np.flatnonzero(self.started).tolist():
+                self.buf[:, k] = self.rngs[k].random(self.block)
+            self.at = 0
+        self.at += 1
+        return self.buf[self.at - 1]
 
 
-def sample_steps(net: Network, prime_ids: np.ndarray, opts: SampleOptions, chars: str) -> Iterator[list[str]]:
-    """Yield, per step, the new text of each of the samples ('' once one has stopped).
+class StopHold:
+    """Generated text held back while it could still be the start of a stop string.
 
-    A sample stops at `length` chars or when `stop` appears; text that could still
-    turn out to be the start of `stop` is held back until it cannot.
+    `add` takes the next characters (and, when `extras`, one object per character that
+    travels with it: the server's log-probabilities) and hands back what is now safe to
+    emit; a stop string is never emitted, nor anything after it.
     """
-    if len(prime_ids) == 0:
-        raise UsageError("the prime is empty: sampling starts from at least one character")
+
+    def __init__(self, stops: Sequence[str], extras: bool = False):
+        self.stops = tuple(s for s in stops if s)
+        self.text = ""
+        self.extras: list | None = [] if extras else None
+
+    def add(self, chars: str, extras: list | None = None) -> tuple[str, list | None, bool]:
+        """(text now safe to emit, its extras, whether a stop string appeared: then the text ends before it)."""
+        self.text += chars
+        if self.extras is not None:
+            self.extras += extras
+        hits = [k for k in (self.text.find(s) for s in self.stops) if k >= 0]
+        if hits:
+            return (*self.take(min(hits)), True)
+        keep = max((partial_suffix(self.text, s) for s in self.stops), default=0)
+        return (*self.take(len(self.text) - keep), False)
+
+    def take(self, k: int | None = None) -> tuple[str, list | None]:
+        """The first k characters held (None: all) and their extras, out of the hold."""
+        k = len(self.text) if k is None else k
+        out, self.text = self.text[:k], self.text[k:]
+        if self.extras is None:
+            return out, None
+        ext, self.extras = self.extras[:k], self.extras[k:]
+        return out, ext
+
+
+def partial_suffix(text: str, stop: str) -> int:
+    """Length of the longest suffix of `text` that is a proper prefix of `stop`."""
+    for k in range(min(len(stop) - 1, len(text)), 0, -1):
+        if text.endswith(stop[:k]):
+            return k
+    return 0
+
+
+def sample_steps(net: Network, request: SampleRequest, chars: str) -> Iterator[list[str]]:
+    """Yield, per step, the new text of each of the request's samples ('' once one has stopped).
+
+    A sample stops at `length` chars or when a stop string appears; text that could still
+    turn out to be the start of one is held back until it cannot (`StopHold`).
+    """
+    opts = request.options
     n = opts.num_samples
     prime = Stepper(net, net.zero_state(1))
-    for i in prime_ids:
+    for i in request.prime_ids:
         logits = prime.step(np.array([i]))
     state = [tuple(np.repeat(a, n, axis=0) for a in s) for s in prime.state()]
     logits = np.repeat(logits, n, axis=0)  # (n, vocab)
-    stepper, uniforms = Stepper(net, state), _Uniforms(opts.seed, n, opts.sample_index)
+    streams = [(opts.seed, opts.sample_index + k) for k in range(n)]
+    stepper, uniforms = Stepper(net, state), Uniforms(streams, block=4096)
     plain = (
         (opts.top_k is None or opts.top_k >= net.vocab_size)
         and (opts.top_p is None or opts.top_p >= 1.0)
         and opts.temperature > 0
     )
-    if n == 1 and not opts.stop and plain:
+    if n == 1 and not request.stops and plain:
         yield from _one_stream(stepper, logits, uniforms, opts, chars)
     else:
-        yield from _batch(stepper, logits, uniforms, opts, chars)
+        yield from _batch(stepper, logits, uniforms, request, chars)
 
 
 def _one_stream(
-    stepper: Stepper, logits: np.ndarray, uniforms: _Uniforms, opts: SampleOptions, chars: str
+    stepper: Stepper, logits: np.ndarray, uniforms: Uniforms, opts: SampleOptions, chars: str
 ) -> Iterator[list[str]]:
     """The common case (one sample, temperature only, no stop string) with nothing else per step."""
     pick_one, ids = _PickOne(logits.shape[1], opts.temperature), np.zeros(1, np.intp)
@@ -127,38 +231,26 @@ def _one_stream(
 
 
 def _batch(
-    stepper: Stepper, logits: np.ndarray, uniforms: _Uniforms, opts: SampleOptions, chars: str
+    stepper: Stepper, logits: np.ndarray, uniforms: Uniforms, request: SampleRequest, chars: str
 ) -> Iterator[list[str]]:
-    n, stop = opts.num_samples, opts.stop or ""
+    opts = request.options
+    n = opts.num_samples
+    holds = [StopHold(request.stops) for _ in range(n)] if request.stops else None
     done = np.zeros(n, bool)
-    tails = [""] * n  # generated text not yet emitted (could be the start of `stop`)
     for _ in range(opts.length):
         ids = pick(logits, uniforms.next(), opts.temperature, opts.top_k, opts.top_p)
-        out = [""] * n
-        for i in range(n):
-            if done[i]:
-                continue
-            tail = tails[i] + chars[ids[i]]
-            if stop:
-                hit = tail.find(stop)
-                if hit >= 0:
-                    out[i], tails[i], done[i] = tail[:hit], "", True
-                    continue
-                keep = _partial_suffix(tail, stop)
-                out[i], tails[i] = tail[: len(tail) - keep], tail[len(tail) - keep :]
-            else:
-                out[i] = tail
-        yield out
-        if done.all():
-            return
+        if holds is None:
+            yield [chars[i] for i in ids.tolist()]
+        else:
+            out = [""] * n
+            for i, c in enumerate(ids.tolist()):
+                if not done[i]:
+                    out[i], _, done[i] = holds[i].add(chars[c])
+            yield out
+            if done.all():
+                return
         logits = stepper.step(ids)
-    if any(tails):
-        yield tails
-
-
-def _partial_suffix(text: str, stop: str) -> int:
-    """Length of the longest suffix of `text` that is a proper prefix of `stop`."""
-    for k in range(min(len(stop) - 1, len(text)), 0, -1):
-        if text.endswith(stop[:k]):
-            return k
-    return 0
+    if holds is not None:
+        rest = ["" if d else h.take()[0] for h, d in zip(holds, done)]
+        if any(rest):
+            yield rest

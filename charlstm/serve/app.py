@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from charlstm.serve.batcher import Piece
-from charlstm.serve.core import Model
+from charlstm.serve.core import Sampler
 from charlstm.serve.engine import Engine
 from charlstm.serve.reply import Reply, sse
 from charlstm.serve.schema import ApiError, Completion, Limits, parse
@@ -79,7 +79,7 @@ def _error(e: ApiError) -> JSONResponse:
 class Server:
     """The routes over one model and one batcher."""
 
-    def __init__(self, model: Model, settings: Settings):
+    def __init__(self, model: Sampler, settings: Settings):
         self.model, self.settings = model, settings
         self.limits = Limits(settings.max_tokens_limit, settings.max_batch)
         self.created = int(model.path.stat().st_mtime)

@@ -2,48 +2,52 @@
 
 A request's rows join at the next step (their prime is fed in those same steps, one
 character a step, so a long prime never stalls the others) and leave when they end
-or their client goes away. Each row keeps its own random stream (seed, index), its
-own options and its own stop strings, so its text is the text `charlstm generate
---seed SEED --sample-index INDEX` prints, whatever else shares the batch.
+or their client goes away. A row is one library `SampleRequest` (`Job.request`: its
+options, its prime's ids, its stop strings); its random stream is the library's
+(`sampling.Uniforms`, stream (seed, sample_index)) and its stop strings are held by the
+library's `sampling.StopHold`, so this module keeps only the batching: joining,
+leaving, stacking the state, the products, and handing each step's pieces on.
 
-Why the state is stacked as (rows, 1, units): numpy hands a (1, units) @ (units, n)
-product to BLAS as a matrix-vector product, and a stack of them as one such product
-per row, while a (rows, units) @ (units, n) product is a matrix-matrix product whose
-last bits depend on the row count and the row's position (OpenBLAS 0.3.31, Zen 3:
-every one of 200 rows of a batched product differed from the same row alone, and
-rows of a 64-row product differed from the same rows in a 200-row one). `generate`
-steps a single sample as (1, units), so per-row products give the same bits whatever
-the batch. The price: at 32 rows of 300 units the recurrent product took about twice
-the time of one matrix-matrix product (0.89 vs 0.43 ms, one BLAS thread, loaded machine).
+The products, two ways (`--exact`, `Batcher(exact=...)`):
+
+- Default: the state is plain (rows, units), one matrix-matrix product per layer for the
+  whole batch. A row's text is fixed by its seed when the batch is the same, but a
+  logit's last bits depend on the batch (its size, the row's place), and now and then
+  that tips a sampled character away from what `charlstm generate --seed` prints alone;
+  from there on the texts differ (`benchmarks/serve_drift.py` measures how often and where).
+  A row alone in the batch is a (1, units) product, `generate`'s own: the same bits.
+- exact: the state is stacked (rows, 1, units). numpy hands a (1, units) @ (units, n)
+  product to BLAS as a matrix-vector product, and a stack of them as one such product
+  per row, so each row's bits are a single sample's whatever shares the batch: the text
+  is `generate --seed SEED --sample-index INDEX`'s, byte for byte. The price: at 32 rows
+  of 300 units the recurrent product took about twice the time of one matrix-matrix
+  product (0.89 vs 0.43 ms, one BLAS thread, loaded machine).
+
+Why no shape of batched product keeps a row's bits: `benchmarks/batch_invariance.py`
+(RESULTS.md, run 8) finds, for 16 of 28 shapes (K, N) (the base model's softmax among
+them), batch sizes M from 3 to 79 up whose rows differ from the same rows in a 2-row
+product, and for every shape rows that differ from the row alone (OpenBLAS 0.3.31, Zen 3:
+every one of 200 rows of a batched product differed from the same row alone); which M,
+K and N pass changes with the machine's kernels. Exactness needs per-row products here,
+or a kernel of our own.
 
 Where a step's time goes (2×300 LSTM, 32 rows, cProfile, shared 2-core Zen 3): the
-three stacked (rows, 1, 300) @ (300, 1200) products are ~85%, everything else in
-Python ~15% (picking, uniforms, pieces). Tried and not taken: a loop of np.dot per row
-(the same BLAS calls, slower), two threads each taking half the stack (slower here:
-the products are memory-bound), and column chunks of the weights (faster, but equal
-to the whole product only for chunk widths that are multiples of 16 and depending on
-OpenBLAS's thread split: not an exactness we could promise on other machines); and,
-with the engine in a process of its own (serve/engine.py), the stack's halves on two
-threads (machine D: 32 rows, three 300×1200 products, 2.65 ms on one thread and 1.67 on
-two when alone, but in the server at 32 streaming clients 5.5-7.4K chars/s against
-7.2-8.3K without: the second core is busy with HTTP). So
-the stepping keeps the per-row products and removes the per-row Python: rows are
-picked per group of equal options, their uniforms gathered from per-row blocks
-(`_Draws`), the state carried in one `Stepper` rebuilt only when rows join or leave.
+products are ~85%, everything else in Python ~15% (picking, uniforms, pieces). Tried for
+the exact path and not taken: a loop of np.dot per row (the same BLAS calls, slower),
+two threads each taking half the stack (slower here: the products are memory-bound),
+column chunks of the weights (faster, but equal to the whole product only for chunk
+widths that are multiples of 16 and depending on OpenBLAS's thread split: not an
+exactness we could promise on other machines); and, with the engine in a process of its
+own (serve/engine.py), the stack's halves on two threads (machine D: 32 rows, three
+300×1200 products, 2.65 ms on one thread and 1.67 on two when alone, but in the server at
+32 streaming clients 5.5-7.4K chars/s against 7.2-8.3K without: the second core is busy
+with HTTP).
 
-Why not one batched product for everyone, with `generate` multiplying its one sample the
-same way? Because no shape of OpenBLAS's product keeps a row's bits across batch sizes:
-`benchmarks/batch_invariance.py` (RESULTS.md, run 8) finds, for 16 of 28 shapes (K, N)
-(the base model's softmax among them), batch sizes M from 3 to 79 up whose rows differ
-from the same rows in a 2-row product, and for every shape rows that differ from the
-row alone; which M, K and N pass changes with the
-machine's kernels. Exactness needs per-row products here, or a kernel of our own.
-
-`serve --no-exact` (exact=False) trades that exactness for speed: the state is plain
-(rows, units), one matrix-matrix product per layer for the whole batch (about 2× faster
-at 32 rows, see above). Everything else is the same (streams, picking, stops), so a
-row's text is still fixed by its seed when the batch is, but a logit's last bits depend
-on the batch, and now and then that tips a sampled character away from the CLI's.
+The Python around the products, per step: rows are picked per group of equal options
+(one `pick` for the group), their uniforms one row of a block (`Uniforms.next`), the
+state carried in one `Stepper` rebuilt only when rows join or leave, and the rows with
+nothing to hold back (no stop string, no logprobs: "plain") hand on their characters side
+by side (`Step.text`), not an object each.
 """
 
 from __future__ import annotations
@@ -56,33 +60,26 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from charlstm.serve.core import Network, Stepper, join_rows, partial_suffix, pick, sample_stream, take_rows
+from charlstm.serve.core import Network, SampleRequest, Stepper, StopHold, Uniforms, join_rows, pick, take_rows
 
 log = logging.getLogger("charlstm.serve")
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
-    """One sample to generate: a row of the batch."""
+    """One sample to generate, a row of the batch: a library request of one sample, and where it goes."""
 
-    prime_ids: np.ndarray  # (prime_len,) the prime's character ids, at least one
-    length: int  # characters to generate
-    temperature: float  # 0 = greedy
-    top_k: int | None  # sample among the k likeliest characters
-    top_p: float | None  # nucleus mass
-    seed: int  # with `index`, fixes every draw: stream (seed, index)
-    index: int  # the sample index (`generate --sample-index`)
-    stops: tuple[str, ...] = ()  # end where any of these appears (not emitted)
+    request: SampleRequest  # options.num_samples == 1; its stream is (seed, sample_index)
     logprobs: int | None = None  # alternatives per character to report (0-5), None for none
     channel: object = None  # where the pieces go (the app's; the batcher only hands it back)
     choice: int = 0  # the choice index in the response
-    cancelled: bool = False  # set by the app when the client went away: the row leaves at the next step
+    cancelled: bool = False  # the client went away (`Batcher.cancel`): the row leaves at the next step
     key: int | None = None  # the job's name between the server and its engine process (serve/engine.py)
 
 
 @dataclass
 class Piece:
-    """What one row produced in one step (text may be '' while held back for a stop string)."""
+    """What one row produced (text may be '' while held back for a stop string)."""
 
     text: str
     logprobs: list = field(default_factory=list)  # per emitted char: (char, logprob, {alt: logprob})
@@ -91,71 +88,33 @@ class Piece:
     error: str | None = None  # set when stepping failed: the row ends
 
 
-class StopHold:
-    """Generated text held back while it could still be the start of a stop string (as `generate --stop`)."""
+@dataclass
+class Step:
+    """What one batched step produced.
 
-    def __init__(self, stops: tuple[str, ...]):
-        self.stops, self.text, self.extra = stops, "", []
+    The plain rows that go on (nothing held back, nothing else to say) side by side:
+    `jobs[i]` sampled `text[i]`, its `generated[i]`-th character; every other row that has
+    something to hand on, as (job, Piece). The engine sends a step as one message.
+    """
 
-    def add(self, ch: str, extra) -> tuple[str, list, bool]:
-        """The text now safe to emit, its extras, and whether a stop string appeared."""
-        self.text += ch
-        self.extra.append(extra)
-        if not self.stops:
-            return (*self.take(len(self.text)), False)
-        hits = [k for k in (self.text.find(s) for s in self.stops) if k >= 0]
-        if hits:
-            return (*self.take(min(hits)), True)
-        keep = max(partial_suffix(self.text, s) for s in self.stops)
-        return (*self.take(len(self.text) - keep), False)
+    jobs: list[Job] = field(default_factory=list)
+    text: str = ""  # one character per job of `jobs`
+    generated: list[int] = field(default_factory=list)
+    pieces: list[tuple[Job, Piece]] = field(default_factory=list)
 
-    def take(self, k: int) -> tuple[str, list]:
-        out, ext = self.text[:k], self.extra[:k]
-        self.text, self.extra = self.text[k:], self.extra[k:]
-        return out, ext
+    def items(self) -> list[tuple[Job, Piece]]:
+        """Every (job, Piece) of the step, the plain rows' made here (tests, an in-process server)."""
+        plain = [(j, Piece(c, [], None, n)) for j, c, n in zip(self.jobs, self.text, self.generated)]
+        return plain + self.pieces
 
 
 class _Row:
     def __init__(self, job: Job):
         self.job, self.fed = job, 0  # prime characters fed so far
-        self.hold = StopHold(job.stops)
-        self.plain = not job.stops and job.logprobs is None  # its piece is the char: no per-row work
+        self.prime = job.request.prime_ids
+        self.plain = not job.request.stops and job.logprobs is None  # its piece is the char: no per-row work
+        self.hold = None if self.plain else StopHold(job.request.stops, extras=job.logprobs is not None)
         self.done = False
-
-
-class _Draws:
-    """Each row's uniforms, drawn from its own stream (seed, index) in blocks and gathered per step.
-
-    The numbers `charlstm generate --seed` draws for that sample, in the same order (a
-    stream's `.random()` draws do not depend on the block size), with one fancy-index
-    gather a step instead of a Python call per row.
-    """
-
-    def __init__(self, block: int = 512):
-        self.block = block
-        self.rngs: list = []
-        self.buf = np.empty((0, block))  # (rows, block) each row's next draws
-        self.pos = np.empty(0, np.intp)  # (rows,) where each row is in its block
-
-    def keep(self, rows: list[int]) -> None:
-        self.rngs = [self.rngs[k] for k in rows]
-        self.buf, self.pos = self.buf[rows], self.pos[rows]
-
-    def add(self, jobs: list[Job]) -> None:
-        rngs = [sample_stream(j.seed, j.index) for j in jobs]
-        self.rngs += rngs
-        self.buf = np.concatenate([self.buf, np.array([r.random(self.block) for r in rngs]).reshape(-1, self.block)])
-        self.pos = np.concatenate([self.pos, np.zeros(len(jobs), np.intp)])
-
-    def take(self, rows: np.ndarray) -> np.ndarray:
-        """The next uniform of each of `rows` (positions), (len(rows),)."""
-        pos = self.pos[rows]
-        u = self.buf[rows, pos]
-        pos += 1
-        self.pos[rows] = pos
-        for k in rows[pos == self.block]:  # a block used up: the next one from the same stream
-            self.buf[k], self.pos[k] = self.rngs[k].random(self.block), 0
-        return u
 
 
 def _logprob_entry(logits: np.ndarray, chosen: int, k: int, chars: str) -> tuple:
@@ -168,7 +127,7 @@ def _logprob_entry(logits: np.ndarray, chosen: int, k: int, chars: str) -> tuple
 
 
 class Batcher:
-    """The stepping loop. `publish(items)` receives each step's [(job, Piece)] from the stepping thread."""
+    """The stepping loop. `publish(step)` receives each `Step` from the stepping thread."""
 
     def __init__(
         self,
@@ -176,13 +135,13 @@ class Batcher:
         chars: str,
         max_batch: int,
         max_queue: int,
-        publish: Callable[[list], None],
-        exact: bool = True,
+        publish: Callable[[Step], None],
+        exact: bool = False,
     ):
         self.net, self.chars, self.publish = net, chars, publish
         self.max_batch, self.max_queue = max_batch, max_queue
-        # True: state (rows, 1, units), one matrix-vector product per row (`generate`'s bits);
-        # False: (rows, units), one matrix-matrix product for the batch (see the module's note)
+        # False: (rows, units), one matrix-matrix product for the batch; True: state (rows, 1, units),
+        # one matrix-vector product per row (`generate`'s bits) (see the module's note)
         self.stacked = exact
         self.rows: list[_Row] = []
         self.pending: list[Job] = []
@@ -190,9 +149,10 @@ class Batcher:
         self.ids = np.zeros(0, np.intp)  # (rows,) each row's next input: a prime char or its last pick
         self.generated = np.zeros(0, np.intp)  # (rows,) characters generated
         self.lengths = np.zeros(0, np.intp)  # (rows,) characters asked for
-        self.draws = _Draws()
+        self.draws = Uniforms()  # each row's stream (seed, sample_index), started when its prime is fed
         self.feeding: list[int] = []  # positions of the rows still feeding their prime
-        self.groups: list | None = None  # [(pick options, plain, positions, rows)] of the rows sampling; None: stale
+        self.groups: list | None = None  # the rows sampling, grouped (`_sampling_groups`); None: stale
+        self.left = False  # a row ended or was cancelled since the last regroup
         self.cond = threading.Condition()
         self.closing = False  # no new jobs; the thread ends when the rows have
         self.cut_at: float | None = None  # monotonic time after which running rows are ended
@@ -210,6 +170,12 @@ class Batcher:
             self.pending.extend(jobs)
             self.cond.notify()
         return True
+
+    def cancel(self, jobs: list[Job]) -> None:
+        """The client went away: these jobs leave at the next step (from any thread)."""
+        for job in jobs:
+            job.cancelled = True
+        self.left = True
 
     def counts(self) -> tuple[int, int]:
         """(rows stepping, jobs waiting)."""
@@ -241,19 +207,24 @@ class Batcher:
                 self.publish(self._step())
             except Exception as e:  # a bug must not leave clients hanging: end every row with the error
                 log.exception("stepping failed")
-                self.publish([(r.job, Piece("", error=f"generation failed: {e}")) for r in self.rows])
+                self.publish(Step(pieces=[(r.job, Piece("", error=f"generation failed: {e}")) for r in self.rows]))
                 for r in self.rows:
                     r.done = True
+                self.left = True
 
     @property
     def state(self):
-        """A copy of the rows' state, per layer arrays (rows, 1, units), or (rows, units) when not stacked."""
+        """A copy of the rows' state, per layer arrays (rows, units), or (rows, 1, units) when exact."""
         return self.stepper.state()
 
     def _regroup(self) -> None:
         """Drop ended and cancelled rows, then admit waiting jobs up to max_batch (under the lock)."""
+        if self.pending and any(j.cancelled for j in self.pending):
+            self.pending = [j for j in self.pending if not j.cancelled]
+        if not self.pending and not self.left:
+            return  # the common step: nothing joins or leaves (no scan of the rows)
+        self.left = False
         keep = [k for k, r in enumerate(self.rows) if not r.done and not r.job.cancelled]
-        self.pending = [j for j in self.pending if not j.cancelled]
         room = self.max_batch - len(keep)
         new, self.pending = (self.pending[:room], self.pending[room:]) if room > 0 else ([], self.pending)
         if len(keep) == len(self.rows) and not new:
@@ -261,95 +232,133 @@ class Batcher:
         state = take_rows(self.stepper.state(), keep)
         self.rows = [self.rows[k] for k in keep] + [_Row(j) for j in new]
         self.stepper = Stepper(self.net, join_rows([state, self._zero(len(new))]))
-        self.ids = np.concatenate([self.ids[keep], [int(j.prime_ids[0]) for j in new]]).astype(np.intp)
+        self.ids = np.concatenate([self.ids[keep], [int(j.request.prime_ids[0]) for j in new]]).astype(np.intp)
         self.generated = np.concatenate([self.generated[keep], np.zeros(len(new), np.intp)])
-        self.lengths = np.concatenate([self.lengths[keep], [j.length for j in new]]).astype(np.intp)
+        lengths = [j.request.options.length for j in new]
+        self.lengths = np.concatenate([self.lengths[keep], lengths]).astype(np.intp)
         self.draws.keep(keep)
-        self.draws.add(new)
-        self.feeding = [k for k, r in enumerate(self.rows) if r.fed < len(r.job.prime_ids)]
+        self.draws.add([(j.request.options.seed, j.request.options.sample_index) for j in new])
+        self.feeding = [k for k, r in enumerate(self.rows) if r.fed < len(r.prime)]
         self.groups = None
 
     def _zero(self, rows: int):
-        """The zero state of `rows` rows: stacked (rows, 1, units) for one-row products (see the module's note)."""
+        """The zero state of `rows` rows: stacked (rows, 1, units) when exact (see the module's note)."""
         zero = self.net.zero_state(rows)  # (rows, units) per array
         return [tuple(a[:, None, :] for a in s) for s in zero] if self.stacked else zero
 
     def _feed(self) -> None:
         """The rows feeding their prime move one char on; those done with it start sampling."""
-        still = []
+        still, started = [], []
         for k in self.feeding:
             r = self.rows[k]
             r.fed += 1
-            if r.fed < len(r.job.prime_ids):
-                self.ids[k] = r.job.prime_ids[r.fed]
+            if r.fed < len(r.prime):
+                self.ids[k] = r.prime[r.fed]
                 still.append(k)
             else:
-                self.groups = None
+                started.append(k)
+        if started:
+            self.draws.start(started)
+            self.groups = None
         self.feeding = still
 
     def _sampling_groups(self) -> list:
-        """The rows past their prime, grouped by pick options and plainness (one `pick` call per group)."""
+        """The rows past their prime, grouped by pick options and plainness (one `pick` call per group):
+        [(options, plain, positions array or None when every row in order (no gather), positions, jobs)]."""
         if self.groups is None:
             feeding, found = set(self.feeding), {}
             for k, r in enumerate(self.rows):
                 if k not in feeding and not r.done:
-                    j = r.job
-                    found.setdefault((j.temperature, j.top_k, j.top_p, r.plain), []).append(k)
+                    o = r.job.request.options
+                    found.setdefault((o.temperature, o.top_k, o.top_p, r.plain), []).append(k)
+            whole = list(range(len(self.rows)))
             self.groups = [
-                (key[:3], key[3], np.array(ks, np.intp), [self.rows[k] for k in ks]) for key, ks in found.items()
+                (key[:3], key[3], None if ks == whole else np.array(ks, np.intp), ks, [self.rows[k].job for k in ks])
+                for key, ks in found.items()
             ]
         return self.groups
 
-    def _step(self) -> list:
-        """One batched network step for every row; returns what each row produced."""
+    def _step(self) -> Step:
+        """One batched network step for every row; returns what the rows produced."""
         if self.stacked:
             logits = self.stepper.step(self.ids[:, None])[:, 0]  # (rows, vocab), a buffer the next step overwrites
         else:
             logits = self.stepper.step(self.ids)  # (rows, vocab), likewise
         self.steps += 1
-        self._feed()
-        out = []
+        if self.feeding:
+            self._feed()
+        out = Step()
         cut = self.cut_at is not None and time.monotonic() >= self.cut_at
-        for options, plain, ks, rows in self._sampling_groups():
-            picked = pick(logits[ks], self.draws.take(ks), *options)
-            self.ids[ks] = picked
-            self.generated[ks] += 1
-            if plain and not cut:  # the common case: the char is the piece
-                out += self._plain_pieces(rows, picked, self.generated[ks], self.lengths[ks])
+        groups = self._sampling_groups()
+        u = self.draws.next() if groups else None  # (rows,) every sampling row's next uniform
+        for options, plain, ks, positions, group_jobs in groups:
+            if ks is None:  # every row: no gathers
+                picked = pick(logits, u, *options)
+                self.ids[:] = picked
+                self.generated += 1
+                counts = self.generated
+                lengths = self.lengths
             else:
-                out += [
-                    self._advance(r, int(c), int(n), logits[k], cut)
-                    for r, c, n, k in zip(rows, picked, self.generated[ks], ks)
-                ]
+                picked = pick(logits[ks], u[ks], *options)
+                self.ids[ks] = picked
+                self.generated[ks] += 1
+                counts, lengths = self.generated[ks], self.lengths[ks]
+            if plain and not cut:  # the common case: the char is the piece
+                self._plain(out, positions, picked, counts, lengths, group_jobs)
+            else:
+                for k, c, n in zip(positions, picked.tolist(), counts.tolist()):
+                    self._advance(out, self.rows[k], c, n, logits[k], cut)
         if cut:  # rows still feeding their prime end too
-            out += [(r.job, self._finish(r, "length", int(n))) for r, n in zip(self.rows, self.generated) if not r.done]
-        return [o for o in out if o[1].text or o[1].finish_reason or o[1].logprobs]
-
-    def _plain_pieces(self, rows: list[_Row], picked: np.ndarray, counts: np.ndarray, lengths: np.ndarray) -> list:
-        chars, out = self.chars, []
-        for r, c, n, end in zip(rows, picked.tolist(), counts.tolist(), (counts >= lengths).tolist()):
-            if end:
-                r.done, self.groups = True, None
-            out.append((r.job, Piece(chars[c], [], "length" if end else None, n)))
+            out.pieces += [
+                (r.job, self._finish(r, "length", n)) for r, n in zip(self.rows, self.generated.tolist()) if not r.done
+            ]
         return out
 
-    def _advance(self, r: _Row, c: int, count: int, logits: np.ndarray, cut: bool) -> tuple:
+    def _plain(self, out: Step, positions: list[int], picked, counts, lengths, jobs: list[Job]) -> None:
+        """Plain rows hand on their characters side by side; those that reached their length end."""
+        rows, chars = self.rows, self.chars
+        text = [chars[c] for c in picked.tolist()]
+        ends = counts >= lengths
+        if not ends.any():
+            if out.jobs:
+                out.jobs = out.jobs + jobs  # never += : out.jobs may be another group's own list
+            else:
+                out.jobs = jobs  # the group's own list: read-only from here on (a new one at each regroup)
+            out.text += "".join(text)
+            out.generated += counts.tolist()
+            return
+        out.jobs = list(out.jobs)  # a copy: appended to below
+        for k, c, n, end in zip(positions, text, counts.tolist(), ends.tolist()):
+            r = rows[k]
+            if end:
+                r.done, self.groups, self.left = True, None, True
+                out.pieces.append((r.job, Piece(c, [], "length", n)))
+            else:
+                out.jobs.append(r.job)
+                out.text += c
+                out.generated.append(n)
+
+    def _advance(self, out: Step, r: _Row, c: int, count: int, logits: np.ndarray, cut: bool) -> None:
         j = r.job
-        extra = _logprob_entry(logits, c, j.logprobs, self.chars) if j.logprobs is not None else None
-        text, extras, hit = r.hold.add(self.chars[c], extra)
-        piece = Piece(text, [(ch, *e) for ch, e in zip(text, extras)] if j.logprobs is not None else [])
+        if r.hold is None:  # a plain row, cut: its char and the end
+            text, extras, hit = self.chars[c], None, False
+        else:
+            extra = [_logprob_entry(logits, c, j.logprobs, self.chars)] if j.logprobs is not None else None
+            text, extras, hit = r.hold.add(self.chars[c], extra)
+        piece = Piece(text, [(ch, *e) for ch, e in zip(text, extras)] if extras is not None else [])
         if hit:
-            r.done, piece.finish_reason, self.groups = True, "stop", None
-        elif count >= j.length or cut:
+            r.done, piece.finish_reason, self.groups, self.left = True, "stop", None, True
+        elif count >= j.request.options.length or cut:
             rest = self._finish(r, "length", count)
             piece.text += rest.text
             piece.logprobs += rest.logprobs
             piece.finish_reason = "length"
         piece.generated = count
-        return j, piece
+        if piece.text or piece.finish_reason or piece.logprobs:
+            out.pieces.append((j, piece))
 
     def _finish(self, r: _Row, reason: str, count: int) -> Piece:
-        text, extras = r.hold.take(len(r.hold.text))
-        r.done, self.groups = True, None
-        lps = [(ch, *e) for ch, e in zip(text, extras)] if r.job.logprobs is not None else []
+        text, extras = r.hold.take() if r.hold is not None else ("", None)
+        r.done, self.groups, self.left = True, None, True
+        lps = [(ch, *e) for ch, e in zip(text, extras)] if extras is not None else []
         return Piece(text, lps, reason, count)

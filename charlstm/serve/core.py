@@ -1,26 +1,31 @@
-"""The library names the server builds on, imported here and nowhere else in the package."""
+"""The library names the server builds on, imported here and nowhere else in the package.
+
+All from the sampler side and the checkpoint (NumPy only): the server never imports
+`charlstm.api`; the CLI hands it a `Sampler` (an `api.Model` is one).
+"""
 
 from __future__ import annotations
 
-from charlstm.api import Model, load
+from charlstm.checkpoint import display_name
 from charlstm.errors import CharlstmError, UsageError
 from charlstm.options import SampleOptions
-from charlstm.sampler.network import Network, Stepper, join_rows, take_rows
-from charlstm.sampler.sampling import _partial_suffix, pick, sample_stream
+from charlstm.sampler.generation import Sampler
+from charlstm.sampler.network import Network, Stepper, join_rows, load_network, take_rows
+from charlstm.sampler.sampling import SampleRequest, StopHold, Uniforms, pick
 
 __all__ = [
     "CharlstmError",
-    "Model",
     "Network",
     "SampleOptions",
+    "SampleRequest",
+    "Sampler",
     "Stepper",
+    "StopHold",
+    "Uniforms",
     "UsageError",
+    "display_name",
     "join_rows",
-    "load",
-    "partial_suffix",
+    "load_network",
     "pick",
-    "sample_stream",
     "take_rows",
 ]
-
-partial_suffix = _partial_suffix

@@ -3,7 +3,7 @@
 Why a process: in one process the batcher's thread and the event loop share Python's
 lock. A step's Python (picking, pieces) waits for the loop's events and the events for
 the step, so under load the server ran at a fraction of what the same step gives alone
-(machine D, 2×300 LSTM, 32 streaming clients, `serve --no-exact`: 7.5K chars/s in one
+(machine D, 2×300 LSTM, 32 streaming clients, batched products: 7.5K chars/s in one
 process against 21.8K for `generate --num-samples 32`; benchmarks/RESULTS.md, run 8).
 Here the engine process only steps, and sends each step's pieces over a pipe as one
 message; the server's event loop reads every message waiting on the pipe before it
@@ -12,8 +12,8 @@ writes, so a stream that fell behind gets the characters of several steps in one
 stays one message, not one wake-up per row.
 
     parent (event loop)                       engine process
-    submit / cancel / close  ── requests ──>  reader thread -> Batcher.submit / Job.cancelled / close
-    channels <- dispatch     <── results ───  Batcher.publish: [(key, text, logprobs, finish, generated, error)]
+    submit / cancel / close  ── requests ──>  reader thread -> Batcher.submit / cancel / close
+    channels <- dispatch     <── results ───  Batcher.publish: a step as one message (`_message`)
 
 The parent owns admission (`--max-batch` + `--max-queue`, 503 beyond) and `/health`'s
 counts, so neither waits on the other process. The engine process ignores SIGINT (a
@@ -34,35 +34,39 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from charlstm.serve.batcher import Batcher, Job, Piece
+from charlstm.serve.batcher import Batcher, Job, Piece, Step
 
 log = logging.getLogger("charlstm.serve")
 READY_TIMEOUT = 120  # seconds for the engine process to load the model
 # One BLAS thread in the engine unless the user's environment says otherwise: the other
 # core is the event loop's. OpenBLAS's second thread spins while it waits for work, so
 # with two the engine took 1.3 cores and the loop starved (machine D, 32 streaming
-# clients, --no-exact: 7.4-9.0K chars/s with two threads, 8.4-13.7K with one; a
+# clients, batched products: 7.4-9.0K chars/s with two threads, 8.4-13.7K with one; a
 # 32-row step alone loses ~10% with one thread).
 ENGINE_BLAS_THREADS = 1
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-_FIELDS = ("prime_ids", "length", "temperature", "top_k", "top_p", "seed", "index", "stops", "logprobs")
+
+
+def _message(step: Step) -> tuple:
+    """A step as the pipe carries it: the plain rows' keys, characters and counts side by side, then every
+    other row's piece as a tuple (key, text, logprobs, finish_reason, generated, error)."""
+    pieces = [(j.key, p.text, p.logprobs, p.finish_reason, p.generated, p.error) for j, p in step.pieces]
+    return [j.key for j in step.jobs], step.text, step.generated, pieces
 
 
 def _engine_main(path: str, chars: str, max_batch: int, exact: bool, requests, results) -> None:
     """The engine process: load the network, step until told to close or the server goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from charlstm.sampler.network import load_network  # NumPy only, as everything the server runs
+    from charlstm.serve.core import load_network  # NumPy only, as everything the server runs
 
     _, net = load_network(path)
     jobs: dict[int, Job] = {}  # key -> the job stepping or waiting here
 
-    def publish(items: list) -> None:
-        out = []
-        for job, p in items:
-            out.append((job.key, p.text, p.logprobs, p.finish_reason, p.generated, p.error))
+    def publish(step: Step) -> None:
+        for job, p in step.pieces:
             if p.finish_reason or p.error:
                 jobs.pop(job.key, None)
-        results.send(out)
+        results.send(_message(step))
 
     # the parent admits (it knows every open request); here the queue only holds what it let in
     batcher = Batcher(net, chars, max_batch, 1 << 30, publish, exact=exact)
@@ -75,14 +79,12 @@ def _engine_main(path: str, chars: str, max_batch: int, exact: bool, requests, r
                 batcher.close(0.0)
                 return
             if kind == "submit":
-                new = [Job(*fields, key=key) for key, fields in arg]
+                new = [Job(request, logprobs, key=key) for key, request, logprobs in arg]
                 jobs.update((j.key, j) for j in new)
                 batcher.submit(new)
             elif kind == "cancel":
-                for key in arg:
-                    job = jobs.pop(key, None)
-                    if job is not None:
-                        job.cancelled = True
+                gone = [jobs.pop(key) for key in arg if key in jobs]
+                batcher.cancel(gone)
             elif kind == "close":
                 batcher.close(arg)
 
@@ -115,7 +117,7 @@ class Engine:
     """
 
     def __init__(
-        self, path: Path, chars: str, max_batch: int, max_queue: int, publish: Callable[[list], None], exact=True
+        self, path: Path, chars: str, max_batch: int, max_queue: int, publish: Callable[[list], None], exact=False
     ):
         self.path, self.chars, self.exact = path, chars, exact
         self.max_batch, self.max_queue = max_batch, max_queue
@@ -175,10 +177,12 @@ class Engine:
                 return
             self.loop.call_soon_threadsafe(lambda m=msg: self.publish(self._pieces(m)))
 
-    def _pieces(self, msg: list) -> list:
-        out = []
-        for key, text, logprobs, finish, generated, error in msg:
-            job = self.jobs.get(key)
+    def _pieces(self, msg: tuple) -> list:
+        keys, text, counts, pieces = msg
+        jobs = self.jobs
+        out = [(jobs[k], Piece(c, [], None, n)) for k, c, n in zip(keys, text, counts) if k in jobs]
+        for key, text, logprobs, finish, generated, error in pieces:
+            job = jobs.get(key)
             if job is None:  # cancelled here meanwhile
                 continue
             if finish or error:
@@ -211,7 +215,7 @@ class Engine:
             key, self.next_key = self.next_key, self.next_key + 1
             self.jobs[key] = job
             job.key = key
-            sent.append((key, tuple(getattr(job, f) for f in _FIELDS)))
+            sent.append((key, job.request, job.logprobs))
         self._send("submit", sent)
         return True
 

@@ -16,9 +16,8 @@ from collections.abc import Callable
 import uvicorn
 import uvicorn.config
 
-from charlstm import checkpoint as ckpt_io
 from charlstm.serve.app import Server
-from charlstm.serve.core import Model
+from charlstm.serve.core import Sampler, display_name
 from charlstm.serve.settings import Settings
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
@@ -33,10 +32,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(model: Model, settings: Settings, warn: Callable[[str], None], log_level="info") -> None:
-    """Serve until SIGTERM / SIGINT; returns normally (exit status 0) after a graceful stop."""
+def serve(model: Sampler, settings: Settings, warn: Callable[[str], None], log_level="info") -> None:
+    """Serve `model` (a `Sampler`: `charlstm.load`'s Model is one) until SIGTERM / SIGINT; returns normally
+    (exit status 0) after a graceful stop."""
     if settings.model_name is None:  # the run's folder name (a bare .keras file: its stem)
-        settings = dataclasses.replace(settings, model_name=ckpt_io.display_name(model.path))
+        settings = dataclasses.replace(settings, model_name=display_name(model.path))
     if not is_loopback(settings.host) and settings.api_key is None:
         warn(f"listening on {settings.host} without --api-key: anyone who can reach this port can use the model")
     server = Server(model, settings)

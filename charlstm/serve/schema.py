@@ -1,7 +1,9 @@
 """A `POST /v1/completions` body checked and turned into batcher jobs, or an `ApiError` naming the field.
 
-The sampling ranges and their messages are the CLI's (`core.check_sampling`), with
-the OpenAI names: `max_tokens` is the CLI's `--length` (characters here), `n` its
+Each prompt becomes the library's own request (`Sampler.request`: the `SampleOptions`
+and the prime's ids, the prime read as `charlstm generate` reads it), and each choice a
+job carrying that request's sample. The sampling ranges and their messages are the
+CLI's (`SampleOptions.create`), with the OpenAI names: `max_tokens` is the CLI's `--length` (characters here), `n` its
 `--num-samples`. Fields of the OpenAI API that mean nothing here (`best_of`,
 `frequency_penalty`, `presence_penalty`, `logit_bias`, `suffix`, `user`, ...) are
 accepted and ignored, as vLLM does.
@@ -9,10 +11,11 @@ accepted and ignored, as vLLM does.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from charlstm.serve.batcher import Job
-from charlstm.serve.core import CharlstmError, Model, SampleOptions, UsageError
+from charlstm.serve.core import CharlstmError, SampleOptions, Sampler, UsageError
 
 MAX_STOPS = 4  # as the OpenAI API
 MAX_LOGPROBS = 5  # alternatives per character, as the OpenAI completions API
@@ -54,7 +57,7 @@ class Limits:
 class Completion:
     """A checked request: the jobs (one per choice) and how to answer."""
 
-    primes: list[str]  # the prepared prime of each prompt (case-folded like training)
+    primes: list[str]  # the prime of each prompt as fed (case-folded like training): its request's prime_text
     jobs: list[Job]  # choice k = prompt k // n, sample index k % n
     stream: bool = False
     echo: bool = False
@@ -76,7 +79,7 @@ def _strings(body: dict, name: str, most: int | None) -> list[str] | None:
     return values
 
 
-def parse(body, model: Model, model_name: str, limits: Limits) -> Completion:
+def parse(body, model: Sampler, model_name: str, limits: Limits) -> Completion:
     """The request, checked; raises ApiError (400, or 404 for another model's name)."""
     if not isinstance(body, dict):
         raise ApiError(400, "the request body must be a JSON object")
@@ -105,15 +108,13 @@ def parse(body, model: Model, model_name: str, limits: Limits) -> Completion:
     completion = Completion([], [], bool(body.get("stream")), bool(body.get("echo")), include_usage, logprobs)
     for prompt in prompts:
         try:
-            prime = model.prepare_prime(prompt, opts.on_unknown, completion.warnings.append)
+            request = model.request(dataclasses.replace(opts, prime=prompt), completion.warnings.append, stops)
         except CharlstmError as e:
-            raise ApiError(400, str(e).replace("--on-unknown skip", '"on_unknown": "skip"'), "prompt") from None
-        ids = model.vocabulary.encode(prime)
+            message = str(e).replace("--on-unknown skip", '"on_unknown": "skip"')
+            raise ApiError(400, message, "prompt") from None
         for i in range(n):
-            job = Job(ids, opts.length, opts.temperature, opts.top_k, opts.top_p, opts.seed, i, stops, logprobs)
-            job.choice = len(completion.jobs)
-            completion.jobs.append(job)
-        completion.primes.append(prime)
+            completion.jobs.append(Job(request.sample(i), logprobs, choice=len(completion.jobs)))
+        completion.primes.append(request.prime_text)
     return completion
 
 

@@ -255,13 +255,14 @@ class TrainingRun:
     def _sample(self, epoch: int) -> str:
         from charlstm.options import SampleOptions
         from charlstm.sampler.network import Network
-        from charlstm.sampler.sampling import sample_steps
+        from charlstm.sampler.sampling import SampleRequest, sample_steps
         from charlstm.training import model as model_lib
 
         net = Network(model_lib.named_weights(self.setup.model), self.plan.model_config)
         opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)
         vocab, excerpt = self.plan.corpus.vocab, self.plan.corpus.excerpt
-        body = "".join(step[0] for step in sample_steps(net, vocab.encode(excerpt), opts, vocab.chars))
+        request = SampleRequest(opts, vocab.encode(excerpt), excerpt)
+        body = "".join(step[0] for step in sample_steps(net, request, vocab.chars))
         return f"--- sample ---\n{excerpt}{body}\n--------------"
 
     def _result(self) -> TrainResult:
