@@ -1,7 +1,8 @@
 # Two entry points, each doing all of its own set-up on a fresh machine:
 #   make demo   venv + install + fetch Macbeth + train ~2 minutes + generate + inspect page + the base model
 #   make test   venv + install + the test suite (what CI runs)
-#   make lint   ruff check + ruff format --check + ESLint on the shipped JavaScript (CI runs it before make test)
+#   make lint   ruff check + ruff format --check + the import contracts (lint-imports) + ESLint on the
+#               shipped JavaScript (CI runs it before make test)
 #   make docs   regenerate the README's option tables from the click commands
 #   make wasm   reassemble the export's WebAssembly kernel from its source (Debian: apt-get install wabt)
 PYTHON ?= python3
@@ -35,6 +36,7 @@ node_modules/.installed-stamp: package.json package-lock.json
 lint: $(STAMP) node_modules/.installed-stamp
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python scripts/cli_docs.py --check
 	node_modules/.bin/eslint charlstm tests/js
 

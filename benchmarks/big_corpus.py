@@ -8,13 +8,13 @@ then runs each measurement in its own subprocess and reports wall time and that
 subprocess's peak RSS (resource.getrusage(RUSAGE_CHILDREN).ru_maxrss, taken by a
 one-shot wrapper process so one measurement's peak never leaks into the next):
 
-  encode      charlstm.idfile.encode_corpus, both passes, writing the id file
+  encode      charlstm.text.idfile.encode_corpus, both passes, writing the id file
   reuse       the same call again: the cache check (header, stat, CRC32 of the ids)
   in-memory   (--in-memory) read_corpus + Vocabulary.from_text + encode, for contrast
   train       charlstm train BIG --max-time 20 --quiet --checkpoint-dir TMP
 
 `train` measures whatever path `charlstm train` takes: the streamed id file once the
-training code uses charlstm.idfile, the in-memory one before.
+training code uses charlstm.text.idfile, the in-memory one before.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ SOURCES = [ROOT.parent / "shared" / "corpora" / "shakespeare.txt", Path("/work/s
 
 ENCODE = """
 import sys, time
-from charlstm.idfile import encode_corpus
+from charlstm.text.idfile import encode_corpus
 t = time.perf_counter()
 c = encode_corpus([sys.argv[1]], sys.argv[2], seed=1)
 print(f"{time.perf_counter() - t:.2f} s, {c.chars:,} chars, {len(c.vocab)} symbols, reused={c.reused}", flush=True)
@@ -43,7 +43,7 @@ print(f"{time.perf_counter() - t:.2f} s, {c.chars:,} chars, {len(c.vocab)} symbo
 
 IN_MEMORY = """
 import sys, time
-from charlstm.corpus import Vocabulary, read_corpus
+from charlstm.text.corpus import Vocabulary, read_corpus
 t = time.perf_counter()
 text = read_corpus([sys.argv[1]])
 ids = Vocabulary.from_text(text).encode(text)

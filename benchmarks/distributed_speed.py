@@ -22,7 +22,8 @@ from pathlib import Path
 
 from _common import CORPORA, ROOT, train_cmd  # beside this file
 
-from charlstm.cluster import loopback, tf_config
+sys.path.insert(0, str(ROOT / "tests"))  # the loopback cluster launcher the distributed tests use
+from cluster import loopback, tf_config  # noqa: E402
 
 
 def env(threads: int, **extra) -> dict:

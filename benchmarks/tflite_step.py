@@ -28,8 +28,8 @@ def main():
     import numpy as np
 
     import charlstm
-    from charlstm.network import load_network
-    from charlstm.tf_runtime import tensorflow
+    from charlstm.sampler.network import load_network
+    from charlstm.training.tf_runtime import tensorflow
 
     tf = tensorflow()
     model = charlstm.load(args.checkpoint)

@@ -97,7 +97,7 @@ def matmul_gflops() -> float:
 
 
 def _matmul_gflops(n: int = 2048, seconds: float = 5.0) -> float:
-    from charlstm.tf_runtime import tensorflow
+    from charlstm.training.tf_runtime import tensorflow
 
     tf = tensorflow("cpu")
     a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
@@ -112,7 +112,7 @@ def _matmul_gflops(n: int = 2048, seconds: float = 5.0) -> float:
 
 
 def encode_seconds(mb: int = 100) -> tuple[float, int]:
-    from charlstm.corpus import Vocabulary
+    from charlstm.text.corpus import Vocabulary
 
     text = (CORPORA / "shakespeare.txt").read_text() * math.ceil(mb * 1e6 / 4_784_817)
     t0 = time.perf_counter()
@@ -184,9 +184,9 @@ def macbeth_table(base, ours, peak) -> None:
 def held_out_carried(run_dir: Path, corpus: Path, val_fraction: float = 0.1) -> float:
     """Nats/char on the held-out tail with the state carried throughout (`charlstm eval`)."""
     from charlstm import checkpoint as ckpt_io
-    from charlstm.corpus import Vocabulary, read_corpus
-    from charlstm.evaluation import evaluate_text
-    from charlstm.network import load_network
+    from charlstm.sampler.evaluation import evaluate_text
+    from charlstm.sampler.network import load_network
+    from charlstm.text.corpus import Vocabulary, read_corpus
 
     ckpt, net = load_network(run_dir / ckpt_io.BEST)
     text = read_corpus([str(corpus)], ckpt.training.lowercase)

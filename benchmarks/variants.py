@@ -39,7 +39,7 @@ EMBEDDING_DIM = 64  # the CLI's default; passed explicitly so the count below st
 
 
 def layer_params(cell: str, input_dim: int, units: int) -> int:
-    """Trainable parameters of one recurrent layer (Keras's layouts, as in charlstm.equations)."""
+    """Trainable parameters of one recurrent layer (Keras's layouts, as in charlstm.sampler.equations)."""
     gates = {"lstm": 4, "peephole": 4, "cifg": 3, "gru": 3, "rnn": 1}[cell]
     n = gates * units * (input_dim + units)  # kernel + recurrent_kernel
     n += gates * units * (2 if cell == "gru" else 1)  # bias (GRU reset_after: input + recurrent)
@@ -49,7 +49,7 @@ def layer_params(cell: str, input_dim: int, units: int) -> int:
 
 
 def model_params(cell: str, units: int, vocab: int, layers: int = LAYERS, embedding_dim: int = EMBEDDING_DIM) -> int:
-    """Trainable parameters of charlstm.model.build for this configuration."""
+    """Trainable parameters of charlstm.training.model.build for this configuration."""
     n = vocab * embedding_dim  # embedding table
     in_dim = embedding_dim
     for _ in range(layers):
@@ -64,7 +64,7 @@ def matched_units(cell: str, target: int, vocab: int) -> int:
 
 
 def vocab_size(path: Path, lowercase: bool) -> int:
-    from charlstm.corpus import Vocabulary, read_corpus
+    from charlstm.text.corpus import Vocabulary, read_corpus
 
     return len(Vocabulary.from_text(read_corpus([str(path)], lowercase)))
 

@@ -7,7 +7,7 @@
 The package is a library first; `charlstm.cli` is a thin click layer over
 `charlstm.api`. Nothing here imports TensorFlow (or the API's modules) at import
 time: `charlstm.load` and friends are looked up on first use (PEP 562), and
-modules that need TensorFlow import it through `charlstm.tf_runtime` when a
+modules that need TensorFlow import it through `charlstm.training.tf_runtime` when a
 command actually trains.
 """
 

@@ -11,7 +11,7 @@
     model.info                                          # vocabulary, configs, history
 
 A `Model` wraps the NumPy sampler: no TensorFlow. `train` imports it (through
-charlstm.tf_runtime) only when it starts training. Errors are the same typed
+charlstm.training.tf_runtime) only when it starts training. Errors are the same typed
 `CharlstmError`s the CLI prints.
 """
 
@@ -28,9 +28,9 @@ from typing import TextIO
 
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, DeviceConfig, ModelConfig, TrainConfig
-from charlstm.corpus import Vocabulary, decode, read_corpus
 from charlstm.errors import UsageError
 from charlstm.options import SampleOptions, check_values
+from charlstm.text.corpus import Vocabulary, decode, read_corpus
 
 __all__ = ["Model", "SampleOptions", "load", "train"]
 
@@ -54,8 +54,8 @@ class Model:
 
     @cached_property
     def network(self):
-        """The NumPy network (`charlstm.network.Network`), read from the checkpoint on first use."""
-        from charlstm.network import load_network
+        """The NumPy network (`charlstm.sampler.network.Network`), read from the checkpoint on first use."""
+        from charlstm.sampler.network import load_network
 
         _, net = load_network(self.path)
         return net
@@ -72,7 +72,7 @@ class Model:
         on_unknown: "error" refuses characters outside the vocabulary (VocabularyError),
         "skip" drops them with a warning (Python's warnings, or `warn(message)`).
         """
-        from charlstm.generation import prepare_prime
+        from charlstm.sampler.generation import prepare_prime
 
         checked = SampleOptions.create(prime=prime, on_unknown=on_unknown)
         return prepare_prime(checked.prime, self.checkpoint, self.vocabulary, checked.on_unknown, warn or _warn)
@@ -84,7 +84,7 @@ class Model:
         seed=1, ...), or both (the keywords override). Memory stays flat for any length. The
         same seed and sample_index give the same text, whatever else is generated beside it.
         """
-        from charlstm.sampling import sample_steps
+        from charlstm.sampler.sampling import sample_steps
 
         opts = _sample_options(options, fields)
         if opts.num_samples != 1:
@@ -125,7 +125,7 @@ class Model:
     ) -> None:
         """Generate onto a text stream as `charlstm generate` does (one sample streams as it is made;
         several samples, or JSON lines, are written at the end). Options as for `stream`."""
-        from charlstm.generation import stream
+        from charlstm.sampler.generation import stream
 
         opts = _sample_options(options, fields)
         prime_text = self.prepare_prime(opts.prime, opts.on_unknown, warn)
@@ -148,7 +148,7 @@ class Model:
         "unknown"}: characters outside the vocabulary are dropped and counted, not fatal.
         The text is read like training text (UTF-8, CRLF → LF, lower-cased if the model was).
         """
-        from charlstm.evaluation import evaluate_text
+        from charlstm.sampler.evaluation import evaluate_text
 
         if (path is None) == (text is None):
             raise UsageError("evaluate: give a file path or text=..., not both or neither")
@@ -168,7 +168,7 @@ class Model:
 
 def describe(info: dict) -> str:
     """`Model.info` as the lines `charlstm info` prints."""
-    from charlstm.corpus import describe_chars
+    from charlstm.text.corpus import describe_chars
 
     m, t, best = info["model"], info["training"], info["best_val_bits_per_char"]
     lines = [
@@ -242,8 +242,8 @@ def train(
     from the stored run. Returns a `TrainResult`; checkpoints go to `checkpoint_dir`
     (default: checkpoints/<first corpus file's name>).
     """
-    from charlstm.runplan import plan_run
-    from charlstm.training import RunOptions, TrainingRun
+    from charlstm.training.loop import RunOptions, TrainingRun
+    from charlstm.training.plan import plan_run
 
     unknown = sorted(set(options) - set(TRAIN_OPTIONS))
     if unknown:

@@ -295,23 +295,6 @@ def check_keras_config(path: Path) -> None:
                 refuse(f"cell {cell!r}")
 
 
-def load_keras_model(path: str | os.PathLike, compile: bool = True):
-    """The Keras model, loaded in safe mode after the layer allow-list check."""
-    from charlstm.tf_runtime import keras as get_keras
-
-    path = Path(path)
-    load(path)
-    check_keras_config(path)
-    keras = get_keras()
-    from charlstm import cells  # noqa: F401  (importing it registers the custom cells with Keras)
-
-    try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True)
-    except Exception as e:  # Keras raises many types for a damaged file
-        message = f"{path}: cannot load the Keras model ({type(e).__name__}: {e})"
-        raise CheckpointError(message.splitlines()[0]) from None
-
-
 # --- writing -------------------------------------------------------------------------------
 
 

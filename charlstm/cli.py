@@ -170,7 +170,7 @@ def generate(checkpoint, as_json, **fields):
 
     model = api.load(checkpoint, base_fallback=lambda m: click.echo(m, err=True))
     if fields["prime"] == "-":
-        from charlstm.corpus import decode
+        from charlstm.text.corpus import decode
 
         fields["prime"] = decode(sys.stdin.buffer.read(), "<stdin>")
     opts = SampleOptions.create(**fields)  # a prime read from stdin is checked here
@@ -231,7 +231,7 @@ def corpus_fetch(name, dest):
     """Download NAME into ./corpora (if not there yet) and print its path."""
     from pathlib import Path
 
-    from charlstm import fetch
+    from charlstm.catalog import fetch
 
     click.echo(str(fetch.fetch(name, Path(dest) if dest else None)))
 

@@ -126,7 +126,7 @@ class TrainConfig:
     # default is a random seed, drawn by charlstm.train; 0 is for configs built directly.
     seed: int = option(0, "Seed for initialisation, data order and dropout.", SEED, default=None, show_default="random")
     lowercase: bool = option(False, "Fold the text to lower case first.", FLAG)  # before building the vocabulary
-    # Fine-tuning: the start's weights instead of a fresh model (charlstm/finetune.py); the
+    # Fine-tuning: the start's weights instead of a fresh model (charlstm/training/finetune.py); the
     # architecture is the start's, the vocabulary grows by the text's new characters. Kept on
     # resume (a resumed run continues its own weights: the start is read once, at the start).
     init_from: str | None = option(

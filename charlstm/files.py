@@ -9,6 +9,7 @@ the directory is fsynced so the rename itself survives a power cut.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,14 +35,15 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike, data: bytes | Callable[[Path], None], temp: Path | None = None) -> Path:
     """Replace `path` with `data` (bytes, or a function that writes a file at the path it is given).
 
     Raises the writer's or the filesystem's OSError unchanged (callers word it); the
-    temporary file is removed on any error and `path` is left as it was.
+    temporary file is removed on any error and `path` is left as it was. `temp`: the temporary's
+    name when the pid-named default is not unique enough (workers on several hosts sharing a folder).
     """
     path = Path(path)
-    tmp = temp_path(path)
+    tmp = temp or temp_path(path)
     try:
         if callable(data):
             data(tmp)
@@ -54,6 +56,41 @@ def atomic_write(path: str | os.PathLike, data: bytes | Callable[[Path], None]) 
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def atomic_folder(out: Path, build: Callable[[Path], None]) -> None:
+    """Replace the folder (or file) `out` with one `build` fills: built under a hidden temporary name
+    beside it, every file fsynced, then renamed into place; on any error `out` is left as it was."""
+    tmp = out.with_name(f".{out.name}{TEMP_MARK}{os.getpid()}")
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")  # a replaced output, until the new one is in
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        build(tmp)
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        replacing = out.exists() or out.is_symlink()
+        if replacing:
+            os.replace(out, old)  # a folder cannot be renamed over a non-empty one: set the old one aside
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            if replacing:
+                os.replace(old, out)  # put the old output back
+            raise
+        fsync_dir(out.parent)
+        _remove(old)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def remove_stale_temps(directory: Path, pattern: str = f".*{TEMP_MARK}*") -> list[Path]:

@@ -35,8 +35,8 @@ MAX_FLOAT16_LOSS = 0.002  # nats/char the float16 rounding may cost on the held-
 
 def held_out_text(ckpt) -> str:
     """The run's held-out slice, as training split it: the tail of its recorded corpus."""
-    from charlstm import dataset
-    from charlstm.idfile import encode_corpus
+    from charlstm.text.idfile import encode_corpus
+    from charlstm.training import dataset
 
     names = (ckpt.extra.get("corpus") or {}).get("names") or []
     if not names or "<stdin>" in names:
@@ -64,12 +64,12 @@ def release(run_dir: Path, dest: Path, float16: bool) -> dict:
     """Write the base model to `dest`; returns what was measured."""
     import charlstm
     from charlstm import checkpoint as ckpt_io
-    from charlstm import model as model_lib
     from charlstm.files import atomic_write
+    from charlstm.training import model as model_lib
 
     source = ckpt_io.resolve(run_dir, ckpt_io.BEST)
     meta = ckpt_io.load(source)
-    model = ckpt_io.load_keras_model(source, compile=False)  # no optimizer: no slots saved
+    model = model_lib.load_keras_model(source, compile=False)  # no optimizer: no slots saved
     weights = model_lib.named_weights(model)
     report = {"source": str(source), "sha256": ckpt_io.sha256(source), "float16": float16}
     if float16:

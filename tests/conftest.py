@@ -67,7 +67,7 @@ def op_determinism():
     """
     from tensorflow.python.framework import config as tf_config
 
-    from charlstm.tf_runtime import tensorflow
+    from charlstm.training.tf_runtime import tensorflow
 
     tf = tensorflow()
     was = tf_config.is_op_determinism_enabled()

@@ -25,11 +25,11 @@ def main(spec: dict) -> int:
     if spec.get("cpus", 1) > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * spec["cpus"])
-    from charlstm import model as model_lib
     from charlstm.config import ModelConfig, TrainConfig
-    from charlstm.corpus import read_corpus
-    from charlstm.runplan import new_run
-    from charlstm.training import RunOptions, TrainingRun
+    from charlstm.text.corpus import read_corpus
+    from charlstm.training import model as model_lib
+    from charlstm.training.loop import RunOptions, TrainingRun
+    from charlstm.training.plan import new_run
 
     from helpers import prepare
 

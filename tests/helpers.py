@@ -98,13 +98,13 @@ def invoke(runner, *args, input=None):
 
 
 def prepare(text: str, seed: int, vocabulary: str | None = None):
-    """`text` (already read and case-folded) encoded in memory as a `charlstm.runplan.Corpus`:
-    the reference the streamed `charlstm.idfile.encode_corpus` is checked against, and the
+    """`text` (already read and case-folded) encoded in memory as a `charlstm.training.plan.Corpus`:
+    the reference the streamed `charlstm.text.idfile.encode_corpus` is checked against, and the
     quick way to a corpus in tests. `vocabulary` is a resumed checkpoint's: the text must
     not bring new characters."""
-    from charlstm.corpus import Vocabulary, describe_chars, prime_excerpt
     from charlstm.errors import CorpusError
-    from charlstm.runplan import Corpus
+    from charlstm.text.corpus import Vocabulary, describe_chars, prime_excerpt
+    from charlstm.training.plan import Corpus
 
     found = Vocabulary.from_text(text)
     if vocabulary is None:

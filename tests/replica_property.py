@@ -32,9 +32,9 @@ def engines(replicas: int) -> tuple:
     collectives like the first, and meet the first's: "Shape mismatch in the collective".)"""
     import tensorflow as tf
 
-    from charlstm import model as model_lib
     from charlstm.config import ModelConfig
-    from charlstm.engine import Engine
+    from charlstm.training import model as model_lib
+    from charlstm.training.step import Engine
 
     devices = [d.name for d in tf.config.list_logical_devices("CPU")[:replicas]]
     out = []
@@ -69,7 +69,7 @@ def check(replicas: int) -> None:
 
 
 def one_epoch(replicas, n, batch, carry, seed):
-    from charlstm import dataset
+    from charlstm.training import dataset
 
     ids = np.random.default_rng(seed).integers(0, VOCAB, n).astype(np.uint8)
     train, val = ids[: n * 2 // 3], ids[n * 2 // 3 :]

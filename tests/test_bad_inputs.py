@@ -45,14 +45,14 @@ def test_unreadable_file(runner, tmp_path, monkeypatch):
 
     import builtins
 
-    import charlstm.corpus
+    import charlstm.text.corpus
 
     def denied(path, *args, **kwargs):  # tests run as root, who may read anything: simulate it
         if str(path) == str(p):
             raise PermissionError(13, "Permission denied")
         return builtins.open(path, *args, **kwargs)
 
-    monkeypatch.setattr(charlstm.corpus, "open", denied, raising=False)
+    monkeypatch.setattr(charlstm.text.corpus, "open", denied, raising=False)
     r = invoke(runner, "train", p, "--checkpoint-dir", tmp_path / "run", *FAST)
     _one_line_error(r, 1)
     assert f"{p}: permission denied; check the file's read permission" in r.stderr

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from charlstm import brs
+from charlstm.catalog import brs
 
 
 def _compress(data: bytes, max_bits: int = 16, clear_when_full: bool = False) -> bytes:

@@ -43,7 +43,7 @@ def test_the_packaged_base_is_small_and_carries_no_optimizer(packaged):
 
 
 def test_the_packaged_base_knows_english_it_never_saw(packaged):
-    """Macbeth is outside its pretraining corpus (charlstm/contamination.py checks that)."""
+    """Macbeth is outside its pretraining corpus (charlstm/catalog/contamination.py checks that)."""
     import charlstm
 
     text = (SHARED / "macbeth.txt").read_text(encoding="utf-8")[20_000:25_000]

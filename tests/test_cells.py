@@ -1,5 +1,5 @@
-"""The recurrent cells: Keras (charlstm.cells / Keras's own layers) against NumPy
-(charlstm.equations via charlstm.network.Network), with every weight randomised.
+"""The recurrent cells: Keras (charlstm.training.cells / Keras's own layers) against NumPy
+(charlstm.sampler.equations via charlstm.sampler.network.Network), with every weight randomised.
 
 Fresh models are a weak test of agreement: peephole weights start at zero and most
 biases at 0 or ±1, so a wrong peephole or bias term could hide. Every test here
@@ -20,7 +20,7 @@ ATOL = 1e-5
 
 @pytest.fixture(scope="module")
 def keras():
-    from charlstm.tf_runtime import keras as _keras
+    from charlstm.training.tf_runtime import keras as _keras
 
     return _keras()
 
@@ -38,7 +38,7 @@ def _randomise(model, seed: int) -> None:
 
 
 def _build(cell: str, layers: int, seed: int):
-    from charlstm import model as model_lib
+    from charlstm.training import model as model_lib
 
     model = model_lib.build(_config(cell, layers), seed=seed)
     _randomise(model, seed + 100)
@@ -67,8 +67,8 @@ def randomised_models(keras):
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell", CELLS)
 def test_numpy_network_matches_keras_with_random_weights(randomised_models, cell, layers):
-    from charlstm.model import named_weights
-    from charlstm.network import Network
+    from charlstm.sampler.network import Network
+    from charlstm.training.model import named_weights
 
     model = randomised_models[(cell, layers)]
     # Every variable really was randomised: none left at its zero/one initial value.
@@ -91,8 +91,8 @@ def test_numpy_network_matches_keras_with_random_weights(randomised_models, cell
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell", CELLS)
 def test_numpy_batched_steps_equal_unbatched(randomised_models, cell, layers):
-    from charlstm.model import named_weights
-    from charlstm.network import Network
+    from charlstm.sampler.network import Network
+    from charlstm.training.model import named_weights
 
     net = Network(named_weights(randomised_models[(cell, layers)]), _config(cell, layers))
     ids = _ids(seed=99)
@@ -109,7 +109,7 @@ def test_numpy_batched_steps_equal_unbatched(randomised_models, cell, layers):
 
 def test_peephole_with_zero_peepholes_is_the_standard_lstm(keras):
     """Same kernel/recurrent_kernel/bias (and embedding, softmax): Keras outputs agree."""
-    from charlstm.model import named_weights
+    from charlstm.training.model import named_weights
 
     lstm = _build("lstm", 2, seed=3)
     peep = _build("peephole", 2, seed=4)
@@ -137,7 +137,7 @@ def test_peephole_with_zero_peepholes_is_the_standard_lstm(keras):
 
 
 def test_fresh_cells_start_as_documented(keras):
-    from charlstm.cells import CIFGCell, PeepholeLSTMCell
+    from charlstm.training.cells import CIFGCell, PeepholeLSTMCell
 
     peep = PeepholeLSTMCell(U)
     peep.build((None, E))
@@ -164,8 +164,8 @@ def _random_cell_and_inputs(cell_cls, seed):
 
 
 def test_peephole_cell_one_step_matches_equations(keras):
-    from charlstm.cells import PeepholeLSTMCell
-    from charlstm.equations import PeepholeLSTM
+    from charlstm.sampler.equations import PeepholeLSTM
+    from charlstm.training.cells import PeepholeLSTMCell
 
     cell, x, h, c = _random_cell_and_inputs(PeepholeLSTMCell, seed=7)
     out, (h_new, c_new) = cell(x, [h, c])
@@ -191,7 +191,7 @@ def _sigmoid(z):
 
 def test_cifg_forget_gate_is_one_minus_input_gate(keras):
     """One direct call of the Keras cell, checked against gates computed from its weights."""
-    from charlstm.cells import CIFGCell
+    from charlstm.training.cells import CIFGCell
 
     cell, x, h, c = _random_cell_and_inputs(CIFGCell, seed=8)
     W, Uw, b = (np.asarray(v.numpy(), np.float64) for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
@@ -219,7 +219,7 @@ def test_cifg_forget_gate_is_one_minus_input_gate(keras):
 
 @pytest.mark.parametrize("name", ["PeepholeLSTMCell", "CIFGCell"])
 def test_cell_config_round_trips(keras, name):
-    from charlstm import cells
+    from charlstm.training import cells
 
     cls = getattr(cells, name)
     cell = cls(6, name="my_cell")
@@ -234,7 +234,7 @@ def test_cell_config_round_trips(keras, name):
     again = keras.saving.deserialize_keras_object(data)
     assert type(again) is cls and again.units == 6
 
-    # The cell wrapped in an RNN layer, as charlstm.model builds it.
+    # The cell wrapped in an RNN layer, as charlstm.training.model builds it.
     layer = keras.layers.RNN(cls(3), return_sequences=True)
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert type(restored.cell) is cls and restored.cell.units == 3
@@ -262,9 +262,10 @@ def test_the_modules_that_use_the_cells_import_them_lazily():
     import sys
 
     code = (
-        "import sys, charlstm.model, charlstm.checkpoint\n"
-        "import charlstm.network, charlstm.sampling, charlstm.evaluation, charlstm.usertext, charlstm.inspect.run\n"
-        "print(any(m.split('.')[0] in ('tensorflow', 'keras') or m == 'charlstm.cells' for m in sys.modules))"
+        "import sys, charlstm.training.model, charlstm.checkpoint\n"
+        "import charlstm.sampler.network, charlstm.sampler.sampling, charlstm.sampler.evaluation\n"
+        "import charlstm.text.usertext, charlstm.inspect.run\n"
+        "print(any(m.split('.')[0] in ('tensorflow', 'keras') or m == 'charlstm.training.cells' for m in sys.modules))"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
@@ -290,7 +291,7 @@ def test_the_modules_that_use_the_cells_import_them_lazily():
 )
 def test_cell_weight_names_shapes_and_order_are_fixed(keras, name, weights):
     """Checkpoints store weights by these names, in this order: they must never change."""
-    from charlstm import cells
+    from charlstm.training import cells
 
     cell = getattr(cells, name)(U)
     cell.build((None, E))

@@ -53,6 +53,8 @@ def test_plain_keras_model_is_not_a_charlstm_checkpoint(trained_run, tmp_path, r
 def test_lambda_layer_is_refused(trained_run, tmp_path):
     import keras
 
+    from charlstm.training import model as model_lib
+
     inp = keras.Input((None,), dtype="int32")
     out = keras.layers.Lambda(lambda x: x * 2)(keras.layers.Embedding(5, 3)(inp))
     evil = tmp_path / "evil.keras"
@@ -62,7 +64,7 @@ def test_lambda_layer_is_refused(trained_run, tmp_path):
     with zipfile.ZipFile(evil, "a") as z:
         z.writestr("charlstm.json", meta)
     with pytest.raises(CheckpointError, match="refuses to load layer 'Lambda'"):
-        ckpt_io.load_keras_model(evil)
+        model_lib.load_keras_model(evil)
 
 
 def test_resolve_prefers_best_in_a_run_dir(trained_run):

@@ -2,7 +2,7 @@
 
 import random
 
-from charlstm import contamination as C
+from charlstm.catalog import contamination as C
 
 
 def _words(rng: random.Random, n: int) -> str:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from charlstm.corpus import Vocabulary, corpus_name, decode, read_corpus
 from charlstm.errors import CorpusError, VocabularyError
+from charlstm.text.corpus import Vocabulary, corpus_name, decode, read_corpus
 
 
 def test_decode_drops_bom_and_normalises_line_endings():

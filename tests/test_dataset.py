@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from charlstm import dataset
 from charlstm.errors import CorpusError
+from charlstm.training import dataset
 
 
 @pytest.mark.parametrize("n, L", [(101, 10), (100, 10), (23, 7), (12, 50)])

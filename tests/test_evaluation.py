@@ -10,10 +10,10 @@ V, U, E, T = 7, 6, 4, 29
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_nll_per_char_equals_keras_sparse_cross_entropy(cell):
-    from charlstm import model as model_lib
-    from charlstm.evaluation import nll_per_char
-    from charlstm.network import Network
-    from charlstm.tf_runtime import keras as _keras
+    from charlstm.sampler.evaluation import nll_per_char
+    from charlstm.sampler.network import Network
+    from charlstm.training import model as model_lib
+    from charlstm.training.tf_runtime import keras as _keras
 
     keras = _keras()
     config = ModelConfig(vocab_size=V, cell=cell, layers=2, units=U, embedding_dim=E, dropout=0.0)

@@ -20,12 +20,12 @@ from click.testing import CliRunner
 
 import charlstm
 from charlstm.config import CELLS
-from charlstm.equations import softmax
 from charlstm.errors import UsageError
 from charlstm.export import binary
 from charlstm.export.arrays import network_arrays
-from charlstm.network import load_network
-from charlstm.sampling import pick
+from charlstm.sampler.equations import softmax
+from charlstm.sampler.network import load_network
+from charlstm.sampler.sampling import pick
 
 from helpers import TINY_TEXT, invoke
 

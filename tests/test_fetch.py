@@ -6,7 +6,7 @@ import tarfile
 
 import pytest
 
-from charlstm import fetch
+from charlstm.catalog import fetch
 from charlstm.errors import FetchError
 
 

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from charlstm import checkpoint as ckpt_io
-from charlstm import finetune, runplan
-from charlstm.corpus import grown_vocabulary
 from charlstm.errors import CheckpointError, CorpusError, UsageError
-from charlstm.network import EMBEDDINGS, SOFTMAX_BIAS, SOFTMAX_KERNEL, Network, load_network
+from charlstm.sampler.network import EMBEDDINGS, SOFTMAX_BIAS, SOFTMAX_KERNEL, Network, load_network
+from charlstm.text.corpus import grown_vocabulary
+from charlstm.training import finetune
+from charlstm.training import plan as runplan
 
 from helpers import TINY_TEXT, interrupt_after_epoch, invoke, tiny_args, tiny_run
 
@@ -93,7 +94,7 @@ def test_grown_weights_keep_old_rows_bit_identical_and_add_unlikely_learnable_on
 
 
 def test_encode_corpus_grows_for_a_start_and_still_refuses_for_a_resume(tmp_path):
-    from charlstm.idfile import encode_corpus
+    from charlstm.text.idfile import encode_corpus
 
     text = write(tmp_path, "t.txt", "abc é中\n" * 20)
     start = "cba\n"
@@ -116,14 +117,14 @@ def plan_for(tmp_path: Path, text: str, run="ft", **given) -> runplan.RunPlan:
 
 def setup_for(tmp_path: Path, text: str, run="ft", **given):
     """(plan, TrainingSetup) of a fine-tune from `base` on `text`: the model before its first step."""
-    from charlstm.runsetup import RunOptions, TrainingSetup
+    from charlstm.training.setup import RunOptions, TrainingSetup
 
     plan = plan_for(tmp_path, text, run, **given)
     return plan, TrainingSetup(plan, RunOptions(progress=False, **QUIET))
 
 
 def test_a_text_inside_the_start_vocabulary_gives_exactly_the_start_probabilities(tmp_path, base):
-    from charlstm import model as model_lib
+    from charlstm.training import model as model_lib
 
     _, start = load_network(base)
     plan, setup = setup_for(tmp_path, TINY_TEXT[:400])
@@ -134,7 +135,7 @@ def test_a_text_inside_the_start_vocabulary_gives_exactly_the_start_probabilitie
 
 
 def test_new_characters_leave_the_old_logits_bit_identical(tmp_path, base):
-    from charlstm import model as model_lib
+    from charlstm.training import model as model_lib
 
     _, start = load_network(base)
     plan, setup = setup_for(tmp_path, TINY_TEXT[:400] + "Ωé\n")
@@ -172,8 +173,8 @@ def test_a_cjk_text_fine_tuned_from_the_base_learns_and_generates_its_characters
 
 
 def test_info_shows_where_the_run_started(tmp_path, base, runner):
-    from charlstm.runsetup import RunOptions
-    from charlstm.training import TrainingRun
+    from charlstm.training.loop import TrainingRun
+    from charlstm.training.setup import RunOptions
 
     TrainingRun(plan_for(tmp_path, TINY_TEXT[:600], epochs=1), RunOptions(progress=False, **QUIET)).run()
     last = tmp_path / "ft" / ckpt_io.LAST
@@ -226,8 +227,8 @@ def test_fine_tuning_defaults_apply_only_to_what_the_user_did_not_give(tmp_path,
 
 
 def test_an_interrupted_and_resumed_fine_tune_ends_with_the_straight_runs_weights(tmp_path, base):
-    from charlstm.runsetup import RunOptions
-    from charlstm.training import TrainingRun
+    from charlstm.training.loop import TrainingRun
+    from charlstm.training.setup import RunOptions
 
     options = RunOptions(progress=False, **QUIET)
     text = TINY_TEXT[:1500] + "Ωé\n"

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from charlstm import idfile
-from charlstm.corpus import Vocabulary, prime_excerpt, read_corpus
 from charlstm.errors import CorpusError
-from charlstm.idfile import encode_corpus
+from charlstm.text import idfile
+from charlstm.text.corpus import Vocabulary, prime_excerpt, read_corpus
+from charlstm.text.idfile import encode_corpus
 
 
 def reference(paths, lowercase=False):
@@ -333,7 +333,7 @@ def test_permission_message(tmp_path, monkeypatch):
     def denied(*args, **kwargs):  # chmod would not stop root, who runs these tests in CI
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("charlstm.corpus.open", denied, raising=False)
+    monkeypatch.setattr("charlstm.text.corpus.open", denied, raising=False)
     with pytest.raises(CorpusError, match=r"a\.txt: permission denied; check the file's read permission"):
         encode_corpus([str(a)], tmp_path / "ids")
 

@@ -18,7 +18,7 @@ ATOL = 1e-5
 
 @pytest.fixture(scope="module")
 def keras():
-    from charlstm.tf_runtime import keras as _keras
+    from charlstm.training.tf_runtime import keras as _keras
 
     return _keras()
 
@@ -28,7 +28,7 @@ def _config(cell, layers=2, units=U, vocab=V, emb=E):
 
 
 def _randomised(cell, layers=2, seed=0, units=U, vocab=V, emb=E):
-    from charlstm import model as model_lib
+    from charlstm.training import model as model_lib
 
     model = model_lib.build(_config(cell, layers, units, vocab, emb), seed=seed)
     rng = np.random.default_rng(seed + 100)
@@ -81,8 +81,8 @@ def _keras_cell_step(cell_type, cell, x, states):
 
 @pytest.mark.parametrize("cell_type", CELLS)
 def test_recorded_gates_and_states_equal_the_keras_cells(keras, cell_type):
-    from charlstm.model import named_weights
-    from charlstm.network import RECORDED, Network
+    from charlstm.sampler.network import RECORDED, Network
+    from charlstm.training.model import named_weights
 
     model = _randomised(cell_type, layers=2, seed=CELLS.index(cell_type))
     ids = np.random.default_rng(1).integers(0, V, SEQ)
@@ -110,8 +110,8 @@ def test_recorded_gates_and_states_equal_the_keras_cells(keras, cell_type):
 
 
 def test_cifg_forget_is_one_minus_input(keras):
-    from charlstm.model import named_weights
-    from charlstm.network import Network
+    from charlstm.sampler.network import Network
+    from charlstm.training.model import named_weights
 
     trace = Network(named_weights(_randomised("cifg", 1)), _config("cifg", 1)).trace(np.arange(V))
     np.testing.assert_allclose(trace.layers[0]["f"], 1 - trace.layers[0]["i"], atol=1e-7)
@@ -132,7 +132,7 @@ def _planted_quote_lstm(text, units=8, seed=0):
     was off (h_{t-1} ≈ 0), so a closing quote leaves c = 0. Elsewhere f = 1, i = 0.
     Every other unit gets random weights.
     """
-    from charlstm.corpus import Vocabulary
+    from charlstm.text.corpus import Vocabulary
 
     vocab = Vocabulary.from_text(text)
     v, q = len(vocab), vocab.chars.index('"')
@@ -160,7 +160,7 @@ def _planted_quote_lstm(text, units=8, seed=0):
 
 def test_planted_inside_quotes_unit_ranks_first():
     from charlstm.inspect import detectors
-    from charlstm.network import Network
+    from charlstm.sampler.network import Network
 
     vocab, weights, config = _planted_quote_lstm(QUOTE_TEXT)
     trace = Network(weights, config).trace(vocab.encode(QUOTE_TEXT))
@@ -216,8 +216,8 @@ def test_saturation_fractions():
 
 def _fd_norm(model, cell, ids, t, k, eps=1e-5):
     """‖∂ log p(ids[t+1]) / ∂ e_{t-k}‖ by central differences, in float64 NumPy."""
-    from charlstm.model import named_weights
-    from charlstm.network import Network
+    from charlstm.sampler.network import Network
+    from charlstm.training.model import named_weights
 
     net = Network(named_weights(model), _config(cell))
     x0 = net.embedding.astype(np.float64)[ids[: t + 1]]

@@ -1,4 +1,4 @@
-"""charlstm.network: the fast step against the reference equations, the weight names, the row helpers.
+"""charlstm.sampler.network: the fast step against the reference equations, the weight names, the row helpers.
 
 Networks are built straight from named arrays (no Keras) with seeded random weights large
 enough that every gate matters; besides the shared weight names, the Keras comparisons live in test_cells.py.
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from charlstm.config import CELLS, ModelConfig
-from charlstm.network import CELL_WEIGHTS, Network, Stepper, _FusedLSTM, join_rows, take_rows
+from charlstm.sampler.network import CELL_WEIGHTS, Network, Stepper, _FusedLSTM, join_rows, take_rows
 
 V, U, E = 9, 6, 5
 GATES = {"lstm": 4, "peephole": 4, "cifg": 3, "gru": 3, "rnn": 1}
@@ -40,7 +40,7 @@ def _net(cell: str, layers: int = 2, seed: int = 0) -> Network:
 
 
 def test_fused_lstm_equals_the_reference_equations():
-    from charlstm.equations import LSTM
+    from charlstm.sampler.equations import LSTM
 
     rng = np.random.default_rng(0)
     W, Uk, b = (rng.normal(0, 0.5, s).astype(np.float32) for s in ((5, 28), (7, 28), (28,)))
@@ -126,7 +126,7 @@ def test_named_arrays_are_the_checkpoint_names(cell):
 
 @pytest.mark.parametrize("cell", CELLS)
 def test_the_keras_model_uses_the_same_weight_names(cell):
-    from charlstm import model as model_lib
+    from charlstm.training import model as model_lib
 
     config = _config(cell)
     keras_names = set(model_lib.named_weights(model_lib.build(config, seed=0)))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from charlstm.errors import CorpusError
-from charlstm.runplan import Corpus
+from charlstm.training.plan import Corpus
 
 from helpers import TINY_TEXT, prepare
 
@@ -41,7 +41,7 @@ def test_prepare_with_a_checkpoint_vocabulary_refuses_new_characters():
 def test_resume_refuses_ids_encoded_with_another_vocabulary(trained_run):
     from charlstm import checkpoint as ckpt_io
     from charlstm.errors import UsageError
-    from charlstm.runplan import resumed_run
+    from charlstm.training.plan import resumed_run
 
     stored = ckpt_io.load(trained_run / ckpt_io.LAST)
     other = prepare(TINY_TEXT.replace("c", "k"), seed=0)  # its own vocabulary: no 'c', a 'k'

@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from charlstm import dataset
-from charlstm.corpus import Vocabulary, decode
+from charlstm.text.corpus import Vocabulary, decode
+from charlstm.training import dataset
 
 texts = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=400)
 

@@ -6,7 +6,7 @@ import zlib
 
 import pytest
 
-from charlstm import rdata
+from charlstm.catalog import rdata
 
 
 def _i(*values: int) -> bytes:

@@ -46,10 +46,10 @@ def test_release_drops_the_optimizer_and_stores_float16_within_the_loss_bound(tm
 
 
 def test_a_float16_release_is_a_start_for_fine_tuning(tmp_path, trained_run, release_base, monkeypatch):
-    from charlstm import model as model_lib
-    from charlstm import runplan
-    from charlstm.network import EMBEDDINGS
-    from charlstm.runsetup import RunOptions, TrainingSetup
+    from charlstm.sampler.network import EMBEDDINGS
+    from charlstm.training import model as model_lib
+    from charlstm.training import plan as runplan
+    from charlstm.training.setup import RunOptions, TrainingSetup
 
     dest = tmp_path / "base.keras"
     release_base.release(trained_run, dest, float16=True)

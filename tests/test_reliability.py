@@ -14,7 +14,7 @@ import pytest
 
 from charlstm import checkpoint as ckpt_io
 from charlstm import files
-from charlstm.network import load_network
+from charlstm.sampler.network import load_network
 
 from helpers import TINY_TEXT, invoke, tiny_args
 

@@ -1,15 +1,15 @@
-"""The rules of resume, in one place (charlstm/resume.py)."""
+"""The rules of resume, in one place (charlstm/training/resume.py)."""
 
 import dataclasses
 from pathlib import Path
 
 import pytest
 
-from charlstm import resume
 from charlstm.checkpoint import CheckpointMeta
 from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, ModelConfig, TrainConfig
 from charlstm.errors import UsageError
-from charlstm.runstate import RunState
+from charlstm.training import resume
+from charlstm.training.runstate import RunState
 
 
 def stored(**training):

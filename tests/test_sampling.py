@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from charlstm.config import ModelConfig
-from charlstm.network import Network, Stepper, load_network
 from charlstm.options import SampleOptions
-from charlstm.sampling import _PickOne, pick, sample_steps
+from charlstm.sampler.network import Network, Stepper, load_network
+from charlstm.sampler.sampling import _PickOne, pick, sample_steps
 
 
 def _random_model(layers: int):
-    from charlstm import model as model_lib
+    from charlstm.training import model as model_lib
 
     cfg = ModelConfig(vocab_size=11, layers=layers, units=12, embedding_dim=5, dropout=0.3)
     model = model_lib.build(cfg, seed=5)
@@ -29,7 +29,7 @@ def test_stateful_steps_equal_keras_for_other_layer_counts(layers):
 
 @pytest.fixture(scope="module")
 def keras_and_net():
-    from charlstm import model as model_lib
+    from charlstm.training import model as model_lib
 
     cfg = ModelConfig(vocab_size=11, layers=2, units=12, embedding_dim=5, dropout=0.3)
     model = model_lib.build(cfg, seed=5)
@@ -56,7 +56,7 @@ def test_batched_steps_equal_unbatched(keras_and_net):
 
 
 def test_trained_checkpoint_sampler_matches_keras(trained_run):
-    from charlstm.checkpoint import load_keras_model
+    from charlstm.training.model import load_keras_model
 
     ckpt, net = load_network(trained_run / "best.keras")
     model = load_keras_model(trained_run / "best.keras", compile=False)
@@ -213,7 +213,7 @@ def test_sampled_text_is_byte_identical_to_the_reference_for_other_cells():
 
 
 def test_nll_per_char_matches_the_plain_step():
-    from charlstm.evaluation import nll_per_char
+    from charlstm.sampler.evaluation import nll_per_char
 
     net = _numpy_net("lstm", 2)
     ids = np.random.default_rng(8).integers(0, 11, size=300)

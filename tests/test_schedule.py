@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from charlstm.schedule import decay_factor, get_lr, progress, warmup_factor
+from charlstm.training.schedule import decay_factor, get_lr, progress, warmup_factor
 
 
 def lr(step, where, schedule="linear", warmup=10, scale=1.0):
@@ -63,7 +63,7 @@ def test_resume_continues_the_schedule():
 
 
 def judge(val, best, since=0, complete=True, past_warmup=True, patience=3):
-    from charlstm.schedule import judge_epoch
+    from charlstm.training.schedule import judge_epoch
 
     return judge_epoch(val, best, since, complete=complete, past_warmup=past_warmup, patience=patience)
 
@@ -91,7 +91,7 @@ def test_warmup_and_partial_epochs_never_count():
 
 
 def test_patience_compresses_the_decay_into_the_next_epochs():
-    from charlstm.schedule import anneal_budget
+    from charlstm.training.schedule import anneal_budget
 
     assert anneal_budget(60.0, 300.0, epoch_seconds=4.0) == 68.0
     assert anneal_budget(60.0, None, epoch_seconds=4.0) == 68.0  # epochs-only runs get a time budget

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from charlstm.config import ModelConfig
-from charlstm.network import Network, Stepper
 from charlstm.options import SampleOptions
-from charlstm.sampling import sample_steps
+from charlstm.sampler.network import Network, Stepper
+from charlstm.sampler.sampling import sample_steps
 
 pytest.importorskip("starlette", reason="the serve extra: pip install -e '.[serve]'")
 

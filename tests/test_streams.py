@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from charlstm import dataset
+from charlstm.training import dataset
 
 
 def naive_streams(ids, L, rows, offset):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from charlstm import checkpoint as ckpt_io
-from charlstm import resume as resume_rules
-from charlstm import runplan
 from charlstm.config import ModelConfig
-from charlstm.training import RunOptions, TrainingRun
+from charlstm.training import plan as runplan
+from charlstm.training import resume as resume_rules
+from charlstm.training.loop import RunOptions, TrainingRun
 
 from helpers import TINY_TEXT, interrupt_after_epoch, prepare, tiny_configs
 
@@ -51,8 +51,8 @@ def test_carried_state_equals_one_pass_over_the_concatenated_windows(cell):
     """Two 9-char windows with the state carried give the outputs of one 18-char pass."""
     import tensorflow as tf
 
-    from charlstm import model as model_lib
-    from charlstm.engine import Engine
+    from charlstm.training import model as model_lib
+    from charlstm.training.step import Engine
 
     config = ModelConfig(vocab_size=11, cell=cell, layers=2, units=6, embedding_dim=5, dropout=0.0)
     model = model_lib.build(config, seed=1)
@@ -76,7 +76,7 @@ def test_carried_state_equals_one_pass_over_the_concatenated_windows(cell):
 @pytest.fixture
 def initial_states(monkeypatch) -> list[float]:
     """The largest |value| of the initial state each training step starts from."""
-    from charlstm.engine import Engine
+    from charlstm.training.step import Engine
 
     seen = []
     original = Engine.train_step

@@ -49,7 +49,7 @@ def test_an_epoch_and_an_evaluation_on_mirrored_replicas_equal_one_device(replic
 
 
 def _error(kind: str, message: str):
-    from charlstm.tf_runtime import tensorflow
+    from charlstm.training.tf_runtime import tensorflow
 
     return getattr(tensorflow().errors, kind)(None, None, message)
 
@@ -63,7 +63,7 @@ SHAPES = (
 
 @pytest.mark.parametrize("kind", ["UnavailableError", "DeadlineExceededError", "CancelledError", "AbortedError"])
 def test_a_collective_failure_on_several_workers_advises_resume(kind, tmp_path):
-    from charlstm.engine import step_failure
+    from charlstm.training.step import step_failure
 
     message = (
         "Graph execution error:\n\nCollective ops is aborted by: cluster check alive failed, "
@@ -80,7 +80,7 @@ def test_a_collective_failure_on_several_workers_advises_resume(kind, tmp_path):
 
 @pytest.mark.parametrize("multi_worker", [True, False])
 def test_any_other_step_error_says_what_it_is_and_not_to_resume(multi_worker, tmp_path):
-    from charlstm.engine import step_failure
+    from charlstm.training.step import step_failure
 
     e = step_failure(_error("InvalidArgumentError", SHAPES), multi_worker=multi_worker, run_dir=tmp_path)
     assert str(e) == (
@@ -91,14 +91,14 @@ def test_any_other_step_error_says_what_it_is_and_not_to_resume(multi_worker, tm
 
 
 def test_a_lost_peer_error_on_one_process_is_not_a_lost_worker(tmp_path):
-    from charlstm.engine import step_failure
+    from charlstm.training.step import step_failure
 
     e = step_failure(_error("UnavailableError", "socket closed"), multi_worker=False, run_dir=tmp_path)
     assert str(e).startswith("the training step failed (UnavailableError: socket closed)") and "--resume" not in str(e)
 
 
 def test_out_of_memory_says_what_to_shrink(tmp_path):
-    from charlstm.engine import step_failure
+    from charlstm.training.step import step_failure
 
     e = step_failure(_error("ResourceExhaustedError", "OOM when allocating"), multi_worker=True, run_dir=tmp_path)
     assert "--resume" not in str(e) and "use a smaller --batch-size" in str(e)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from charlstm.corpus import Vocabulary
 from charlstm.errors import VocabularyError
-from charlstm.usertext import PreparedText, prepare_text
+from charlstm.text.corpus import Vocabulary
+from charlstm.text.usertext import PreparedText, prepare_text
 
 VOCAB = Vocabulary("\n !.abcdehT")
 

@@ -8,19 +8,17 @@
 Every format reads the network through `arrays.network_arrays` and is written atomically:
 a file through `charlstm.files.atomic_write`, a folder built under a temporary name beside
 the target and renamed into place, so an interrupted export leaves nothing behind.
-web and js never import TensorFlow; saved_model and tflite import it through `charlstm.tf_runtime`.
+web and js never import TensorFlow; saved_model and tflite import it through `charlstm.training.tf_runtime`.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 from charlstm import checkpoint as ckpt_io
 from charlstm.errors import CharlstmError, UsageError
-from charlstm.files import TEMP_MARK, atomic_write, fsync_dir
+from charlstm.files import atomic_folder, atomic_write
 
 FORMATS = ("web", "js", "saved_model", "tflite")
 PRECISIONS = ("float16", "float32")
@@ -39,40 +37,6 @@ def _check(fmt: str, out: Path, precision: str, overwrite: bool) -> None:
         raise UsageError(f"{out} exists: pass --overwrite to replace it")
     if out.is_dir() and fmt == "web":
         raise UsageError(f"{out} is a folder: the web export is one HTML file")
-
-
-def _write_folder(out: Path, build: Callable[[Path], None]) -> None:
-    """Build a folder under a temporary name beside `out`, then move it into place."""
-    tmp = out.with_name(f".{out.name}{TEMP_MARK}{os.getpid()}")
-    old = out.with_name(f".{out.name}.old-{os.getpid()}")  # a replaced output, until the new one is in
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
-        build(tmp)
-        for f in tmp.rglob("*"):
-            if f.is_file():
-                with open(f, "rb") as fh:
-                    os.fsync(fh.fileno())
-        replacing = out.exists() or out.is_symlink()
-        if replacing:
-            os.replace(out, old)  # a folder cannot be renamed over a non-empty one: set the old one aside
-        try:
-            os.replace(tmp, out)
-        except OSError:
-            if replacing:
-                os.replace(old, out)  # put the old output back
-            raise
-        fsync_dir(out.parent)
-        _remove(old)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
 
 
 def export(
@@ -102,15 +66,15 @@ def export(
         elif fmt == "js":
             from charlstm.export.web import write_module
 
-            _write_folder(out, lambda d: write_module(net, precision, d))
+            atomic_folder(out, lambda d: write_module(net, precision, d))
         elif fmt == "saved_model":
             from charlstm.export.saved_model import write_saved_model
 
-            _write_folder(out, lambda d: write_saved_model(net, d))
+            atomic_folder(out, lambda d: write_saved_model(net, d))
         else:
             from charlstm.export.saved_model import write_tflite
 
-            _write_folder(out, lambda d: write_tflite(net, d))
+            atomic_folder(out, lambda d: write_tflite(net, d))
     except OSError as e:
         raise CharlstmError(f"{out}: cannot write the export ({e.strerror or e})") from None
     return out

@@ -1,7 +1,7 @@
 """The trained network as the plain arrays every exporter writes: the one place exporters read the network.
 
 Every exported form (the weights file of `web` / `js`, the SavedModel) computes the same
-step as `charlstm.sampling.Network`; they read its layers through `network_arrays` only,
+step as `charlstm.sampler.sampling.Network`; they read its layers through `network_arrays` only,
 so a change in how the NumPy network holds its weights is met here once.
 
 Names, per layer k = 1..L (Keras layouts, gate blocks side by side, G gates):
@@ -23,14 +23,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from charlstm.checkpoint import CheckpointMeta
-from charlstm.network import load_network  # the network and its documented arrays: imported here only
+from charlstm.sampler.network import load_network  # the network and its documented arrays: imported here only
 
 
 @dataclass
 class NetworkArrays:
     """A checkpoint's network as named float32 arrays plus what a runtime needs to use them."""
 
-    cell: str  # lstm | gru | peephole | cifg | rnn (equations: charlstm/equations.py)
+    cell: str  # lstm | gru | peephole | cifg | rnn (equations: charlstm/sampler/equations.py)
     layers: int  # stacked recurrent layers
     units: int  # hidden units per layer
     vocabulary: str  # id = index into this string

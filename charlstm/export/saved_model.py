@@ -12,7 +12,7 @@ and cifg, h alone for gru and rnn (`vocabulary.json`'s "state" lists the slices)
 `vocabulary.json` (beside the SavedModel and inside it, as an asset) holds the characters
 (id = index), whether text is lower-cased first, and the state layout.
 
-The equations are charlstm/equations.py's, written in TensorFlow ops on the arrays of
+The equations are charlstm/sampler/equations.py's, written in TensorFlow ops on the arrays of
 `arrays.network_arrays`; a test checks the probabilities against the NumPy sampler's.
 """
 
@@ -44,7 +44,7 @@ def describe(net: NetworkArrays) -> dict:
 
 
 def _cell(tf, cell: str, w: dict, zx, state):
-    """One layer's step (charlstm/equations.py) in TF ops: zx = x W + b, state = (h,) or (h, c)."""
+    """One layer's step (charlstm/sampler/equations.py) in TF ops: zx = x W + b, state = (h,) or (h, c)."""
     sig, tanh = tf.sigmoid, tf.tanh
     h = state[0]
     if cell == "rnn":
@@ -118,7 +118,7 @@ def _module(tf, net: NetworkArrays, vocabulary_file: Path):
 
 def write_saved_model(net: NetworkArrays, folder: Path) -> None:
     """The SavedModel into the (new, empty) `folder`, vocabulary.json beside it."""
-    from charlstm.tf_runtime import tensorflow
+    from charlstm.training.tf_runtime import tensorflow
 
     tf = tensorflow()
     vocabulary = folder / VOCABULARY
@@ -136,7 +136,7 @@ def write_tflite(net: NetworkArrays, folder: Path) -> None:
     probabilities were within 6e-9 of NumPy's over 300 steps of a 2×300 LSTM
     (benchmarks/tflite_step.py); tests check every cell within 1e-4.
     """
-    from charlstm.tf_runtime import tensorflow
+    from charlstm.training.tf_runtime import tensorflow
 
     tf = tensorflow()
     with tempfile.TemporaryDirectory(dir=folder) as tmp:

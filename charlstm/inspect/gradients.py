@@ -60,8 +60,8 @@ def pick_positions(n: int, max_k: int, count: int, spread: int = 200) -> tuple[n
 
 def gradient_norms(model, ids: np.ndarray, positions: np.ndarray, max_k: int) -> np.ndarray:
     """(P, max_k+1) gradient norms from a Keras charlstm model; see the module docstring."""
-    from charlstm.model import parts
-    from charlstm.tf_runtime import tensorflow
+    from charlstm.training.model import parts
+    from charlstm.training.tf_runtime import tensorflow
 
     tf = tensorflow()
     length = int(positions.max()) + 1
@@ -86,7 +86,8 @@ def gradient_norms(model, ids: np.ndarray, positions: np.ndarray, max_k: int) ->
 
 def measure(checkpoint_path, ids: np.ndarray, label: str, max_k: int = 100, count: int = 8) -> GradientCurve:
     """Load the checkpoint's Keras model and measure its curve on ids."""
-    from charlstm.checkpoint import load, load_keras_model
+    from charlstm.checkpoint import load
+    from charlstm.training.model import load_keras_model
 
     model = load_keras_model(checkpoint_path, compile=False)
     positions, k = pick_positions(len(ids), max_k, count)

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from charlstm import checkpoint as ckpt_io
-from charlstm.corpus import Vocabulary, decode, read_bytes, read_corpus
 from charlstm.errors import CharlstmError, CorpusError, UsageError
 from charlstm.files import atomic_write
 from charlstm.inspect import detectors
-from charlstm.network import load_network
-from charlstm.usertext import prepare_text
+from charlstm.sampler.network import load_network
+from charlstm.text.corpus import Vocabulary, decode, read_bytes, read_corpus
+from charlstm.text.usertext import prepare_text
 
 
 @dataclass

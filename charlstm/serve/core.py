@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from charlstm.api import Model, load
 from charlstm.errors import CharlstmError, UsageError
-from charlstm.network import Network, Stepper, join_rows, take_rows
 from charlstm.options import SampleOptions
-from charlstm.sampling import _partial_suffix, pick, sample_stream
+from charlstm.sampler.network import Network, Stepper, join_rows, take_rows
+from charlstm.sampler.sampling import _partial_suffix, pick, sample_stream
 
 __all__ = [
     "CharlstmError",

@@ -51,7 +51,7 @@ _FIELDS = ("prime_ids", "length", "temperature", "top_k", "top_p", "seed", "inde
 def _engine_main(path: str, chars: str, max_batch: int, exact: bool, requests, results) -> None:
     """The engine process: load the network, step until told to close or the server goes away."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from charlstm.network import load_network  # NumPy only, as everything the server runs
+    from charlstm.sampler.network import load_network  # NumPy only, as everything the server runs
 
     _, net = load_network(path)
     jobs: dict[int, Job] = {}  # key -> the job stepping or waiting here

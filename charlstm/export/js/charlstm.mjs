@@ -5,8 +5,8 @@
 //   model.generate({ prime: "the ", length: 200, seed: 1, temperature: 0.8 });   // prime + 200 chars
 //   for (const ch of model.stream({ prime: "the ", length: 200, seed: 1 })) ...   // one char at a time
 //
-// The same equations as charlstm's NumPy sampler (charlstm/equations.py), the same sampling
-// rules (charlstm/sampling.py `pick`: temperature 0 = greedy, top-k, top-p, inverse CDF). The
+// The same equations as charlstm's NumPy sampler (charlstm/sampler/equations.py), the same sampling
+// rules (charlstm/sampler/sampling.py `pick`: temperature 0 = greedy, top-k, top-p, inverse CDF). The
 // random stream differs from NumPy's: the same seed gives the same text here on every run.
 // The matrix-vector products run in WebAssembly SIMD (kernel.wat) where it is available,
 // otherwise in plain JavaScript (`matvecJS`, the reference the kernel is tested against).
@@ -240,7 +240,7 @@ class Network {
   }
 
   update(L, c) {
-    // the cell's equations (charlstm/equations.py) on z; h is written in place into [x; h]
+    // the cell's equations (charlstm/sampler/equations.py) on z; h is written in place into [x; h]
     const H = this.heap;
     const u = this.units;
     const z = L.z;
@@ -379,7 +379,7 @@ export function softmaxInto(logits, out) {
 
 let SCRATCH = new Float64Array(0);
 
-/** The next id from logits and a uniform u: charlstm/sampling.py `pick` for one row. */
+/** The next id from logits and a uniform u: charlstm/sampler/sampling.py `pick` for one row. */
 export function pick(logits, u, temperature, topK = null, topP = null) {
   const V = logits.length;
   if (temperature === 0) {

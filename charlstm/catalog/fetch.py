@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from charlstm import english
+from charlstm.catalog import english
 from charlstm.errors import FetchError
 from charlstm.files import atomic_write
 

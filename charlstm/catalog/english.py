@@ -22,8 +22,8 @@ import re
 import time
 from pathlib import Path
 
-from charlstm import contamination, registries
-from charlstm.english_sources import MACBETH_MEMBER, MACBETH_SHA256, SOURCES, Source
+from charlstm.catalog import contamination, registries
+from charlstm.catalog.english_sources import MACBETH_MEMBER, MACBETH_SHA256, SOURCES, Source
 from charlstm.errors import FetchError
 
 CHUNK_CHARS = 20_000  # interleaving grain: 530 chunks, so a 5% tail holds ~26 of them, from every source

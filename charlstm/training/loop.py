@@ -2,9 +2,9 @@
 
 A run is three steps, each in its own module:
 
-    plan = runplan.plan_run(...)        # or new_run / resumed_run: decided before TensorFlow
-    run = TrainingRun(plan, options)
-    run.run()                           # TrainingSetup(plan, options) (runsetup.py), then the loop:
+    plan = plan_run(...)                # plan.py, or new_run / resumed_run: decided before TensorFlow
+    run = TrainingRun(plan, options)    # loop.py
+    run.run()                           # TrainingSetup(plan, options) (setup.py), then the loop:
 
     for each epoch:                       # the data order is a function of (seed, epoch)
         state = zeros                     # carried state resets at every epoch start
@@ -15,7 +15,7 @@ A run is three steps, each in its own module:
         validate; record history; checkpoint (`last`, and `best` when it improved)
         sample; early stop on patience
 
-One loop for every tf.distribute strategy (engine.py). Only the chief writes
+One loop for every tf.distribute strategy (step.py). Only the chief writes
 checkpoints and speaks; other workers compute their share and write nothing.
 """
 
@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from charlstm import checkpoint as ckpt_io
-from charlstm import schedule
 from charlstm.errors import DeviceError, TrainingError
-from charlstm.monitor import LN2
-from charlstm.runplan import RunPlan
-from charlstm.runsetup import RunOptions, TrainingSetup
+from charlstm.training import schedule
+from charlstm.training.monitor import LN2
+from charlstm.training.plan import RunPlan
+from charlstm.training.setup import RunOptions, TrainingSetup
 
 __all__ = ["RunOptions", "TrainResult", "TrainingRun"]
 
@@ -65,7 +65,7 @@ class _Stop:
 
 
 class TrainingRun:
-    """The loop over a plan (runplan.py) and the set-up built from it when `run()` starts (runsetup.py)."""
+    """The loop over a plan (plan.py) and the set-up built from it when `run()` starts (setup.py)."""
 
     def __init__(self, plan: RunPlan, options: RunOptions | None = None):
         self.plan, self.options = plan, options or RunOptions()
@@ -99,7 +99,7 @@ class TrainingRun:
             ) from None
         except self.tf.errors.OpError as e:
             # One line, not a stack of C++: a lost worker (resume) or a failed step (a bug).
-            from charlstm.engine import step_failure
+            from charlstm.training.step import step_failure
 
             raise step_failure(e, multi_worker=self.multi_worker, run_dir=self.run_dir) from e
         finally:
@@ -234,7 +234,7 @@ class TrainingRun:
 
     def _save(self, improved: bool, carried_state) -> None:
         """Write `last` (and `best` when improved); `carried_state`: the live state mid-epoch."""
-        from charlstm import model as model_lib
+        from charlstm.training import model as model_lib
 
         gathered = (
             self.engine.gather_state(carried_state)  # a collective: every worker takes part
@@ -260,10 +260,10 @@ class TrainingRun:
             ckpt_io.copy(path, self.run_dir / ckpt_io.BEST)
 
     def _sample(self, epoch: int) -> str:
-        from charlstm import model as model_lib
-        from charlstm.network import Network
         from charlstm.options import SampleOptions
-        from charlstm.sampling import sample_steps
+        from charlstm.sampler.network import Network
+        from charlstm.sampler.sampling import sample_steps
+        from charlstm.training import model as model_lib
 
         net = Network(model_lib.named_weights(self.model), self.plan.model_config)
         opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)

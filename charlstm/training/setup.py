@@ -1,4 +1,4 @@
-"""A training run's set-up: from a plan (runplan.py) to what the loop runs on.
+"""A training run's set-up: from a plan (plan.py) to what the loop runs on.
 
 TensorFlow from here on, in this order:
 
@@ -7,7 +7,7 @@ TensorFlow from here on, in this order:
     _model     the model: where the initial weights come from (`_load_or_build`), and its engine
     _monitor   progress, epoch lines, TensorBoard; the run's first log lines
 
-Nothing here trains: `training.TrainingRun` builds one `TrainingSetup` when `run()`
+Nothing here trains: `loop.TrainingRun` builds one `TrainingSetup` when `run()`
 starts and loops over it.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from charlstm import checkpoint as ckpt_io
 from charlstm import config as config_lib
-from charlstm import dataset
-from charlstm.runplan import RunPlan
+from charlstm.training import dataset
+from charlstm.training.plan import RunPlan
 
 
 @dataclass
@@ -48,8 +48,8 @@ class TrainingSetup:
     val_batches: list  # the held-out batches in the run's layout, the same every epoch
     val_window_batches: list | None  # and as fresh windows, when the run carries state
     model: object  # the Keras model, compiled: its optimizer holds Adam's slots
-    engine: object  # charlstm.engine.Engine: the compiled steps under the strategy
-    monitor: object  # charlstm.monitor.Monitor
+    engine: object  # charlstm.training.step.Engine: the compiled steps under the strategy
+    monitor: object  # charlstm.training.monitor.Monitor
 
     def __init__(self, plan: RunPlan, options: RunOptions):
         self.plan, self.options = plan, options
@@ -59,7 +59,7 @@ class TrainingSetup:
         self._monitor()
 
     def _devices(self) -> None:
-        from charlstm import tf_runtime
+        from charlstm.training import tf_runtime
 
         opts = self.options
         self.keras = tf_runtime.keras(opts.device)
@@ -98,9 +98,9 @@ class TrainingSetup:
         return rows
 
     def _model(self) -> None:
-        from charlstm import model as model_lib
-        from charlstm import tf_runtime
-        from charlstm.engine import Engine
+        from charlstm.training import model as model_lib
+        from charlstm.training import tf_runtime
+        from charlstm.training.step import Engine
 
         cfg, opts, model_config = self.plan.config, self.options, self.plan.model_config
         policy = tf_runtime.set_precision(cfg.mixed_precision, opts.device)
@@ -121,15 +121,15 @@ class TrainingSetup:
         """Where the initial weights come from: the checkpoint a resumed run continues, or
         a fresh model from the seed with a new optimizer, its weights replaced by a
         fine-tune's start (grown to the corpus's vocabulary)."""
-        from charlstm import model as model_lib
+        from charlstm.training import model as model_lib
 
         cfg = self.plan.config
         if self.plan.resume_from is not None:
             # A compiled load restores the optimizer's slots and step count.
-            return ckpt_io.load_keras_model(self.plan.resume_from, compile=True)
+            return model_lib.load_keras_model(self.plan.resume_from, compile=True)
         model = model_lib.build(self.plan.model_config, cfg.seed)
         if self.plan.init_from is not None:
-            from charlstm.finetune import grown_weights
+            from charlstm.training.finetune import grown_weights
 
             # float32 whatever the start stores (a released base may hold float16: release_base.py)
             start = {k: a.astype("float32") for k, a in ckpt_io.load_weights(self.plan.init_from).items()}
@@ -142,8 +142,8 @@ class TrainingSetup:
         return model
 
     def _monitor(self) -> None:
-        from charlstm import model as model_lib
-        from charlstm.monitor import Monitor
+        from charlstm.training import model as model_lib
+        from charlstm.training.monitor import Monitor
 
         plan, cfg, opts = self.plan, self.plan.config, self.options
         self.monitor = Monitor(

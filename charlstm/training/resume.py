@@ -19,7 +19,7 @@ from pathlib import Path
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, TrainConfig
 from charlstm.errors import UsageError
-from charlstm.runstate import RunState
+from charlstm.training.runstate import RunState
 
 
 def stored_run(run_dir: Path) -> ckpt_io.CheckpointMeta:

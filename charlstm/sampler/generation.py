@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import TextIO
 
 from charlstm.checkpoint import CheckpointMeta
-from charlstm.corpus import Vocabulary
-from charlstm.network import Network
 from charlstm.options import SampleOptions
-from charlstm.sampling import sample_steps
-from charlstm.usertext import prepare_text
+from charlstm.sampler.network import Network
+from charlstm.sampler.sampling import sample_steps
+from charlstm.text.corpus import Vocabulary
+from charlstm.text.usertext import prepare_text
 
 
 def prepare_prime(

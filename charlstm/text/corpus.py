@@ -58,7 +58,7 @@ def utf8_error(name: str, offset: int, byte: int) -> CorpusError:
 def decode(data: bytes, name: str) -> str:
     """Strict UTF-8 with a leading BOM dropped and every line ending made LF.
 
-    Byte offsets in errors count from after a dropped UTF-8 BOM (charlstm/idfile.py,
+    Byte offsets in errors count from after a dropped UTF-8 BOM (charlstm/text/idfile.py,
     the streaming twin of this function, counts the same way).
     """
     data = data[check_bom(data[:4], name) :]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from charlstm.corpus import Vocabulary, describe_chars, normalize_newlines
 from charlstm.errors import VocabularyError
+from charlstm.text.corpus import Vocabulary, describe_chars, normalize_newlines
 
 
 @dataclass(frozen=True)

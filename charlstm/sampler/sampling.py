@@ -1,4 +1,4 @@
-"""Choosing characters: the sampler that drives the NumPy network (`charlstm.network`).
+"""Choosing characters: the sampler that drives the NumPy network (`charlstm.sampler.network`).
 
 The prime is fed once; afterwards each new character costs one step of each layer
 with the carried state (the tutorial re-ran a whole 50-char window per character).
@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import numpy as np
 
 from charlstm.errors import UsageError
-from charlstm.network import Network, Stepper
 from charlstm.options import SampleOptions
+from charlstm.sampler.network import Network, Stepper
 
 
 def pick(

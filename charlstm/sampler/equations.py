@@ -5,7 +5,7 @@ The Keras versions that training uses are Keras's own layers plus `cells.py`
 
 These are the readable reference ("an LSTM from its equations"): `charlstm inspect`
 records their gates, and the sampler steps them for every cell but the LSTM, whose
-rearranged fast form lives in `charlstm.network` (tests check it against `LSTM` here).
+rearranged fast form lives in `charlstm.sampler.network` (tests check it against `LSTM` here).
 Weight layouts are Keras's, so a trained model's arrays plug in unchanged:
 kernel (in, G*units), recurrent_kernel (units, G*units), gate blocks side by side.
 
@@ -151,7 +151,7 @@ class SimpleRNN:
         return {"h": np.tanh(zx + h_tm1 @ self.U)}
 
 
-# The reference class of each cell type (`charlstm.network` names their weights in CELL_WEIGHTS).
+# The reference class of each cell type (`charlstm.sampler.network` names their weights in CELL_WEIGHTS).
 BY_CELL = {"lstm": LSTM, "peephole": PeepholeLSTM, "cifg": CIFG, "gru": GRU, "rnn": SimpleRNN}
 
 

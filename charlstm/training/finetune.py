@@ -7,7 +7,7 @@
 The vocabulary grows (`corpus.grown_vocabulary`, applied by `idfile.encode_corpus`): the
 start's characters keep their ids, the text's new characters come after them; nothing is
 dropped or mapped. Plain NumPy: the
-set-up (`runsetup.TrainingSetup._load_or_build`) assigns the grown arrays to a fresh model.
+set-up (`setup.TrainingSetup._load_or_build`) assigns the grown arrays to a fresh model.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig
 from charlstm.errors import UsageError
-from charlstm.network import EMBEDDINGS, SOFTMAX_BIAS, SOFTMAX_KERNEL
+from charlstm.sampler.network import EMBEDDINGS, SOFTMAX_BIAS, SOFTMAX_KERNEL
 
 ARCHITECTURE = ("cell", "layers", "units", "embedding_dim")  # what a fine-tuned model takes from its start
 

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from charlstm import model as model_lib
 from charlstm.errors import TrainingError
-from charlstm.tf_runtime import tensorflow as _tensorflow
+from charlstm.training import model as model_lib
+from charlstm.training.tf_runtime import tensorflow as _tensorflow
 
 # What TensorFlow raises when a collective cannot complete: Unavailable when a peer is
 # unreachable (the health check aborts collectives with it), DeadlineExceeded when a

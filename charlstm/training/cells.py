@@ -4,10 +4,10 @@ Both follow Keras's own `LSTMCell` contract (`state_size`, `build`,
 `call(inputs, states, training)`, `get_config`) and are registered serializable
 (`charlstm>PeepholeLSTMCell`, `charlstm>CIFGCell`), so a checkpoint that uses them
 loads by name in safe mode. Weight layouts match Keras's LSTM (gate blocks side by
-side), and `charlstm.equations` holds the same maths in NumPy for the sampler; tests
+side), and `charlstm.sampler.equations` holds the same maths in NumPy for the sampler; tests
 check the two agree.
 
-Importing this module imports Keras (through `charlstm.tf_runtime`) and registers
+Importing this module imports Keras (through `charlstm.training.tf_runtime`) and registers
 the cells: `model.py` and `checkpoint.py` import it only when they build or load a
 model, so `import charlstm` and the NumPy-only commands stay TensorFlow-free.
 
@@ -17,7 +17,7 @@ why `lstm` (Keras's fused layer) stays the default.
 
 from __future__ import annotations
 
-from charlstm.tf_runtime import keras as _load_keras
+from charlstm.training.tf_runtime import keras as _load_keras
 
 keras = _load_keras()
 ops = keras.ops

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from charlstm.corpus import Vocabulary
-from charlstm.network import Network, Stepper
-from charlstm.usertext import prepare_text
+from charlstm.sampler.network import Network, Stepper
+from charlstm.text.corpus import Vocabulary
+from charlstm.text.usertext import prepare_text
 
 
 def nll_per_char(net: Network, ids: np.ndarray, block: int = 1024) -> np.ndarray:

@@ -44,7 +44,7 @@ class Monitor:
         self.bar = None
         self.tensorboard = None
         if tensorboard is not None and enabled:
-            from charlstm.tf_runtime import keras
+            from charlstm.training.tf_runtime import keras
 
             try:
                 import tensorboard as _  # noqa: F401  (Keras's callback writes through it)

@@ -11,12 +11,16 @@ reset_after=True); regularisation is the dropout between layers instead.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
+from charlstm import checkpoint as ckpt_io
 from charlstm.config import ModelConfig
 from charlstm.errors import CheckpointError, UsageError
-from charlstm.network import EMBEDDING, RNN_PREFIX, SOFTMAX, rnn_layer, weight_name
-from charlstm.tf_runtime import keras as _keras
+from charlstm.sampler.network import EMBEDDING, RNN_PREFIX, SOFTMAX, rnn_layer, weight_name
+from charlstm.training.tf_runtime import keras as _keras
 
 CUDNN_CELLS = ("lstm", "gru")
 
@@ -30,7 +34,7 @@ def recurrent_layer(cell: str, units: int, name: str):
         return keras.layers.GRU(units, **common)
     if cell == "rnn":
         return keras.layers.SimpleRNN(units, **common)
-    from charlstm.cells import CIFGCell, PeepholeLSTMCell
+    from charlstm.training.cells import CIFGCell, PeepholeLSTMCell
 
     cell_cls = {"peephole": PeepholeLSTMCell, "cifg": CIFGCell}[cell]
     return keras.layers.RNN(cell_cls(units), **common)
@@ -67,7 +71,7 @@ def require_cudnn(model, cell: str) -> None:
 
 
 def named_weights(model) -> dict[str, np.ndarray]:
-    """Arrays by their checkpoint names (`rnn_1/kernel`: `charlstm.network`'s), the NumPy network's input."""
+    """Arrays by their checkpoint names (`rnn_1/kernel`: `charlstm.sampler.network`'s), the NumPy network's input."""
     out = {}
     for layer in model.layers:
         for w in layer.weights:
@@ -87,3 +91,18 @@ def assign_weights(model, weights: dict[str, np.ndarray]) -> None:
 
 def count_params(model) -> int:
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def load_keras_model(path: str | os.PathLike, compile: bool = True):
+    """The Keras model, loaded in safe mode after the layer allow-list check."""
+    path = Path(path)
+    ckpt_io.load(path)
+    ckpt_io.check_keras_config(path)
+    keras = _keras()
+    from charlstm.training import cells  # noqa: F401  (importing it registers the custom cells with Keras)
+
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as e:  # Keras raises many types for a damaged file
+        message = f"{path}: cannot load the Keras model ({type(e).__name__}: {e})"
+        raise CheckpointError(message.splitlines()[0]) from None

@@ -5,8 +5,8 @@
         └─ resumed_run(...)                     the stored run continued from its `last` checkpoint
              └─ _checked(...)                   configs validated, the text split, carry_state decided
 
-The plan is data (`RunPlan`). `runsetup.TrainingSetup` turns it into devices, batches,
-a model and an engine; `training.TrainingRun` loops over them.
+The plan is data (`RunPlan`). `setup.TrainingSetup` turns it into devices, batches,
+a model and an engine; `loop.TrainingRun` loops over them.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ import numpy as np
 
 from charlstm import checkpoint as ckpt_io
 from charlstm import config as config_lib
-from charlstm import dataset
-from charlstm import resume as resume_rules
 from charlstm.config import MODEL_OPTIONS, ModelConfig, TrainConfig
-from charlstm.corpus import Vocabulary
 from charlstm.errors import CorpusError, UsageError
 from charlstm.options import random_seed
-from charlstm.runstate import RunState
+from charlstm.text.corpus import Vocabulary
+from charlstm.training import dataset
+from charlstm.training import resume as resume_rules
+from charlstm.training.runstate import RunState
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Corpus:
 
 @dataclass
 class RunPlan:
-    """What to learn and from where: the input of `runsetup.TrainingSetup` and `training.TrainingRun`."""
+    """What to learn and from where: the input of `setup.TrainingSetup` and `loop.TrainingRun`."""
 
     corpus: Corpus  # the whole text as ids, and its vocabulary
     model_config: ModelConfig  # validated; vocab_size is the corpus's (or the stored run's)
@@ -58,7 +58,7 @@ class RunPlan:
     val_ids: np.ndarray  # (chars,) the held-out tail, at most config.val_max_chars
     auto_carry: bool = False  # carry_state was chosen here from the text's size (the log says so)
     corpus_info: dict = field(default_factory=dict)  # names and size of the corpus, stored in checkpoints
-    # Where the initial weights come from (runsetup.TrainingSetup._load_or_build): None for a
+    # Where the initial weights come from (setup.TrainingSetup._load_or_build): None for a
     # fresh model from the seed; else the checkpoint this run continues (weights, Adam's slots).
     resume_from: Path | None = None
     # A new fine-tune run: the start whose weights (grown to the corpus's vocabulary) replace the
@@ -82,7 +82,7 @@ def plan_run(
     (default: checkpoints/<first file's name>), and the options the user gave explicitly
     (ModelConfig and TrainConfig fields). Resuming reads the stored run once and refuses
     conflicting options before the corpus is read."""
-    from charlstm.corpus import corpus_name
+    from charlstm.text.corpus import corpus_name
 
     paths = corpus_paths(corpus, log)
     run_dir = Path(checkpoint_dir) if checkpoint_dir else ckpt_io.default_root() / corpus_name(paths)
@@ -108,7 +108,7 @@ def plan_run(
 
 def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:
     """A new run from `--init-from`'s weights: its architecture, its vocabulary grown by the text's."""
-    from charlstm import finetune
+    from charlstm.training import finetune
 
     start = finetune.start_point(given["init_from"])
     given = {**config_lib.FINETUNE_DEFAULTS, **given}  # fine-tuning's measured defaults
@@ -120,7 +120,7 @@ def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:
 
 def corpus_paths(corpus: Sequence[str | os.PathLike], log: Callable[[str], None]) -> list[str]:
     """The corpus files as strings; none given: Macbeth, fetched on first use."""
-    from charlstm import fetch
+    from charlstm.catalog import fetch
 
     paths = [str(p) for p in corpus]
     if not paths:
@@ -133,7 +133,7 @@ def corpus_paths(corpus: Sequence[str | os.PathLike], log: Callable[[str], None]
 
 def _encode(paths: list[str], run_dir: Path, lowercase: bool, vocabulary: str | None, seed: int, grow=False):
     """(Corpus, corpus_info). Streamed into a memory-mapped id file: the corpus never sits in memory as text."""
-    from charlstm.idfile import encode_corpus
+    from charlstm.text.idfile import encode_corpus
 
     encoded = encode_corpus(
         paths, _cache_path(run_dir), lowercase=lowercase, vocabulary=vocabulary, grow=grow, seed=seed
@@ -145,7 +145,7 @@ def _encode(paths: list[str], run_dir: Path, lowercase: bool, vocabulary: str | 
 def _cache_path(run_dir: Path) -> Path:
     """Where the encoded corpus lives: the run directory, except for a multi-worker run's
     non-chief workers, which write nothing there (a temp folder of their own instead)."""
-    from charlstm.tf_runtime import chief_task
+    from charlstm.training.tf_runtime import chief_task
 
     if chief_task():
         return run_dir / "corpus.ids"
@@ -169,7 +169,7 @@ def new_run(
     if start is not None and not corpus.vocab.chars.startswith(start.meta.vocabulary):
         raise UsageError(
             "--init-from: the corpus was not encoded with the start's vocabulary, grown "
-            "(charlstm.idfile.encode_corpus(..., vocabulary=..., grow=True))"
+            "(charlstm.text.idfile.encode_corpus(..., vocabulary=..., grow=True))"
         )
     model_config = dataclasses.replace(model_config, vocab_size=len(corpus.vocab))
     state = RunState(budget=config.max_time)
@@ -194,7 +194,7 @@ def resumed_run(
     if stored.vocabulary != corpus.vocab.chars:
         raise UsageError(
             "--resume: the corpus was not encoded with the checkpoint's vocabulary; "
-            "encode it with that vocabulary (charlstm.idfile.encode_corpus(..., vocabulary=...))"
+            "encode it with that vocabulary (charlstm.text.idfile.encode_corpus(..., vocabulary=...))"
         )
     return _checked(
         corpus,

