@@ -1,8 +1,8 @@
 "use strict";
 (function () {
 const D = JSON.parse(document.getElementById("data").textContent);
-const T = D.text.length;
-const chars = Array.from(D.text);
+let chars = Array.from(D.text);
+let T = chars.length;
 
 // --- colour scales: diverging (RdBu) for h and c, sequential (viridis) for gates ---
 function lut(stops) {
@@ -51,6 +51,8 @@ const layerData = (li) => D.layers.find((l) => l.layer === li);
 const textEl = document.getElementById("text");
 const spans = [];
 function buildText() {
+  textEl.textContent = "";
+  spans.length = 0;
   const frag = document.createDocumentFragment();
   chars.forEach((c, t) => {
     const s = document.createElement("span");
@@ -105,7 +107,8 @@ function showTip(t, el) {
   tip.style.top = `${y}px`;
 }
 function setCur(t, focus) {
-  spans[state.cur].classList.remove("cur");
+  if (!T) return;
+  spans[state.cur]?.classList.remove("cur");
   state.cur = Math.max(0, Math.min(T - 1, t));
   const s = spans[state.cur];
   s.classList.add("cur");
@@ -162,7 +165,10 @@ function buildHeatmaps() {
     const c = document.createElement("canvas"); c.width = 160; c.height = 12; drawLegend(c, L);
     box.append(`${name} `, c, ` ${range}   `); legends.appendChild(box);
   });
+  legends.textContent = "";
   const list = document.getElementById("heatmap-list"), readout = document.getElementById("heat-readout");
+  list.textContent = "";
+  if (!T) return;
   D.layers.forEach((l) => Object.entries(l.arrays).forEach(([q, a]) => {
     const wrap = document.createElement("div"); wrap.className = "heat";
     const title = document.createElement("div"); title.className = "heat-title";
@@ -233,5 +239,17 @@ async function main() {
   buildText(); buildControls(); colourText(); buildHeatmaps(); buildStrips();
   document.body.dataset.ready = "1";
 }
-main().catch((e) => { console.error(e); document.body.dataset.ready = "error"; });
+
+// The live view (live.js) shows another text through the same views: `data` has D's shape, arrays as bytes.
+window.inspectView = {
+  show(data) {
+    D.text = data.text; D.surprise = data.surprise; D.top_ids = data.top_ids; D.top_p = data.top_p;
+    data.layers.forEach((l) => { const ld = layerData(l.layer); for (const [q, a] of Object.entries(l.arrays)) ld.arrays[q] = { ...ld.arrays[q], ...a }; });
+    chars = Array.from(D.text); T = chars.length; state.cur = 0; tip.hidden = true;
+    buildText(); if (T) colourText(); buildHeatmaps();
+  },
+  units: D.units, layers: D.layers.map((l) => ({ layer: l.layer, names: Object.keys(l.arrays) })),
+  range: (layer, q) => { const a = layerData(layer).arrays[q]; return [a.lo, a.hi]; },
+};
+window.inspectReady = main().catch((e) => { console.error(e); document.body.dataset.ready = "error"; });
 })();
