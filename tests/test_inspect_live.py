@@ -53,8 +53,7 @@ def _open(driver, path, query=""):
 def _type(driver, text):
     """Set the box and fire `input` as typing does (each keystroke's update is the same call)."""
     driver.execute_script(
-        "const b = document.getElementById('live-text'); b.value = arguments[0];"
-        "b.dispatchEvent(new Event('input'));",
+        "const b = document.getElementById('live-text'); b.value = arguments[0];b.dispatchEvent(new Event('input'));",
         text,
     )
     _wait(driver, "liveState")

@@ -1,3 +1,4 @@
+/* global fromBytes, uniforms, pick -- live.js is appended to charlstm.mjs in one inline module (inspect/report.py) */
 // live.js: the inspect page's live view. Inlined after charlstm.mjs (the export's one JavaScript network)
 // in a module script; runs the typed text through `traceStep` and shows it through page.js's views.
 //
@@ -15,8 +16,6 @@ async function startLive() {
   await window.inspectReady;
   const view = window.inspectView;
   const model = await fromBytes(b64bytes("live-weights"), { wasm: b64bytes("live-kernel") });
-  const V = model.vocabulary.length;
-  const U = model.net.units;
   const names = model.recorded;
   const ids = []; // the text's kept ids
   const states = [model.saveState()]; // states[t]: before character t (states[0]: the zero state)
