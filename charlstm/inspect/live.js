@@ -49,6 +49,7 @@ async function startLive() {
     let k = 0;
     while (k < ids.length && k < enc.ids.length && ids[k] === enc.ids[k]) k++;
     ids.length = k;
+    cols.length = Math.min(cols.length, k);
     recs.length = k;
     probs.length = k;
     states.length = k + 1;
@@ -68,31 +69,56 @@ async function startLive() {
     return Math.max(0, Math.min(255, Math.round(((arr - lo) / (hi - lo)) * 255)));
   }
 
+  // per position, what the views need, computed once: quantised columns, top 5 (cols[t] beside recs[t])
+  const cols = [];
+  function column(t) {
+    const out = {};
+    for (const { layer, names: shown } of view.layers) {
+      for (const q of shown) {
+        const [lo, hi] = view.range(layer, q);
+        const v = recs[t][layer - 1][q];
+        const c = new Uint8Array(view.units.length);
+        view.units.forEach((u, r) => (c[r] = quantise(v[u], lo, hi)));
+        out[`${layer}${q}`] = c;
+      }
+    }
+    const p = probs[t];
+    const top = [];
+    for (let j = 0; j < p.length; j++) {
+      // insertion into the 5 best: O(vocab), no sort
+      if (top.length < 5 || p[j] > p[top[4]]) {
+        top.push(j);
+        top.sort((a, b) => p[b] - p[a]);
+        if (top.length > 5) top.pop();
+      }
+    }
+    out.top = top;
+    out.topP = top.map((j) => p[j]);
+    return out;
+  }
+
   /** page.js's data for the current text: arrays as bytes (units × time) over each array's recorded range. */
   function data() {
     const T = ids.length;
+    cols.length = Math.min(cols.length, T);
+    for (let t = cols.length; t < T; t++) cols.push(column(t));
+    const U = view.units.length;
     const layers = view.layers.map(({ layer, names: shown }) => {
       const arrays = {};
       for (const q of shown) {
-        const [lo, hi] = view.range(layer, q);
-        const bytes = new Uint8Array(view.units.length * T);
-        view.units.forEach((u, r) => {
-          for (let t = 0; t < T; t++) bytes[r * T + t] = quantise(recs[t][layer - 1][q][u], lo, hi);
-        });
+        const bytes = new Uint8Array(U * T);
+        const key = `${layer}${q}`;
+        for (let t = 0; t < T; t++) {
+          const c = cols[t][key];
+          for (let r = 0; r < U; r++) bytes[r * T + t] = c[r];
+        }
         arrays[q] = { bytes, levels: 256 };
       }
       return { layer, arrays };
     });
     const surprise = [];
     for (let t = 0; t + 1 < T; t++) surprise.push(-Math.log2(Math.max(probs[t][ids[t + 1]], 1e-30)));
-    const top_ids = [];
-    const top_p = [];
-    for (let t = 0; t < T; t++) {
-      const order = Array.from(probs[t].keys()).sort((a, b) => probs[t][b] - probs[t][a]).slice(0, 5);
-      top_ids.push(order);
-      top_p.push(order.map((j) => probs[t][j]));
-    }
-    return { text: kept, layers, surprise, top_ids, top_p };
+    return { text: kept, layers, surprise, top_ids: cols.map((c) => c.top), top_p: cols.map((c) => c.topP) };
   }
 
   function update() {
@@ -127,6 +153,8 @@ async function startLive() {
     let left = length;
     const button = document.getElementById("live-write");
     button.textContent = "stop";
+    const start = performance.now();
+    document.body.dataset.liveWrite = "running";
     generating = () => {
       const batch = Math.min(left, 50); // characters per frame: the views redraw once per frame
       let text = box.value;
@@ -142,6 +170,9 @@ async function startLive() {
       else {
         generating = null;
         button.textContent = "let the model write";
+        // chars/s with the views following (they redraw once per frame)
+        document.body.dataset.liveWriteCharsPerSecond = String(((length - left) * 1000) / (performance.now() - start));
+        document.body.dataset.liveWrite = "done";
       }
     };
     requestAnimationFrame(generating);

@@ -50,12 +50,16 @@ const layerData = (li) => D.layers.find((l) => l.layer === li);
 // --- 1. the text view ---
 const textEl = document.getElementById("text");
 const spans = [];
-function buildText() {
-  textEl.textContent = "";
-  spans.length = 0;
+function buildText(keep = 0) {
+  // keep the first `keep` spans (the live view's unchanged prefix): typing one character adds one span
+  while (spans.length > keep) {
+    const s = spans.pop();
+    if (s.nextSibling?.tagName === "BR") s.nextSibling.remove();
+    s.remove();
+  }
   const frag = document.createDocumentFragment();
-  chars.forEach((c, t) => {
-    const s = document.createElement("span");
+  for (let t = keep; t < T; t++) {
+    const c = chars[t], s = document.createElement("span");
     s.className = "ch" + (c === "\n" ? " nl" : "");
     s.textContent = showChar(c);
     s.dataset.t = t;
@@ -63,17 +67,17 @@ function buildText() {
     spans.push(s);
     frag.appendChild(s);
     if (c === "\n") frag.appendChild(document.createElement("br"));
-  });
+  }
   textEl.appendChild(frag);
-  spans.forEach((s, t) => {
+  for (let t = Math.max(0, keep - 1); t < T; t++) {  // the last kept char's surprise is new: its next char is
     const b = t < D.surprise.length ? Math.min(D.surprise[t] / 8, 1) * 255 : 0;
-    s.style.borderBottomColor = t < D.surprise.length ? rgb(SURPRISE, b) : "transparent";
-  });
+    spans[t].style.borderBottomColor = t < D.surprise.length ? rgb(SURPRISE, b) : "transparent";
+  }
 }
-function colourText() {
+function colourText(from = 0) {
   const arr = layerData(state.layer).arrays[state.quantity], k = unitIndex.get(state.unit), L = scaleFor(state.quantity);
   const row = arr.bytes.subarray(k * T, (k + 1) * T);
-  spans.forEach((s, t) => { s.style.background = rgb(L, row[t]); s.style.color = textOn(L, row[t]); });
+  for (let t = from; t < T; t++) { spans[t].style.background = rgb(L, row[t]); spans[t].style.color = textOn(L, row[t]); }
   drawLegend(document.getElementById("legend-unit"), L);
   document.getElementById("legend-unit-label").textContent =
     `${arr.label}: ${arr.lo.toFixed(2)} … ${arr.hi.toFixed(2)} (layer ${state.layer}, unit ${state.unit})`;
@@ -245,8 +249,12 @@ window.inspectView = {
   show(data) {
     D.text = data.text; D.surprise = data.surprise; D.top_ids = data.top_ids; D.top_p = data.top_p;
     data.layers.forEach((l) => { const ld = layerData(l.layer); for (const [q, a] of Object.entries(l.arrays)) ld.arrays[q] = { ...ld.arrays[q], ...a }; });
-    chars = Array.from(D.text); T = chars.length; state.cur = 0; tip.hidden = true;
-    buildText(); if (T) colourText(); buildHeatmaps();
+    const next = Array.from(D.text);
+    let keep = 0;
+    while (keep < spans.length && keep < next.length && chars[keep] === next[keep]) keep++;
+    spans[state.cur]?.classList.remove("cur");
+    chars = next; T = chars.length; state.cur = 0; tip.hidden = true;
+    buildText(keep); if (T) colourText(keep); buildHeatmaps();
   },
   units: D.units, layers: D.layers.map((l) => ({ layer: l.layer, names: Object.keys(l.arrays) })),
   range: (layer, q) => { const a = layerData(layer).arrays[q]; return [a.lo, a.hi]; },
