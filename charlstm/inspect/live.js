@@ -50,6 +50,7 @@ async function startLive() {
     while (k < ids.length && k < enc.ids.length && ids[k] === enc.ids[k]) k++;
     ids.length = k;
     cols.length = Math.min(cols.length, k);
+    written = Math.min(written, k);
     recs.length = k;
     probs.length = k;
     states.length = k + 1;
@@ -97,25 +98,38 @@ async function startLive() {
     return out;
   }
 
-  /** page.js's data for the current text: arrays as bytes (units × time) over each array's recorded range. */
+  // the views' arrays: per shown (layer, quantity), bytes (units × capacity); a column is written once
+  const buffers = new Map();
+  let capacity = 0;
+  let written = 0; // columns valid in the buffers
+
+  /** page.js's data for the current text: arrays as bytes (units × capacity) over each array's recorded range. */
   function data() {
     const T = ids.length;
     cols.length = Math.min(cols.length, T);
     for (let t = cols.length; t < T; t++) cols.push(column(t));
     const U = view.units.length;
+    written = Math.min(written, T);
+    if (T > capacity) {
+      capacity = Math.max(2 * capacity, Math.ceil(T / 512) * 512); // doubling: rewritten O(log T) times
+      buffers.clear();
+      written = 0;
+    }
     const layers = view.layers.map(({ layer, names: shown }) => {
       const arrays = {};
       for (const q of shown) {
-        const bytes = new Uint8Array(U * T);
         const key = `${layer}${q}`;
-        for (let t = 0; t < T; t++) {
+        if (!buffers.has(key)) buffers.set(key, new Uint8Array(U * capacity));
+        const bytes = buffers.get(key);
+        for (let t = written; t < T; t++) {
           const c = cols[t][key];
-          for (let r = 0; r < U; r++) bytes[r * T + t] = c[r];
+          for (let r = 0; r < U; r++) bytes[r * capacity + t] = c[r];
         }
-        arrays[q] = { bytes, levels: 256 };
+        arrays[q] = { bytes, levels: 256, stride: capacity };
       }
       return { layer, arrays };
     });
+    written = T;
     const surprise = [];
     for (let t = 0; t + 1 < T; t++) surprise.push(-Math.log2(Math.max(probs[t][ids[t + 1]], 1e-30)));
     return { text: kept, layers, surprise, top_ids: cols.map((c) => c.top), top_p: cols.map((c) => c.topP) };

@@ -40,6 +40,7 @@ async function inflate(b64) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
+const stride = (arr) => arr.stride ?? T;  // bytes per unit row: T, or the live view's capacity (it grows by columns)
 const value = (arr, q) => arr.lo + (q / 255) * (arr.hi - arr.lo);
 const U = D.units.length;
 const unitIndex = new Map(D.units.map((u, k) => [u, k]));
@@ -76,7 +77,7 @@ function buildText(keep = 0) {
 }
 function colourText(from = 0) {
   const arr = layerData(state.layer).arrays[state.quantity], k = unitIndex.get(state.unit), L = scaleFor(state.quantity);
-  const row = arr.bytes.subarray(k * T, (k + 1) * T);
+  const row = arr.bytes.subarray(k * stride(arr), k * stride(arr) + T);
   for (let t = from; t < T; t++) { spans[t].style.background = rgb(L, row[t]); spans[t].style.color = textOn(L, row[t]); }
   drawLegend(document.getElementById("legend-unit"), L);
   document.getElementById("legend-unit-label").textContent =
@@ -96,7 +97,7 @@ function tipHTML(t) {
       `surprise ${bits.toFixed(2)} bits`;
   }
   const k = unitIndex.get(state.unit), ld = layerData(state.layer);
-  const gates = Object.entries(ld.arrays).map(([q, a]) => `${q} ${value(a, a.bytes[k * T + t]).toFixed(2)}`).join(" · ");
+  const gates = Object.entries(ld.arrays).map(([q, a]) => `${q} ${value(a, a.bytes[k * stride(a) + t]).toFixed(2)}`).join(" · ");
   return `<div>after <code>${esc(showChar(chars[t]))}</code> (char ${t}) the model predicts:</div>` +
     `<table>${rows}</table><div>${next}</div><div>layer ${state.layer} unit ${state.unit}: ${gates}</div>`;
 }
@@ -172,29 +173,44 @@ function buildHeatmaps() {
   legends.textContent = "";
   const list = document.getElementById("heatmap-list"), readout = document.getElementById("heat-readout");
   list.textContent = "";
+  heats.length = 0;
   if (!T) return;
   D.layers.forEach((l) => Object.entries(l.arrays).forEach(([q, a]) => {
     const wrap = document.createElement("div"); wrap.className = "heat";
     const title = document.createElement("div"); title.className = "heat-title";
-    title.textContent = `layer ${l.layer} · ${a.label} · ${U} units × ${T} characters · ${a.lo.toFixed(2)} … ${a.hi.toFixed(2)}`;
-    const c = document.createElement("canvas"); c.width = T; c.height = U;
+    const c = document.createElement("canvas"); c.width = stride(a); c.height = U;
     c.dataset.layer = l.layer; c.dataset.quantity = q;
-    const ctx = c.getContext("2d"), img = ctx.createImageData(T, U), px = new Uint32Array(img.data.buffer);
-    const L32 = lut32(scaleFor(q)), bytes = a.bytes;
-    for (let i = 0; i < U * T; i++) px[i] = L32[bytes[i]];  // one 32-bit store per pixel
-    ctx.putImageData(img, 0, 0);
+    const h = { l, q, c, title, L32: lut32(scaleFor(q)) };
+    heats.push(h);
+    drawColumns(h, 0);
     const at = (e) => {
       const r = c.getBoundingClientRect();
-      const t = Math.floor((e.clientX - r.left) / r.width * T), k = Math.floor((e.clientY - r.top) / r.height * U);
+      const t = Math.floor((e.clientX - r.left) / r.width * c.width), k = Math.floor((e.clientY - r.top) / r.height * U);
       return [Math.max(0, Math.min(T - 1, t)), Math.max(0, Math.min(U - 1, k))];
     };
     c.addEventListener("mousemove", (e) => {
-      const [t, k] = at(e);
-      readout.textContent = `layer ${l.layer} unit ${D.units[k]}, char ${t} '${showChar(chars[t])}': ${a.label} = ${value(a, a.bytes[k * T + t]).toFixed(3)}`;
+      const [t, k] = at(e), a = l.arrays[q];
+      readout.textContent = `layer ${l.layer} unit ${D.units[k]}, char ${t} '${showChar(chars[t])}': ${a.label} = ${value(a, a.bytes[k * stride(a) + t]).toFixed(3)}`;
     });
     c.addEventListener("click", (e) => { const [, k] = at(e); selectUnit(l.layer, D.units[k], q); });
     wrap.append(title, c); list.appendChild(wrap);
   }));
+}
+const heats = [];
+/** Draw columns from..T-1 of one heat map (and clear what lies right of T): typing one char draws one column. */
+function drawColumns(h, from) {
+  const a = h.l.arrays[h.q], S = stride(a), w = T - from, ctx = h.c.getContext("2d");
+  h.title.textContent = `layer ${h.l.layer} · ${a.label} · ${U} units × ${T} characters · ${a.lo.toFixed(2)} … ${a.hi.toFixed(2)}`;
+  ctx.clearRect(from, 0, h.c.width - from, U);
+  if (w <= 0) return;
+  const img = ctx.createImageData(w, U), px = new Uint32Array(img.data.buffer), bytes = a.bytes, L32 = h.L32;
+  for (let k = 0; k < U; k++) for (let t = 0; t < w; t++) px[k * w + t] = L32[bytes[k * S + from + t]];  // one 32-bit store per pixel
+  ctx.putImageData(img, from, 0);
+}
+/** The live view's redraw: only the new columns when every canvas still has the arrays' width. */
+function updateHeatmaps(from) {
+  if (!heats.length || heats.some((h) => h.c.width !== stride(h.l.arrays[h.q]))) buildHeatmaps();
+  else heats.forEach((h) => drawColumns(h, from));
 }
 
 // --- 4. interpretable cells ---
@@ -254,7 +270,7 @@ window.inspectView = {
     while (keep < spans.length && keep < next.length && chars[keep] === next[keep]) keep++;
     spans[state.cur]?.classList.remove("cur");
     chars = next; T = chars.length; state.cur = 0; tip.hidden = true;
-    buildText(keep); if (T) colourText(keep); buildHeatmaps();
+    buildText(keep); if (T) colourText(keep); updateHeatmaps(keep);
   },
   units: D.units, layers: D.layers.map((l) => ({ layer: l.layer, names: Object.keys(l.arrays) })),
   range: (layer, q) => { const a = layerData(layer).arrays[q]; return [a.lo, a.hi]; },
