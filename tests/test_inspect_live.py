@@ -70,6 +70,14 @@ def _got(driver):
     )
 
 
+def _pixels(driver):
+    """Every heat map's picture and the text view's colours."""
+    return driver.execute_script(
+        "return [Array.from(document.querySelectorAll('#heatmap-list canvas')).map((c) => c.toDataURL()),"
+        "Array.from(document.querySelectorAll('#text span.ch')).map((s) => s.style.background + s.textContent)]"
+    )
+
+
 def _no_errors_or_requests(driver):
     assert [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")] == []
     sent = [
@@ -105,10 +113,13 @@ def test_typed_text_equals_numpy_trace(chromium, cell_runs, tmp_path, cell):
         # an edit in the middle reruns from there and equals the edited text typed afresh
         edited = TYPED[:30] + TYPED[45:] + TYPED[10:20]
         _type(chromium, edited)
-        after_edit = _got(chromium)
+        after_edit = _got(chromium), _pixels(chromium)
         _type(chromium, "")
         _type(chromium, edited)
-        assert _got(chromium) == after_edit
+        fresh = _got(chromium), _pixels(chromium)
+        assert fresh[0] == after_edit[0]
+        assert fresh[1][1] == after_edit[1][1]  # the text view's colours
+        assert fresh[1][0] == after_edit[1][0]  # the heat maps (drawn by columns)
         _no_errors_or_requests(chromium)
 
 

@@ -261,15 +261,17 @@ async function main() {
 }
 
 // The live view (live.js) shows another text through the same views: `data` has D's shape, arrays as bytes.
+let shownLive = false;
 window.inspectView = {
   show(data) {
     D.text = data.text; D.surprise = data.surprise; D.top_ids = data.top_ids; D.top_p = data.top_p;
     data.layers.forEach((l) => { const ld = layerData(l.layer); for (const [q, a] of Object.entries(l.arrays)) ld.arrays[q] = { ...ld.arrays[q], ...a }; });
     const next = Array.from(D.text);
-    let keep = 0;
-    while (keep < spans.length && keep < next.length && chars[keep] === next[keep]) keep++;
+    let keep = 0;  // the recorded text's spans are never kept: its values came quantised from the file
+    while (shownLive && keep < spans.length && keep < next.length && chars[keep] === next[keep]) keep++;
     spans[state.cur]?.classList.remove("cur");
     chars = next; T = chars.length; state.cur = 0; tip.hidden = true;
+    shownLive = true;
     buildText(keep); if (T) colourText(keep); updateHeatmaps(keep);
   },
   units: D.units, layers: D.layers.map((l) => ({ layer: l.layer, names: Object.keys(l.arrays) })),
