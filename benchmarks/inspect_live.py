@@ -124,9 +124,7 @@ def main():
     finally:
         driver.quit()
     p90 = np.percentile(ms, 90)
-    print(
-        f"keystroke after {args.start} chars: median {key_ms:.1f} ms over {args.keystrokes} (p90 {p90:.1f}; target ≤ 50)"
-    )
+    print(f"keystroke after {args.start} chars: median {key_ms:.1f} ms over {args.keystrokes} (p90 {p90:.1f}; ≤ 50)")
     print(f"paste {args.paste} chars: {paste:.0f} ms (target ≤ 2000); NumPy trace of the same text: {numpy_ms:.0f} ms")
     print(f"write {args.write} chars: {cps:.0f} chars/s with the views following (target ≥ 1000)")
 
