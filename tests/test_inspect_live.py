@@ -74,7 +74,8 @@ def _pixels(driver):
     """Every heat map's picture and the text view's colours."""
     return driver.execute_script(
         "return [Array.from(document.querySelectorAll('#heatmap-list canvas')).map((c) => c.toDataURL()),"
-        "Array.from(document.querySelectorAll('#text span.ch')).map((s) => s.style.background + s.textContent)]"
+        "Array.from(document.querySelectorAll('#text span.ch, #strips span'))"
+        ".map((s) => s.style.background + s.textContent)]"
     )
 
 
@@ -107,9 +108,13 @@ def test_typed_text_equals_numpy_trace(chromium, cell_runs, tmp_path, cell):
         assert np.abs(np.array(got["probs"]) - ref.probs).max() < tol, precision
         bits = float(chromium.execute_script("return document.body.dataset.liveBitsPerChar"))
         assert abs(bits - float(ref.surprise_bits.mean())) < (1e-4 if precision == "float32" else 1e-2)
-        # the views show the typed text
+        # the views show the typed text, the detector units' strips too
         shown = chromium.execute_script("return document.querySelectorAll('#text span.ch').length")
         assert shown == len(TYPED)
+        strips = chromium.execute_script(
+            "return Array.from(document.querySelectorAll('#strips .strip-text')).map((s) => s.textContent)"
+        )
+        assert strips and all(s.replace("\u00a0", " ").replace("↵", "\n") == TYPED for s in strips)
         # an edit in the middle reruns from there and equals the edited text typed afresh
         edited = TYPED[:30] + TYPED[45:] + TYPED[10:20]
         _type(chromium, edited)
@@ -118,7 +123,7 @@ def test_typed_text_equals_numpy_trace(chromium, cell_runs, tmp_path, cell):
         _type(chromium, edited)
         fresh = _got(chromium), _pixels(chromium)
         assert fresh[0] == after_edit[0]
-        assert fresh[1][1] == after_edit[1][1]  # the text view's colours
+        assert fresh[1][1] == after_edit[1][1]  # the text view's and the strips' colours
         assert fresh[1][0] == after_edit[1][0]  # the heat maps (drawn by columns)
         _no_errors_or_requests(chromium)
 

@@ -132,7 +132,8 @@ async function startLive() {
     written = T;
     const surprise = [];
     for (let t = 0; t + 1 < T; t++) surprise.push(-Math.log2(Math.max(probs[t][ids[t + 1]], 1e-30)));
-    return { text: kept, layers, surprise, top_ids: cols.map((c) => c.top), top_p: cols.map((c) => c.topP) };
+    const valueAt = (layer, q, unit, t) => recs[t][layer - 1][q][unit];
+    return { text: kept, layers, surprise, top_ids: cols.map((c) => c.top), top_p: cols.map((c) => c.topP), valueAt };
   }
 
   function update() {

@@ -262,6 +262,47 @@ async function main() {
 
 // The live view (live.js) shows another text through the same views: `data` has D's shape, arrays as bytes.
 let shownLive = false;
+
+// The detector units' traces over the live text: the units found on the recorded text (that needs the
+// training corpus), their values over the first STRIP live characters; typing adds one span per strip.
+const STRIP = 240;
+const liveStrips = [];
+function updateLiveStrips(keep, valueAt) {
+  const box = document.getElementById("strips");
+  if (!D.strips.length) return;
+  if (!liveStrips.length) {
+    box.textContent = "";
+    const note = document.createElement("p"); note.className = "hint";
+    note.textContent = "Live text: these units were found on the recorded text (finding them needs the training " +
+      "corpus); below, their values over the first " + STRIP + " characters of the text you typed.";
+    box.appendChild(note);
+    D.strips.forEach((s) => {
+      const div = document.createElement("div"); div.className = "strip";
+      const lab = document.createElement("div"); lab.className = "strip-label";
+      lab.textContent = `${s.detector}: layer ${s.layer}, unit ${s.unit} (${s.state}), r = ${s.r.toFixed(3)} on the recorded text`;
+      const txt = document.createElement("div"); txt.className = "strip-text";
+      div.append(lab, txt); box.appendChild(div);
+      div.addEventListener("click", () => selectUnit(s.layer, s.unit, s.state));
+      liveStrips.push({ s, txt, spans: [], m: Math.max(...s.series.map(Math.abs)) || 1 });
+    });
+  }
+  const end = Math.min(T, STRIP);
+  for (const ls of liveStrips) {
+    while (ls.spans.length > Math.min(keep, end)) {
+      const sp = ls.spans.pop();
+      if (sp.nextSibling?.tagName === "BR") sp.nextSibling.remove();
+      sp.remove();
+    }
+    for (let t = ls.spans.length; t < end; t++) {
+      const sp = document.createElement("span"), c = chars[t];
+      const i = (valueAt(ls.s.layer, ls.s.state, ls.s.unit, t) / ls.m + 1) * 127.5;
+      sp.textContent = showChar(c);
+      sp.style.background = rgb(DIVERGING, i); sp.style.color = textOn(DIVERGING, i);
+      ls.txt.appendChild(sp); ls.spans.push(sp);
+      if (c === "\n") ls.txt.appendChild(document.createElement("br"));
+    }
+  }
+}
 window.inspectView = {
   show(data) {
     D.text = data.text; D.surprise = data.surprise; D.top_ids = data.top_ids; D.top_p = data.top_p;
@@ -273,6 +314,7 @@ window.inspectView = {
     chars = next; T = chars.length; state.cur = 0; tip.hidden = true;
     shownLive = true;
     buildText(keep); if (T) colourText(keep); updateHeatmaps(keep);
+    if (data.valueAt) updateLiveStrips(keep, data.valueAt);
   },
   units: D.units, layers: D.layers.map((l) => ({ layer: l.layer, names: Object.keys(l.arrays) })),
   range: (layer, q) => { const a = layerData(layer).arrays[q]; return [a.lo, a.hi]; },
