@@ -70,6 +70,30 @@ def _got(driver):
     )
 
 
+def _check_saturation(driver, ref):
+    from charlstm.inspect.detectors import saturation
+
+    charts = driver.execute_script("""
+        return Array.from(document.querySelectorAll('#saturation .charts svg')).map((svg) => {
+          const d = svg.querySelector('line.diag'), a = (n) => +d.getAttribute(n);
+          return {x0: a('x1'), x1: a('x2'), y1: a('y1'), y0: a('y2'),
+                  points: Array.from(svg.querySelectorAll('circle')).map((c) => [+c.getAttribute('cx'), +c.getAttribute('cy')])};
+        });""")
+    want = [s for s in saturation(ref.layers) if s]
+    assert len(charts) == len(want)
+    for chart, gates in zip(charts, want, strict=True):
+        lo = np.concatenate([g["low"] for g in gates.values()])
+        hi = np.concatenate([g["high"] for g in gates.values()])
+        p = np.array(chart["points"])
+        got_lo = (p[:, 0] - chart["x0"]) / (chart["x1"] - chart["x0"])
+        got_hi = (p[:, 1] - chart["y0"]) / (chart["y1"] - chart["y0"])
+        # a gate within float32 rounding of 0.1 or 0.9 may fall either side: one character's worth, rarely
+        for got, want_f in ((got_lo, lo), (got_hi, hi)):
+            off = np.abs(got - want_f)
+            assert off.max() <= 1 / len(ref.ids) + 0.01 and (off > 0.01).mean() < 0.01
+    return want
+
+
 def _pixels(driver):
     """Every heat map's picture and the text view's colours."""
     return driver.execute_script(
@@ -115,6 +139,8 @@ def test_typed_text_equals_numpy_trace(chromium, cell_runs, tmp_path, cell):
             "return Array.from(document.querySelectorAll('#strips .strip-text')).map((s) => s.textContent)"
         )
         assert strips and all(s.replace("\u00a0", " ").replace("↵", "\n") == TYPED for s in strips)
+        if precision == "float32":  # the saturation charts' points: detectors.saturation of the same text
+            _check_saturation(chromium, ref)
         # an edit in the middle reruns from there and equals the edited text typed afresh
         edited = TYPED[:30] + TYPED[45:] + TYPED[10:20]
         _type(chromium, edited)
@@ -126,6 +152,30 @@ def test_typed_text_equals_numpy_trace(chromium, cell_runs, tmp_path, cell):
         assert fresh[1][1] == after_edit[1][1]  # the text view's and the strips' colours
         assert fresh[1][0] == after_edit[1][0]  # the heat maps (drawn by columns)
         _no_errors_or_requests(chromium)
+
+
+def test_saturation_follows_the_live_text_on_the_base_model(chromium, tmp_path, monkeypatch):
+    """The bundled 2×300 LSTM, whose gates do saturate (the tiny models' hardly do): the charts' points move
+    to detectors.saturation of the typed text."""
+    from charlstm import checkpoint as ckpt_io
+
+    monkeypatch.delenv(ckpt_io.BASE_ENV)  # conftest hides the bundled base from every other test
+    base = ckpt_io.base_model()
+    if base is None:
+        pytest.skip("this build carries no base model (charlstm/models/base.keras)")
+    out = tmp_path / "base.html"
+    inspect(
+        InspectOptions(checkpoints=[str(base)], out=str(out), gradients=False),
+        live=live_assets(base, "float32"),
+    )
+    text = 'He said, "The king is dead (long live the king)." Then the queen wrote: "We shall see." ' * 3
+    _, net = load_network(base)
+    ref = net.trace(np.array(charlstm.load(base).vocabulary.encode(text)))
+    _open(chromium, out)
+    _type(chromium, text)
+    want = _check_saturation(chromium, ref)
+    assert max(float(g["high"].max()) for gates in want for g in gates.values()) > 0.5  # the check has teeth
+    _no_errors_or_requests(chromium)
 
 
 def test_unknown_characters_are_skipped_with_a_note(chromium, cell_runs, tmp_path):

@@ -43,11 +43,32 @@ async function startLive() {
     return { ids: out, text: s, skipped };
   }
 
+  // gate saturation (detectors.py `saturation`): per layer and gate, per unit, how many characters have the
+  // gate < 0.1 and > 0.9; kept as running counts, so a step adds one column and an edit subtracts the rerun ones
+  const [LOW, HIGH] = [Math.fround(0.1), Math.fround(0.9)]; // NumPy 2 compares float32 gates with float32(0.1)
+  const SATURABLE = ["f", "i", "o", "z", "r"].filter((g) => names.includes(g));
+  const counts = model.net.layers.map(() =>
+    Object.fromEntries(SATURABLE.map((g) => [g, { low: new Int32Array(model.net.units), high: new Int32Array(model.net.units) }])),
+  );
+  function count(rec, sign) {
+    rec.forEach((layer, l) => {
+      for (const g of SATURABLE) {
+        const v = layer[g];
+        const c = counts[l][g];
+        for (let j = 0; j < v.length; j++) {
+          if (v[j] < LOW) c.low[j] += sign;
+          if (v[j] > HIGH) c.high[j] += sign;
+        }
+      }
+    });
+  }
+
   /** Run `text`: reuse every position before the first changed id, step the rest. */
   function run(text) {
     const enc = encode(text);
     let k = 0;
     while (k < ids.length && k < enc.ids.length && ids[k] === enc.ids[k]) k++;
+    for (let t = k; t < recs.length; t++) count(recs[t], -1);
     ids.length = k;
     cols.length = Math.min(cols.length, k);
     written = Math.min(written, k);
@@ -59,6 +80,7 @@ async function startLive() {
       const rec = model.newRecord();
       probs.push(model.traceStep(enc.ids[t], rec));
       recs.push(rec);
+      count(rec, 1);
       ids.push(enc.ids[t]);
       states.push(model.saveState());
     }
@@ -133,7 +155,10 @@ async function startLive() {
     const surprise = [];
     for (let t = 0; t + 1 < T; t++) surprise.push(-Math.log2(Math.max(probs[t][ids[t + 1]], 1e-30)));
     const valueAt = (layer, q, unit, t) => recs[t][layer - 1][q][unit];
-    return { text: kept, layers, surprise, top_ids: cols.map((c) => c.top), top_p: cols.map((c) => c.topP), valueAt };
+    const saturation = counts.map((gates) =>
+      Object.fromEntries(Object.entries(gates).map(([g, c]) => [g, { low: c.low, high: c.high, n: T }])),
+    );
+    return { text: kept, layers, surprise, top_ids: cols.map((c) => c.top), top_p: cols.map((c) => c.topP), valueAt, saturation };
   }
 
   function update() {

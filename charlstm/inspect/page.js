@@ -263,6 +263,27 @@ async function main() {
 // The live view (live.js) shows another text through the same views: `data` has D's shape, arrays as bytes.
 let shownLive = false;
 
+/** Move the recorded saturation charts' points (report.py draws one SVG per shown layer with gates, each gate's
+ * units in order) to the live text's fractions; the diagonal line gives the chart's axes. */
+function updateSaturation(sat) {
+  const svgs = document.querySelectorAll("#saturation .charts svg");
+  const withGates = D.layers.map((l) => l.layer).filter((li) => Object.keys(sat[li - 1]).length);
+  withGates.forEach((li, n) => {
+    const svg = svgs[n], diag = svg?.querySelector("line.diag");
+    if (!diag) return;
+    const x0 = +diag.getAttribute("x1"), x1 = +diag.getAttribute("x2"), y1 = +diag.getAttribute("y1"), y0 = +diag.getAttribute("y2");
+    const circles = svg.querySelectorAll("circle");
+    let k = 0;
+    for (const c of Object.values(sat[li - 1])) {
+      for (let j = 0; j < c.low.length; j++, k++) {
+        const lo = c.n ? c.low[j] / c.n : 0, hi = c.n ? c.high[j] / c.n : 0;
+        circles[k]?.setAttribute("cx", (x0 + lo * (x1 - x0)).toFixed(1));
+        circles[k]?.setAttribute("cy", (y0 + hi * (y1 - y0)).toFixed(1));
+      }
+    }
+  });
+}
+
 // The detector units' traces over the live text: the units found on the recorded text (that needs the
 // training corpus), their values over the first STRIP live characters; typing adds one span per strip.
 const STRIP = 240;
@@ -315,6 +336,7 @@ window.inspectView = {
     shownLive = true;
     buildText(keep); if (T) colourText(keep); updateHeatmaps(keep);
     if (data.valueAt) updateLiveStrips(keep, data.valueAt);
+    if (data.saturation) updateSaturation(data.saturation);
   },
   units: D.units, layers: D.layers.map((l) => ({ layer: l.layer, names: Object.keys(l.arrays) })),
   range: (layer, q) => { const a = layerData(layer).arrays[q]; return [a.lo, a.hi]; },
