@@ -77,7 +77,8 @@ def _check_saturation(driver, ref):
         return Array.from(document.querySelectorAll('#saturation .charts svg')).map((svg) => {
           const d = svg.querySelector('line.diag'), a = (n) => +d.getAttribute(n);
           return {x0: a('x1'), x1: a('x2'), y1: a('y1'), y0: a('y2'),
-                  points: Array.from(svg.querySelectorAll('circle')).map((c) => [+c.getAttribute('cx'), +c.getAttribute('cy')])};
+                  points: Array.from(svg.querySelectorAll('circle'))
+                    .map((c) => [+c.getAttribute('cx'), +c.getAttribute('cy')])};
         });""")
     want = [s for s in saturation(ref.layers) if s]
     assert len(charts) == len(want)
