@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/charlstm generate -c checkpoints/macbeth --prime "MACBETH." --seed 1 --length 600
 	$(BIN)/charlstm inspect -c checkpoints/macbeth --out checkpoints/macbeth/inspect.html
 	$(BIN)/charlstm generate -c base --prime "The " --seed 1 --length 300
+	$(BIN)/charlstm inspect -c base --no-gradients --out checkpoints/base-inspect.html  # live view: type into it
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q --durations=15

@@ -75,6 +75,34 @@ def test_javascript_matches_numpy_in_node(cell_runs, tmp_path, cell):
                 assert got["greedy"] == greedy, kernel
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_traced_step_matches_numpy_trace(cell_runs, tmp_path, cell):
+    """The JS step that records every gate (inspect's live view) equals NumPy's Network.trace, names and
+    order included, in float32 and float16, JS and WebAssembly products; a restored state resumes exactly."""
+    run = cell_runs[cell]
+    text = TEXT[:300]
+    _, net = load_network(run / "best.keras")
+    ref = net.trace(np.array(charlstm.load(run).vocabulary.encode(text)))
+    (tmp_path / "text.txt").write_text(text, encoding="utf-8")
+    split = 120
+    for precision, tolerance in (("float32", 1e-5), ("float16", 2e-3)):
+        out = tmp_path / precision
+        charlstm.load(run).export("js", out, precision=precision)
+        for kernel in ("js", "wasm"):
+            args = [node(), DRIVERS / "trace_driver.mjs", out, kernel, tmp_path / "text.txt", split]
+            done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+            got = json.loads(done.stdout)
+            assert [list(layer) for layer in ref.layers] == [got["names"]] * len(ref.layers)
+            for want, have in zip(ref.layers, got["layers"], strict=True):
+                for name, arr in want.items():
+                    err = np.abs(np.array(have[name]).reshape(arr.shape) - arr).max()
+                    assert err < tolerance, (precision, kernel, name, err)
+            probs = np.array(got["probs"]).reshape(ref.probs.shape)
+            assert np.abs(probs - ref.probs).max() < tolerance, (precision, kernel)
+            assert np.array_equal(np.array(got["resumed"]).reshape(-1, probs.shape[1]), probs[split:])
+
+
 def test_pick_matches_numpy(tmp_path):
     """The sampler's rules: same logits and uniform, same id as sampling.pick (greedy, temperature, top-k, top-p)."""
     rng = np.random.default_rng(5)

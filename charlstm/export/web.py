@@ -43,6 +43,20 @@ def page(net: NetworkArrays, precision: str, title: str) -> bytes:
     return re.sub(r"__([A-Z]+)__", lambda m: fill[m.group(1)], asset("page.html").decode("utf-8")).encode("utf-8")
 
 
+def live_assets(checkpoint: str | Path, precision: str = "float16") -> dict[str, str]:
+    """What `charlstm inspect`'s live view embeds: the one JavaScript network (charlstm.mjs), the
+    weights file and the kernel as base64, the same bytes as this page's. The CLI hands them to
+    inspect (inspect and export stay independent packages)."""
+    from charlstm.export.arrays import network_arrays
+
+    _, net = network_arrays(checkpoint)
+    return {
+        "module": asset("charlstm.mjs").decode("utf-8"),
+        "weights": base64.b64encode(encode(net, precision)).decode("ascii"),
+        "kernel": base64.b64encode(asset("kernel.wasm")).decode("ascii"),
+    }
+
+
 def write_module(net: NetworkArrays, precision: str, folder: Path) -> None:
     """The `js` export into an empty folder: charlstm.mjs, its kernel and model.bin."""
     (folder / MODULE).write_bytes(asset("charlstm.mjs"))

@@ -1,8 +1,8 @@
 "use strict";
 (function () {
 const D = JSON.parse(document.getElementById("data").textContent);
-const T = D.text.length;
-const chars = Array.from(D.text);
+let chars = Array.from(D.text);
+let T = chars.length;
 
 // --- colour scales: diverging (RdBu) for h and c, sequential (viridis) for gates ---
 function lut(stops) {
@@ -40,6 +40,7 @@ async function inflate(b64) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
+const stride = (arr) => arr.stride ?? T;  // bytes per unit row: T, or the live view's capacity (it grows by columns)
 const value = (arr, q) => arr.lo + (q / 255) * (arr.hi - arr.lo);
 const U = D.units.length;
 const unitIndex = new Map(D.units.map((u, k) => [u, k]));
@@ -50,10 +51,16 @@ const layerData = (li) => D.layers.find((l) => l.layer === li);
 // --- 1. the text view ---
 const textEl = document.getElementById("text");
 const spans = [];
-function buildText() {
+function buildText(keep = 0) {
+  // keep the first `keep` spans (the live view's unchanged prefix): typing one character adds one span
+  while (spans.length > keep) {
+    const s = spans.pop();
+    if (s.nextSibling?.tagName === "BR") s.nextSibling.remove();
+    s.remove();
+  }
   const frag = document.createDocumentFragment();
-  chars.forEach((c, t) => {
-    const s = document.createElement("span");
+  for (let t = keep; t < T; t++) {
+    const c = chars[t], s = document.createElement("span");
     s.className = "ch" + (c === "\n" ? " nl" : "");
     s.textContent = showChar(c);
     s.dataset.t = t;
@@ -61,17 +68,17 @@ function buildText() {
     spans.push(s);
     frag.appendChild(s);
     if (c === "\n") frag.appendChild(document.createElement("br"));
-  });
+  }
   textEl.appendChild(frag);
-  spans.forEach((s, t) => {
+  for (let t = Math.max(0, keep - 1); t < T; t++) {  // the last kept char's surprise is new: its next char is
     const b = t < D.surprise.length ? Math.min(D.surprise[t] / 8, 1) * 255 : 0;
-    s.style.borderBottomColor = t < D.surprise.length ? rgb(SURPRISE, b) : "transparent";
-  });
+    spans[t].style.borderBottomColor = t < D.surprise.length ? rgb(SURPRISE, b) : "transparent";
+  }
 }
-function colourText() {
+function colourText(from = 0) {
   const arr = layerData(state.layer).arrays[state.quantity], k = unitIndex.get(state.unit), L = scaleFor(state.quantity);
-  const row = arr.bytes.subarray(k * T, (k + 1) * T);
-  spans.forEach((s, t) => { s.style.background = rgb(L, row[t]); s.style.color = textOn(L, row[t]); });
+  const row = arr.bytes.subarray(k * stride(arr), k * stride(arr) + T);
+  for (let t = from; t < T; t++) { spans[t].style.background = rgb(L, row[t]); spans[t].style.color = textOn(L, row[t]); }
   drawLegend(document.getElementById("legend-unit"), L);
   document.getElementById("legend-unit-label").textContent =
     `${arr.label}: ${arr.lo.toFixed(2)} … ${arr.hi.toFixed(2)} (layer ${state.layer}, unit ${state.unit})`;
@@ -90,7 +97,7 @@ function tipHTML(t) {
       `surprise ${bits.toFixed(2)} bits`;
   }
   const k = unitIndex.get(state.unit), ld = layerData(state.layer);
-  const gates = Object.entries(ld.arrays).map(([q, a]) => `${q} ${value(a, a.bytes[k * T + t]).toFixed(2)}`).join(" · ");
+  const gates = Object.entries(ld.arrays).map(([q, a]) => `${q} ${value(a, a.bytes[k * stride(a) + t]).toFixed(2)}`).join(" · ");
   return `<div>after <code>${esc(showChar(chars[t]))}</code> (char ${t}) the model predicts:</div>` +
     `<table>${rows}</table><div>${next}</div><div>layer ${state.layer} unit ${state.unit}: ${gates}</div>`;
 }
@@ -105,7 +112,8 @@ function showTip(t, el) {
   tip.style.top = `${y}px`;
 }
 function setCur(t, focus) {
-  spans[state.cur].classList.remove("cur");
+  if (!T) return;
+  spans[state.cur]?.classList.remove("cur");
   state.cur = Math.max(0, Math.min(T - 1, t));
   const s = spans[state.cur];
   s.classList.add("cur");
@@ -162,29 +170,47 @@ function buildHeatmaps() {
     const c = document.createElement("canvas"); c.width = 160; c.height = 12; drawLegend(c, L);
     box.append(`${name} `, c, ` ${range}   `); legends.appendChild(box);
   });
+  legends.textContent = "";
   const list = document.getElementById("heatmap-list"), readout = document.getElementById("heat-readout");
+  list.textContent = "";
+  heats.length = 0;
+  if (!T) return;
   D.layers.forEach((l) => Object.entries(l.arrays).forEach(([q, a]) => {
     const wrap = document.createElement("div"); wrap.className = "heat";
     const title = document.createElement("div"); title.className = "heat-title";
-    title.textContent = `layer ${l.layer} · ${a.label} · ${U} units × ${T} characters · ${a.lo.toFixed(2)} … ${a.hi.toFixed(2)}`;
-    const c = document.createElement("canvas"); c.width = T; c.height = U;
+    const c = document.createElement("canvas"); c.width = stride(a); c.height = U;
     c.dataset.layer = l.layer; c.dataset.quantity = q;
-    const ctx = c.getContext("2d"), img = ctx.createImageData(T, U), px = new Uint32Array(img.data.buffer);
-    const L32 = lut32(scaleFor(q)), bytes = a.bytes;
-    for (let i = 0; i < U * T; i++) px[i] = L32[bytes[i]];  // one 32-bit store per pixel
-    ctx.putImageData(img, 0, 0);
+    const h = { l, q, c, title, L32: lut32(scaleFor(q)) };
+    heats.push(h);
+    drawColumns(h, 0);
     const at = (e) => {
       const r = c.getBoundingClientRect();
-      const t = Math.floor((e.clientX - r.left) / r.width * T), k = Math.floor((e.clientY - r.top) / r.height * U);
+      const t = Math.floor((e.clientX - r.left) / r.width * c.width), k = Math.floor((e.clientY - r.top) / r.height * U);
       return [Math.max(0, Math.min(T - 1, t)), Math.max(0, Math.min(U - 1, k))];
     };
     c.addEventListener("mousemove", (e) => {
-      const [t, k] = at(e);
-      readout.textContent = `layer ${l.layer} unit ${D.units[k]}, char ${t} '${showChar(chars[t])}': ${a.label} = ${value(a, a.bytes[k * T + t]).toFixed(3)}`;
+      const [t, k] = at(e), a = l.arrays[q];
+      readout.textContent = `layer ${l.layer} unit ${D.units[k]}, char ${t} '${showChar(chars[t])}': ${a.label} = ${value(a, a.bytes[k * stride(a) + t]).toFixed(3)}`;
     });
     c.addEventListener("click", (e) => { const [, k] = at(e); selectUnit(l.layer, D.units[k], q); });
     wrap.append(title, c); list.appendChild(wrap);
   }));
+}
+const heats = [];
+/** Draw columns from..T-1 of one heat map (and clear what lies right of T): typing one char draws one column. */
+function drawColumns(h, from) {
+  const a = h.l.arrays[h.q], S = stride(a), w = T - from, ctx = h.c.getContext("2d");
+  h.title.textContent = `layer ${h.l.layer} · ${a.label} · ${U} units × ${T} characters · ${a.lo.toFixed(2)} … ${a.hi.toFixed(2)}`;
+  ctx.clearRect(from, 0, h.c.width - from, U);
+  if (w <= 0) return;
+  const img = ctx.createImageData(w, U), px = new Uint32Array(img.data.buffer), bytes = a.bytes, L32 = h.L32;
+  for (let k = 0; k < U; k++) for (let t = 0; t < w; t++) px[k * w + t] = L32[bytes[k * S + from + t]];  // one 32-bit store per pixel
+  ctx.putImageData(img, from, 0);
+}
+/** The live view's redraw: only the new columns when every canvas still has the arrays' width. */
+function updateHeatmaps(from) {
+  if (!heats.length || heats.some((h) => h.c.width !== stride(h.l.arrays[h.q]))) buildHeatmaps();
+  else heats.forEach((h) => drawColumns(h, from));
 }
 
 // --- 4. interpretable cells ---
@@ -233,5 +259,92 @@ async function main() {
   buildText(); buildControls(); colourText(); buildHeatmaps(); buildStrips();
   document.body.dataset.ready = "1";
 }
-main().catch((e) => { console.error(e); document.body.dataset.ready = "error"; });
+
+// The live view (live.js) shows another text through the same views: `data` has D's shape, arrays as bytes.
+let shownLive = false;
+
+/** Move the recorded saturation charts' points (report.py draws one SVG per shown layer with gates, each gate's
+ * units in order) to the live text's fractions; the diagonal line gives the chart's axes. */
+function updateSaturation(sat) {
+  const svgs = document.querySelectorAll("#saturation .charts svg");
+  const withGates = D.layers.map((l) => l.layer).filter((li) => Object.keys(sat[li - 1]).length);
+  withGates.forEach((li, n) => {
+    const svg = svgs[n], diag = svg?.querySelector("line.diag");
+    if (!diag) return;
+    const x0 = +diag.getAttribute("x1"), x1 = +diag.getAttribute("x2"), y1 = +diag.getAttribute("y1"), y0 = +diag.getAttribute("y2");
+    const circles = svg.querySelectorAll("circle");
+    let k = 0;
+    for (const c of Object.values(sat[li - 1])) {
+      for (let j = 0; j < c.low.length; j++, k++) {
+        const lo = c.n ? c.low[j] / c.n : 0, hi = c.n ? c.high[j] / c.n : 0;
+        const c2 = circles[k];
+        if (!c2) continue;
+        // whole pixels, written only when they move: one more character moves few points by a pixel
+        // (every point written each keystroke took 2×300 LSTM keystrokes from 33 to 49 ms at 1,800 chars)
+        const cx = Math.round(x0 + lo * (x1 - x0)), cy = Math.round(y0 + hi * (y1 - y0));
+        if (c2._cx !== cx) { c2.setAttribute("cx", cx); c2._cx = cx; }
+        if (c2._cy !== cy) { c2.setAttribute("cy", cy); c2._cy = cy; }
+      }
+    }
+  });
+}
+
+// The detector units' traces over the live text: the units found on the recorded text (that needs the
+// training corpus), their values over the first STRIP live characters; typing adds one span per strip.
+const STRIP = 240;
+const liveStrips = [];
+function updateLiveStrips(keep, valueAt) {
+  const box = document.getElementById("strips");
+  if (!D.strips.length) return;
+  if (!liveStrips.length) {
+    box.textContent = "";
+    const note = document.createElement("p"); note.className = "hint";
+    note.textContent = "Live text: these units were found on the recorded text (finding them needs the training " +
+      "corpus); below, their values over the first " + STRIP + " characters of the text you typed.";
+    box.appendChild(note);
+    D.strips.forEach((s) => {
+      const div = document.createElement("div"); div.className = "strip";
+      const lab = document.createElement("div"); lab.className = "strip-label";
+      lab.textContent = `${s.detector}: layer ${s.layer}, unit ${s.unit} (${s.state}), r = ${s.r.toFixed(3)} on the recorded text`;
+      const txt = document.createElement("div"); txt.className = "strip-text";
+      div.append(lab, txt); box.appendChild(div);
+      div.addEventListener("click", () => selectUnit(s.layer, s.unit, s.state));
+      liveStrips.push({ s, txt, spans: [], m: Math.max(...s.series.map(Math.abs)) || 1 });
+    });
+  }
+  const end = Math.min(T, STRIP);
+  for (const ls of liveStrips) {
+    while (ls.spans.length > Math.min(keep, end)) {
+      const sp = ls.spans.pop();
+      if (sp.nextSibling?.tagName === "BR") sp.nextSibling.remove();
+      sp.remove();
+    }
+    for (let t = ls.spans.length; t < end; t++) {
+      const sp = document.createElement("span"), c = chars[t];
+      const i = (valueAt(ls.s.layer, ls.s.state, ls.s.unit, t) / ls.m + 1) * 127.5;
+      sp.textContent = showChar(c);
+      sp.style.background = rgb(DIVERGING, i); sp.style.color = textOn(DIVERGING, i);
+      ls.txt.appendChild(sp); ls.spans.push(sp);
+      if (c === "\n") ls.txt.appendChild(document.createElement("br"));
+    }
+  }
+}
+window.inspectView = {
+  show(data) {
+    D.text = data.text; D.surprise = data.surprise; D.top_ids = data.top_ids; D.top_p = data.top_p;
+    data.layers.forEach((l) => { const ld = layerData(l.layer); for (const [q, a] of Object.entries(l.arrays)) ld.arrays[q] = { ...ld.arrays[q], ...a }; });
+    const next = Array.from(D.text);
+    let keep = 0;  // the recorded text's spans are never kept: its values came quantised from the file
+    while (shownLive && keep < spans.length && keep < next.length && chars[keep] === next[keep]) keep++;
+    spans[state.cur]?.classList.remove("cur");
+    chars = next; T = chars.length; state.cur = 0; tip.hidden = true;
+    shownLive = true;
+    buildText(keep); if (T) colourText(keep); updateHeatmaps(keep);
+    if (data.valueAt) updateLiveStrips(keep, data.valueAt);
+    if (data.saturation) updateSaturation(data.saturation);
+  },
+  units: D.units, layers: D.layers.map((l) => ({ layer: l.layer, names: Object.keys(l.arrays) })),
+  range: (layer, q) => { const a = layerData(layer).arrays[q]; return [a.lo, a.hi]; },
+};
+window.inspectReady = main().catch((e) => { console.error(e); document.body.dataset.ready = "error"; });
 })();

@@ -162,8 +162,8 @@ def _headlines(findings) -> list[str]:
     return out or ["no gate is saturated more than half the time in 5% of units or more"]
 
 
-def render(ckpt, text, trace, signals, findings, curves, layers: list[int], units: list[int]) -> str:
-    """The whole page as a string."""
+def render(ckpt, text, trace, signals, findings, curves, layers: list[int], units: list[int], live=None) -> str:
+    """The whole page as a string; `live` (export.web.live_assets: module, weights, kernel) adds the live view."""
     top_ids, top_p = _top5(trace)
     data = {
         "text": text,
@@ -199,10 +199,23 @@ def render(ckpt, text, trace, signals, findings, curves, layers: list[int], unit
         "GRADIENT": grad or "<p>Not measured (--no-gradients).</p>",
         "GRADNOTES": "".join(f"<li>{escape(s)}</li>" for s in grad_notes),
         "HISTORY": charts.history_svg(ckpt.history),
+        "LIVE": _live(live, pkg) if live else "",
     }
     for k, v in fill.items():
         page = page.replace(f"<!--{k}-->", v)
     return page
+
+
+def _live(live: dict, pkg) -> str:
+    """The embedded network (weights and kernel as base64) and one module script: charlstm.mjs, then live.js."""
+    script = live["module"] + "\n" + (pkg / "live.js").read_text("utf-8")
+    if "</script" in script.lower():
+        raise AssertionError("the inline script must not contain </script")  # a packaging mistake, not input
+    return (
+        f'<script type="application/octet-stream" id="live-weights">{live["weights"]}</script>\n'
+        f'<script type="application/octet-stream" id="live-kernel">{live["kernel"]}</script>\n'
+        f'<script type="module">\n{script}\n</script>'
+    )
 
 
 def detectors_sat_svgs(trace, layers) -> list[str]:

@@ -31,6 +31,7 @@ class InspectOptions:
     on_unknown: str = "error"  # or "skip"
     gradients: bool = True  # the TensorFlow view
     max_k: int = 100  # gradient view: characters back
+    live: bool = True  # the CLI embeds the network (export.web.live_assets) so the page runs typed text
 
 
 def parse_units(spec: str | None, n: int) -> list[int]:
@@ -85,8 +86,11 @@ def load_text(opts: InspectOptions, ckpt, vocab: Vocabulary, warn: Callable[[str
     return prepare_text(text, vocab, ckpt.training.lowercase, opts.on_unknown, warn=warn).text, source
 
 
-def inspect(opts: InspectOptions, warn: Callable[[str], None] = lambda m: None) -> dict:
-    """Do everything `charlstm inspect` does; returns the findings written to --json."""
+def inspect(opts: InspectOptions, warn: Callable[[str], None] = lambda m: None, live: dict | None = None) -> dict:
+    """Do everything `charlstm inspect` does; returns the findings written to --json.
+
+    `live`: the embedded network (charlstm.export.web.live_assets) for the page's live view; None: no live view.
+    """
     from charlstm.inspect import report
 
     out_path = check_out_path(opts.out)
@@ -134,6 +138,7 @@ def inspect(opts: InspectOptions, warn: Callable[[str], None] = lambda m: None) 
         curves,
         layers=[opts.layer] if opts.layer else list(range(1, m.layers + 1)),
         units=units,
+        live=live,
     )
     if json_path:
         _write_json(json_path, findings, trace)

@@ -13,6 +13,14 @@
 // Weights file format: charlstm/export/binary.py.
 
 const GATES = { lstm: 4, peephole: 4, cifg: 3, gru: 3, rnn: 1 };
+/** What a traced step records per layer and cell, in charlstm/network.py RECORDED's order ("g": the candidate). */
+export const RECORDED = {
+  lstm: ["h", "c", "f", "i", "o", "g"],
+  peephole: ["h", "c", "f", "i", "o", "g"],
+  cifg: ["h", "c", "f", "i", "o", "g"],
+  gru: ["h", "z", "r", "g"],
+  rnn: ["h"],
+};
 const KERNEL_FILE = "charlstm-kernel.wasm";
 const ALIGN = 32; // floats: matrix columns are padded to a multiple of the kernel's 32-column block
 
@@ -163,8 +171,32 @@ class Network {
     for (const c of this.c) c.fill(0);
   }
 
-  /** Feed one character id; returns the logits (vocab) of the next character (a view the next step overwrites). */
-  step(id) {
+  /** The recurrent state (every layer's h, then c where the cell has one) as one new Float32Array. */
+  saveState() {
+    const u = this.units;
+    const out = new Float32Array(2 * u * this.layers.length);
+    this.layers.forEach((L, l) => {
+      out.set(this.heap.subarray(L.xh + L.inp, L.xh + L.inp + u), 2 * l * u);
+      out.set(this.c[l], (2 * l + 1) * u);
+    });
+    return out;
+  }
+
+  /** Continue from a state `saveState` returned. */
+  restoreState(state) {
+    const u = this.units;
+    this.layers.forEach((L, l) => {
+      this.heap.set(state.subarray(2 * l * u, (2 * l + 1) * u), L.xh + L.inp);
+      this.c[l].set(state.subarray((2 * l + 1) * u, (2 * l + 2) * u));
+    });
+  }
+
+  /**
+   * Feed one character id; returns the logits (vocab) of the next character (a view the next step overwrites).
+   * `record`, if given, is one object per layer of Float32Arrays (units) named as RECORDED[cell]; the step
+   * writes every gate and state into them (the same quantities as NumPy's Network.trace).
+   */
+  step(id, record = null) {
     const H = this.heap;
     const u = this.units;
     let prevH = -1;
@@ -172,7 +204,8 @@ class Network {
       const L = this.layers[l];
       if (prevH >= 0) H.copyWithin(L.xh, prevH, prevH + u);
       this.project(L, id);
-      this.update(L, this.c[l]);
+      if (record) this.updateRecorded(L, this.c[l], record[l]);
+      else this.update(L, this.c[l]);
       prevH = L.xh + L.inp;
     }
     this.matvec(H, this.logitsAt, prevH, this.Wout, u, this.outStride);
@@ -243,6 +276,52 @@ class Network {
   }
 }
 
+// The update again, writing every gate: a twin of `update` (kept apart so that generation's step
+// pays no branch per unit); tests check both against NumPy.
+Network.prototype.updateRecorded = function (L, c, rec) {
+  const H = this.heap;
+  const u = this.units;
+  const z = L.z;
+  const h = L.xh + L.inp;
+  if (this.cell === "rnn") {
+    for (let j = 0; j < u; j++) rec.h[j] = H[h + j] = Math.tanh(H[z + j]);
+  } else if (this.cell === "gru") {
+    const zh = L.zh;
+    for (let j = 0; j < u; j++) {
+      const upd = (rec.z[j] = sigmoid(H[z + j] + H[zh + j]));
+      const r = (rec.r[j] = sigmoid(H[z + u + j] + H[zh + u + j]));
+      const cand = (rec.g[j] = Math.tanh(H[z + 2 * u + j] + r * H[zh + 2 * u + j]));
+      rec.h[j] = H[h + j] = upd * H[h + j] + (1 - upd) * cand;
+    }
+  } else {
+    const p = L.p;
+    const peep = this.cell === "peephole";
+    const cifg = this.cell === "cifg";
+    for (let j = 0; j < u; j++) {
+      const cp = c[j];
+      let i, f, g, o;
+      if (cifg) {
+        i = sigmoid(H[z + j]);
+        f = 1 - i;
+        g = Math.tanh(H[z + u + j]);
+      } else {
+        i = sigmoid(H[z + j] + (peep ? p.i[j] * cp : 0));
+        f = sigmoid(H[z + u + j] + (peep ? p.f[j] * cp : 0));
+        g = Math.tanh(H[z + 2 * u + j]);
+      }
+      const cj = (c[j] = f * cp + i * g);
+      if (cifg) o = sigmoid(H[z + 2 * u + j]);
+      else o = sigmoid(H[z + 3 * u + j] + (peep ? p.o[j] * cj : 0));
+      rec.i[j] = i;
+      rec.f[j] = f;
+      rec.g[j] = g;
+      rec.o[j] = o;
+      rec.c[j] = cj;
+      rec.h[j] = H[h + j] = o * Math.tanh(cj);
+    }
+  }
+};
+
 async function network(header, arrays, kernelChoice, wasmBytes) {
   const heap = new Heap();
   const alloc = (n) => heap.alloc(n);
@@ -285,6 +364,17 @@ export function uniforms(seed) {
   };
   for (let i = 0; i < 12; i++) next(); // mix the seeding in
   return next;
+}
+
+/** out (Float64Array) = softmax(logits), in float64. */
+export function softmaxInto(logits, out) {
+  const V = logits.length;
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) max = Math.max(max, logits[j]);
+  let sum = 0;
+  for (let j = 0; j < V; j++) sum += out[j] = Math.exp(logits[j] - max);
+  for (let j = 0; j < V; j++) out[j] /= sum;
+  return out;
 }
 
 let SCRATCH = new Float64Array(0);
@@ -372,15 +462,59 @@ export class Model {
     const V = this.vocabulary.length;
     const out = new Float64Array(ids.length * V);
     this.net.reset();
-    ids.forEach((id, t) => {
-      const lg = this.net.step(id);
-      let max = -Infinity;
-      for (let j = 0; j < V; j++) max = Math.max(max, lg[j]);
-      let sum = 0;
-      for (let j = 0; j < V; j++) sum += out[t * V + j] = Math.exp(lg[j] - max);
-      for (let j = 0; j < V; j++) out[t * V + j] /= sum;
-    });
+    ids.forEach((id, t) => softmaxInto(this.net.step(id), out.subarray(t * V, (t + 1) * V)));
     return out;
+  }
+
+  /** The names a traced step records per layer, in NumPy's order (charlstm/network.py RECORDED). */
+  get recorded() {
+    return RECORDED[this.header.cell];
+  }
+
+  /** One empty record for `traceStep`: per layer, { name: Float32Array(units) }. */
+  newRecord() {
+    return this.net.layers.map(() => Object.fromEntries(this.recorded.map((k) => [k, new Float32Array(this.net.units)])));
+  }
+
+  /** Back to the zero state (for `traceStep`). */
+  reset() {
+    this.net.reset();
+  }
+
+  /** The state after the last step, to come back to with `restoreState` (e.g. to rerun an edited text from there). */
+  saveState() {
+    return this.net.saveState();
+  }
+
+  restoreState(state) {
+    this.net.restoreState(state);
+  }
+
+  /**
+   * Feed one id from the current state; fills `record` (from `newRecord`) with every layer's gates and
+   * states and `probs` (Float64Array vocab) with the next character's probabilities. Returns `probs`.
+   */
+  traceStep(id, record, probs = new Float64Array(this.vocabulary.length)) {
+    const lg = this.net.step(id, record);
+    softmaxInto(lg, probs);
+    return probs;
+  }
+
+  /** Every gate and state of every layer at every character of `text`, from the zero state, as NumPy's trace:
+   * { layers: [{ name: Float32Array(chars*units) }], probs: Float64Array(chars*vocab) }. */
+  trace(text) {
+    const ids = this.encode(text);
+    const u = this.net.units;
+    const V = this.vocabulary.length;
+    const rec = this.newRecord();
+    const layers = rec.map(() => Object.fromEntries(this.recorded.map((k) => [k, new Float32Array(ids.length * u)])));
+    const probs = new Float64Array(ids.length * V);
+    this.net.reset();
+    ids.forEach((id, t) => {
+      this.traceStep(id, rec, probs.subarray(t * V, (t + 1) * V));
+      rec.forEach((r, l) => this.recorded.forEach((k) => layers[l][k].set(r[k], t * u)));
+    });
+    return { layers, probs };
   }
 
   /** The text generation starts from: `prime` (default: the stored excerpt), as `encode` folds it. */
