@@ -2,6 +2,7 @@
 
     python benchmarks/quality_per_minute.py [--budget 180] [--seeds 1 2 3] [--configs new old ...]
                                             [--macbeth-budget 300] [--head-chars N] [--time-to 1.70 1.60 1.50]
+                                            [--corpus corpora/english.txt]
 
 Each configuration trains `charlstm train` in its own process on tinyshakespeare with
 nanoGPT's split (first 90% train, last 10% held out, case kept) for --budget seconds
@@ -10,7 +11,9 @@ tail (`charlstm eval`, char-rnn's convention) and in training's fresh windows, c
 and the minutes of training it took to reach each --time-to loss (from the history).
 Then mean and spread over seeds, and lowercased Macbeth (last 10% held out) for
 --macbeth-budget seconds, same seeds. --head-chars N trains on only the first N chars
-of tinyshakespeare instead (a corpus between Macbeth's size and tinyshakespeare's).
+of tinyshakespeare instead (a corpus between Macbeth's size and tinyshakespeare's);
+--corpus PATH trains on that text instead (the base model's paths: `charlstm corpus fetch
+english`, its last 10% held out as the base's own figure is scored).
 Run it alone: it needs both cores.
 """
 
@@ -61,6 +64,12 @@ CONFIGS = {
     "512": ["--units", "512", "--dropout", "0.35"],  # the bigger model of issue 12
     "512-d05": ["--units", "512", "--dropout", "0.5"],
     "512-bf16": ["--units", "512", "--dropout", "0.35", "--mixed-precision"],
+    # issue 29: the base model's training path, batch against learning rate (lr10 above is batch 64's)
+    "b128-lr10": ["--batch-size", "128", "--learning-rate", "1e-2"],
+    "b128-lr20": ["--batch-size", "128", "--learning-rate", "2e-2"],
+    "b256-lr10": ["--batch-size", "256", "--learning-rate", "1e-2"],
+    "b256-lr20": ["--batch-size", "256", "--learning-rate", "2e-2"],
+    "b256-lr30": ["--batch-size", "256", "--learning-rate", "3e-2"],
 }
 
 
@@ -156,6 +165,7 @@ def main() -> None:
         default=0,
         help="train on only the first N chars of tinyshakespeare (its own 90/10 split): a mid-sized corpus",
     )
+    ap.add_argument("--corpus", type=Path, help="train on this text instead of tinyshakespeare")
     ap.add_argument("--time-to", type=float, nargs="+", default=[1.70, 1.60, 1.50])
     args = ap.parse_args()
     print(
@@ -164,7 +174,7 @@ def main() -> None:
         f"budget {args.budget:.0f} s",
         flush=True,
     )
-    tiny = CORPORA / "tinyshakespeare.txt"
+    tiny = args.corpus.resolve() if args.corpus else CORPORA / "tinyshakespeare.txt"
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.head_chars:
@@ -178,7 +188,8 @@ def main() -> None:
                     rows.append(one(tiny, args.budget, tmp, name, seed, args.time_to))
             for name in args.single_seed_configs:
                 rows.append(one(tiny, args.budget, tmp, name, args.seeds[0], args.time_to))
-            print(f"\n{tiny.name}, first 90% trained, last 10% held out, {args.budget:.0f} s per run")
+            size = len(tiny.read_text(encoding="utf-8"))
+            print(f"\n{tiny.name} ({size:,} chars), first 90% trained, last 10% held out, {args.budget:.0f} s per run")
             summarise(rows, args.time_to)
         if args.macbeth_budget:
             macbeth = CORPORA / "macbeth.txt"
