@@ -4,8 +4,8 @@
 
 In this one process, alternating rounds: (1) `sample_steps` for N samples, as `charlstm
 generate --num-samples N` runs it; (2) a `Batcher` (serve/batcher.py) stepping N jobs of the
-same length on its own thread, publishing each step as the engine does (`engine._message`,
-pickled as a pipe sends it, written to /dev/null), in the default (one product for the
+same length on its own thread, publishing each step as the engine does (`engine.Messages`,
+pickled as the pipe carries it, written to /dev/null), in the default (one product for the
 batch) and `--exact`. Per step: the whole, the network step (`Stepper.step`: the products
 and the gates, the same code on both sides) and the rest (picking, draws, pieces,
 publishing): the issue's target is the batcher's rest within 1.2× of generate's.
@@ -19,14 +19,13 @@ import json
 import os
 import statistics
 import time
-from multiprocessing.reduction import ForkingPickler
 
 from charlstm.options import SampleOptions
 from charlstm.sampler import network
 from charlstm.sampler.generation import Sampler
 from charlstm.sampler.sampling import sample_steps
 from charlstm.serve.batcher import Batcher, Job
-from charlstm.serve.engine import _message
+from charlstm.serve.engine import Messages
 
 PROMPT = "the "
 _in_network = [0.0]
@@ -56,12 +55,13 @@ def batcher(sampler: Sampler, rows: int, chars: int, exact: bool) -> tuple[float
     """(seconds, seconds in the network step, steps) of a Batcher stepping `rows` jobs to their end."""
     sink = os.open(os.devnull, os.O_WRONLY)
     request = sampler.request(SampleOptions(prime=PROMPT, length=chars, seed=1, num_samples=rows))
+    message = Messages()
     b = Batcher(
         sampler.network,
         sampler.vocabulary.chars,
         rows,
         0,
-        lambda s: os.write(sink, ForkingPickler.dumps(_message(s))),
+        lambda s: os.write(sink, message(s)),
         exact=exact,
     )
     assert b.submit([Job(request.sample(k), key=k) for k in range(rows)])

@@ -225,3 +225,35 @@ def test_batched_default_is_deterministic_and_close_to_the_exact_one():
     for k, j in enumerate(_mixed_jobs()):
         assert fast[k] == exact[k] == _alone(net, j)
     assert len(set(fast.values())) == len(fast)  # five streams, five texts
+
+
+def test_engine_messages_carry_every_steps_pieces():
+    """Each step through the pipe's encoding (`engine.Messages`, the plain rows' keys only when they changed) and
+    back (`Engine._pieces`): the same (job, Piece) items as the step itself, while rows join, end and leave."""
+    import pickle
+
+    from charlstm.serve.engine import Engine, Messages
+
+    net = _any_cell_net("lstm", units=24)
+    primes = [[1, 2, 3], [4], [5, 6, 7, 8, 9], [2, 2]]
+    stops = {4: ("ab",)}  # one row takes the general path (its pieces go one by one)
+    jobs = [_job(primes[k % 4], 15 + 7 * k, 1.0, None, None, 3, k, stops.get(k, ()), key=k) for k in range(6)]
+    b = Batcher(net, CHARS, max_batch=4, max_queue=2, publish=None)
+    assert b.submit(jobs)
+    engine = Engine(None, CHARS, 4, 2, publish=None)
+    engine.jobs = {j.key: j for j in jobs}
+    encode, elided, steps = Messages(), 0, 0
+    while True:
+        b._regroup()
+        if not b.rows and not b.pending:
+            break
+        if steps == 20:
+            b.cancel([jobs[1]])  # the client went away: the engine forgets it, its row leaves
+            del engine.jobs[1]
+        step = b._step()
+        msg = encode(step)
+        elided += pickle.loads(msg)[0] is None
+        want = [(j, p) for j, p in step.items() if j.key in engine.jobs]
+        assert engine._pieces(pickle.loads(msg)) == want
+        steps += 1
+    assert not engine.jobs and steps > 60 and 0.5 * steps < elided < steps
