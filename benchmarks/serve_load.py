@@ -16,7 +16,11 @@ one run, on loopback, against servers started here:
    first-character latency p50 / p99 (request sent -> first event holding text).
 2. The ceiling: what `charlstm generate --num-samples N` runs (`Model.write`, in this
    process), chars/s for the same N × chars; and its ratio to `--num-samples 1`, which
-   bounds what any batching server can gain over one request at a time.
+   bounds what any batching server can gain over one request at a time. Beside it, the
+   same on one BLAS thread in a child process (`one_thread_ceiling`): what the engine,
+   which steps on one core while the other serves HTTP (serve/engine.py), can reach at
+   most, so `of_one_thread_ceiling` says how much of its own bound the server reaches and
+   `one_thread_ceiling / generate_num_samples_chars_per_s` bounds `of_ceiling`.
 3. The same server limited to one request at a time (--max-batch 1, the rest queued),
    for the same N clients.
 4. --burst connections opened at once against a server with --max-batch 128 and a small
@@ -128,6 +132,15 @@ def ceiling(checkpoint: Path, clients: int, chars: int) -> float:
     return clients * chars / (time.perf_counter() - start)
 
 
+def one_thread_ceiling(checkpoint: Path, clients: int, chars: int) -> float:
+    """`ceiling` in a child process on one BLAS thread, as the engine process steps (serve/engine.py)."""
+    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import serve_load"
+    code += f"; print(serve_load.ceiling({str(checkpoint)!r}, {clients}, {chars}))"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.split()[-1])
+
+
 def burst(checkpoint: Path, connections: int, chars: int) -> dict:
     server = Server(checkpoint, "--max-batch", 128, "--max-queue", 64)
     try:
@@ -204,6 +217,7 @@ def compare(checkpoint: Path, n: int, chars: int, modes: tuple[str, ...]) -> lis
         single.stop()
     top = ceiling(checkpoint, n, chars)
     one_stream = ceiling(checkpoint, 1, chars)
+    one_thread = one_thread_ceiling(checkpoint, n, chars)
     return [
         {
             "clients": n,
@@ -213,6 +227,8 @@ def compare(checkpoint: Path, n: int, chars: int, modes: tuple[str, ...]) -> lis
             "of_ceiling": row["chars_per_s"] / top,
             # what batching can give at most: generate --num-samples n over --num-samples 1
             "ceiling_vs_one_stream": top / one_stream,
+            "one_thread_ceiling": one_thread,  # the engine's bound: it steps on one core
+            "of_one_thread_ceiling": row["chars_per_s"] / one_thread,
             "one_at_a_time_chars_per_s": one_at_a_time["chars_per_s"],
             "one_at_a_time_first_p99_ms": one_at_a_time["first_p99_ms"],
             "vs_one_at_a_time": row["chars_per_s"] / one_at_a_time["chars_per_s"],

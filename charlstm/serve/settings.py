@@ -32,8 +32,8 @@ class Settings:
         "Every sample's text equals `charlstm generate --seed` byte for byte whatever shares the batch (one"
         " matrix-vector product per row, slower). Without it one product steps the whole batch, and a seeded"
         " sample is the same for the same batch but may differ from the CLI's from a character where"
-        " rounding tipped a draw on: 40 of 40 seeded 500-character requests at 32 clients equalled the"
-        " CLI's text (bundled base model, benchmarks/serve_drift.py).",
+        " rounding tipped a draw on: of 200 seeded 500-character requests at 32 clients, 199 equalled the"
+        " CLI's text and one parted from it at character 471 (bundled base model, benchmarks/serve_drift.py).",
         FLAG,
     )
     # 0: an event per step's piece; > 0: a client's pieces of that long joined into one event
