@@ -218,6 +218,11 @@ def test_generation_writes_into_the_box(chromium, cell_runs, tmp_path):
     text = chromium.execute_script("return document.getElementById('live-text').value")
     assert len(text) == 124 and text.startswith("the ")
     assert chromium.execute_script("return document.querySelectorAll('#text span.ch').length") == 124
+    # written a step a character (live.js `append`): the same trace and views as the text typed afresh
+    written = _got(chromium), _pixels(chromium)
+    _type(chromium, "")
+    _type(chromium, text)
+    assert (_got(chromium), _pixels(chromium)) == written
     _no_errors_or_requests(chromium)
 
 

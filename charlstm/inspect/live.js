@@ -88,6 +88,17 @@ async function startLive() {
     return enc;
   }
 
+  /** One character more at the end, one step: what `run` does for it, without encoding the whole text again. */
+  function append(id) {
+    const rec = model.newRecord();
+    probs.push(model.traceStep(id, rec));
+    recs.push(rec);
+    count(rec, 1);
+    ids.push(id);
+    states.push(model.saveState());
+    kept += model.vocabulary[id];
+  }
+
   function quantise(arr, lo, hi) {
     return Math.max(0, Math.min(255, Math.round(((arr - lo) / (hi - lo)) * 255)));
   }
@@ -178,6 +189,7 @@ async function startLive() {
     document.body.dataset.liveState = "done";
   }
 
+  const STEP_MS = 40; // stepping time per frame while the model writes (the views redraw after it)
   let generating = null;
   function write() {
     if (generating) {
@@ -196,15 +208,19 @@ async function startLive() {
     const start = performance.now();
     document.body.dataset.liveWrite = "running";
     generating = () => {
-      const batch = Math.min(left, 50); // characters per frame: the views redraw once per frame
+      // Steps for STEP_MS, then one redraw of every view: the redraw costs about the same whatever the
+      // batch (2×300 LSTM, headless Chromium, machine F: 50 characters a frame wrote 912-948 chars/s,
+      // benchmarks/inspect_live.py), so the frame's stepping time, not its character count, is fixed.
+      const t0 = performance.now();
+      model.restoreState(states[ids.length]); // the state after the text (whatever ran since)
       let text = box.value;
-      for (let n = 0; n < batch; n++) {
+      do {
         const id = pick(probs[probs.length - 1].map(Math.log), next(), temperature); // log p: logits up to a constant
         text += model.vocabulary[id];
-        box.value = text;
-        run(text);
-      }
-      left -= batch;
+        append(id);
+        left--;
+      } while (left > 0 && performance.now() - t0 < STEP_MS);
+      box.value = text; // once a frame: setting a long box's value lays it out again
       update();
       if (left > 0 && generating) requestAnimationFrame(generating);
       else {
