@@ -264,7 +264,7 @@ def corpus_fetch(name, dest):
     type=click.IntRange(2, 1_000_000),
     default=2000,
     show_default=True,
-    help="Inspect at most this many characters (a 2×300 model's page: 7.8 MB at 2000, 4.4 MB with --no-live).",
+    help="Inspect at most this many characters (a 2×300 model's page: 7.9 MB at 2000, 4.4 MB with --no-live).",
 )
 @click.option("--layer", type=int, default=None, help="Show only this layer (1-based) in the text view and heatmaps.")
 @click.option("--units", default=None, metavar="LIST", help="Show only these units, e.g. 0-49,120.")
