@@ -76,19 +76,12 @@ async function startLive() {
     probs.length = k;
     states.length = k + 1;
     model.restoreState(states[k]);
-    for (let t = k; t < enc.ids.length; t++) {
-      const rec = model.newRecord();
-      probs.push(model.traceStep(enc.ids[t], rec));
-      recs.push(rec);
-      count(rec, 1);
-      ids.push(enc.ids[t]);
-      states.push(model.saveState());
-    }
+    for (let t = k; t < enc.ids.length; t++) append(enc.ids[t]);
     kept = enc.text;
     return enc;
   }
 
-  /** One character more at the end, one step: what `run` does for it, without encoding the whole text again. */
+  /** One character more at the end, one step (`run` steps with it; the model writing calls it alone). */
   function append(id) {
     const rec = model.newRecord();
     probs.push(model.traceStep(id, rec));
