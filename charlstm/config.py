@@ -145,11 +145,16 @@ class TrainConfig:
     )
     # XLA for the train step: slower for LSTMs on CPU (22K vs 27K chars/s)
     jit_compile: bool = option(False, "XLA-compile the training step (slower for LSTMs on CPU).", SWITCH, flag="--jit")
-    # float16 on GPU, bfloat16 on CPUs that have it; softmax and loss in float32
-    mixed_precision: bool = option(
+    # float16 on GPU, bfloat16 on CPUs that have it; softmax and loss in float32. A run control:
+    # the weights and Adam's slots stay float32 either way, so a run resumed on a machine
+    # without bfloat16 continues in float32 (--no-mixed-precision), and one resumed on a
+    # machine with it may switch it on (issue 29: bfloat16 trained 15% more chars/s at
+    # equal loss on a Zen 4 with AVX512_BF16, benchmarks/RESULTS.md run 10).
+    mixed_precision: bool = run_control(
         False,
-        "float16 on a GPU, bfloat16 on a CPU that has it (an error otherwise); softmax and loss stay float32.",
-        FLAG,
+        "float16 on a GPU, bfloat16 on a CPU that has it (an error otherwise); softmax, loss "
+        "and the weights stay float32, so a resumed run may switch it.",
+        SWITCH,
     )
 
     def validate(self) -> None:

@@ -61,7 +61,7 @@ def test_mixed_precision_trains_where_the_hardware_has_it_and_says_why_not_elsew
         assert r.exit_code == 1
         assert r.stderr == (
             "Error: --mixed-precision: no GPU, and this CPU has no bfloat16 arithmetic "
-            "(AVX512_BF16 or AMX); train in float32 (leave the flag out)\n"
+            "(AVX512_BF16 or AMX); train in float32 (--no-mixed-precision, which a resumed run may also switch to)\n"
         )
         return
     assert r.exit_code == 0, r.stderr
@@ -81,6 +81,41 @@ def test_mixed_precision_trains_where_the_hardware_has_it_and_says_why_not_elsew
 
 
 @pytest.mark.gpu
+def test_a_resumed_run_keeps_its_precision_unless_told_and_may_switch_it(runner, tiny_corpus, tmp_path):
+    """Precision is a run control: the weights and Adam's slots are float32 either way, so a run
+    trained in bfloat16 continues in float32 on a machine without it (issue 29's base model
+    trains across sessions on different machines), and a float32 run may switch bfloat16 on."""
+    from charlstm.config import TrainConfig
+    from charlstm.training.resume import resumed_config
+    from charlstm.training.tf_runtime import cpu_has_bfloat16
+
+    stored = ckpt_io.CheckpointMeta(tmp_path, "ab", ModelConfig(vocab_size=2), TrainConfig(mixed_precision=True), epoch=1)
+    assert resumed_config(stored, {}).mixed_precision is True  # not asked: kept
+    assert resumed_config(stored, {"mixed_precision": False}).mixed_precision is False
+    with pytest.raises(UsageError, match="--units"):  # a model option is still refused
+        resumed_config(stored, {"units": 7})
+
+    run, start = tmp_path / "run", ["--mixed-precision"] if (cpu_has_bfloat16() or _gpus()) else []
+    r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, "--quiet", *start, *tiny_args(epochs=1))
+    assert r.exit_code == 0, r.stderr
+    assert ckpt_io.load(run / "last.keras").training.mixed_precision is bool(start)
+    r = invoke(
+        runner,
+        "train",
+        tiny_corpus,
+        "--checkpoint-dir",
+        run,
+        "--resume",
+        "--quiet",
+        "--epochs",
+        "2",
+        "--no-mixed-precision",
+    )
+    assert r.exit_code == 0, r.stderr
+    meta = ckpt_io.load(run / "last.keras")
+    assert (meta.epoch, meta.training.mixed_precision) == (2, False)
+
+
 def test_gpu_trains_with_cudnn_and_mixed_precision(runner, tiny_corpus, tmp_path):
     if not _gpus():
         pytest.skip("no GPU visible to TensorFlow")

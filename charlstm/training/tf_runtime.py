@@ -159,7 +159,7 @@ def set_precision(mixed: bool, device: str = "auto") -> str:
     else:
         raise DeviceError(
             "--mixed-precision: no GPU, and this CPU has no bfloat16 arithmetic "
-            "(AVX512_BF16 or AMX); train in float32 (leave the flag out)"
+            "(AVX512_BF16 or AMX); train in float32 (--no-mixed-precision, which a resumed run may also switch to)"
         )
     keras_mod.mixed_precision.set_global_policy(policy)
     return policy
