@@ -2,8 +2,9 @@
 
     python scripts/release_base.py RUN_DIR [--float16] [--dest charlstm/models/base.keras]
 
-1. reads RUN_DIR's best checkpoint and loads its Keras model without the optimizer:
-   Adam's two slots per weight (2/3 of a training checkpoint's weights) are dropped;
+1. reads RUN_DIR's best checkpoint's weights into a fresh float32 Keras model (whatever
+   precision trained them) without the optimizer: Adam's two slots per weight (2/3 of a
+   training checkpoint's weights) are dropped;
 2. with --float16, rounds every weight to float16 (the NumPy copy is stored as float16, the
    Keras copy as the rounded float32 values, which compress) and measures the held-out loss
    before and after with what `charlstm eval` runs (`Model.evaluate`), on the run's own
@@ -66,11 +67,17 @@ def release(run_dir: Path, dest: Path, float16: bool) -> dict:
     from charlstm import checkpoint as ckpt_io
     from charlstm.files import atomic_write
     from charlstm.training import model as model_lib
+    from charlstm.training import tf_runtime
 
     source = ckpt_io.resolve(run_dir, ckpt_io.BEST)
     meta = ckpt_io.load(source)
-    model = model_lib.load_keras_model(source, compile=False)  # no optimizer: no slots saved
-    weights = model_lib.named_weights(model)
+    weights = model_lib.named_weights(model_lib.load_keras_model(source, compile=False))
+    # A fresh float32 model holds them: a run trained with --mixed-precision stores layers whose
+    # dtype policy is mixed_bfloat16, which `export` (SavedModel, TFLite) and inspect's gradients
+    # would then compute in, slowly emulated on a CPU without bfloat16. No optimizer: no slots saved.
+    tf_runtime.set_precision(False)
+    model = model_lib.build(meta.model)
+    model_lib.assign_weights(model, weights)
     report = {"source": str(source), "sha256": ckpt_io.sha256(source), "float16": float16}
     if float16:
         rounded = {k: v.astype(np.float16) for k, v in weights.items()}

@@ -107,3 +107,35 @@ def test_the_packaged_base_loads_from_an_installed_wheel(tmp_path, trained_run):
     done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(str(target / "charlstm")) and done.stdout.splitlines()[1].startswith("the ")
+
+
+def test_a_run_trained_in_bfloat16_is_released_as_float32_layers(tmp_path, trained_run, release_base, monkeypatch):
+    """Keras stores a mixed-precision layer's dtype policy in the model's config; the base is
+    released as a float32 model holding the same weights (export and inspect's gradients load
+    it), whatever precision trained it (issue 29's base trained in bfloat16 where the CPU had it)."""
+    import json
+
+    import charlstm
+    from charlstm.training import tf_runtime
+
+    from helpers import tiny_run
+
+    monkeypatch.setattr(tf_runtime, "cpu_has_bfloat16", lambda: True)  # Keras emulates it on any CPU
+    run = tmp_path / "bf16"
+    charlstm.train(trained_run.parent / "tiny.txt", checkpoint_dir=run, verbose=False, **tiny_run(mixed_precision=True))
+    tf_runtime.set_precision(False)
+    with zipfile.ZipFile(run / ckpt_io.BEST) as z:
+        assert "mixed_bfloat16" in z.read("config.json").decode()  # what the release must not ship
+    dest = tmp_path / "base.keras"
+    release_base.release(run, dest, float16=False)
+    with zipfile.ZipFile(dest) as z:
+        config = z.read("config.json").decode()
+    assert "bfloat16" not in config and json.loads(config)["config"]["layers"]
+    assert ckpt_io.load(dest).training.mixed_precision is True  # the record of how it was trained
+    trained, released = ckpt_io.load_weights(run / ckpt_io.BEST), ckpt_io.load_weights(dest)
+    assert trained.keys() == released.keys()
+    assert all(np.array_equal(trained[k], released[k]) for k in trained)
+    from charlstm.training import model as model_lib
+
+    keras_weights = model_lib.named_weights(model_lib.load_keras_model(dest, compile=False))
+    assert all(np.array_equal(keras_weights[k], trained[k]) for k in trained)
