@@ -89,7 +89,8 @@ def test_a_resumed_run_keeps_its_precision_unless_told_and_may_switch_it(runner,
     from charlstm.training.resume import resumed_config
     from charlstm.training.tf_runtime import cpu_has_bfloat16
 
-    stored = ckpt_io.CheckpointMeta(tmp_path, "ab", ModelConfig(vocab_size=2), TrainConfig(mixed_precision=True), epoch=1)
+    trained_bf16 = TrainConfig(mixed_precision=True)
+    stored = ckpt_io.CheckpointMeta(tmp_path, "ab", ModelConfig(vocab_size=2), trained_bf16, epoch=1)
     assert resumed_config(stored, {}).mixed_precision is True  # not asked: kept
     assert resumed_config(stored, {"mixed_precision": False}).mixed_precision is False
     with pytest.raises(UsageError, match="--units"):  # a model option is still refused
