@@ -1,0 +1,26 @@
+#!/bin/bash
+# Train the bundled base model (issue 29), or continue its run: the same command every time.
+#
+#     scripts/train_base.sh RUN_DIR        # e.g. /work/base-run, outside the work tree
+#     python scripts/release_base.py RUN_DIR
+#
+# The first call starts the run (seed 1); a later one resumes it from RUN_DIR's last
+# checkpoint, so a machine stopped mid-run loses at most --save-every steps (~3 min).
+# The schedule is planned by steps (--epochs, no --max-time): the linear decay spans the
+# whole run whatever each machine's speed and however many sessions it takes.
+# 19 epochs x 9.80M training chars = 186M chars, 10.4x the previous base's 17.9M at the
+# same 2x300 size. Batch 64 and Adam 1e-2 (the defaults) won at equal time, and bfloat16
+# (the CPU's, where it has AVX512_BF16 or AMX; float32 elsewhere) trained 1.15x faster at
+# equal loss (benchmarks/RESULTS.md run 10); precision may differ between resumes.
+set -euo pipefail
+run_dir=${1:?usage: scripts/train_base.sh RUN_DIR}
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+corpus=$(realpath "$("$py" -m charlstm corpus fetch english)")  # absolute: recorded in the checkpoint
+precision=$("$py" -c "from charlstm.training.tf_runtime import cpu_has_bfloat16 as f; print('--' if f() else '--no-', end='')")mixed-precision
+common=(--checkpoint-dir "$run_dir" --epochs 19 --save-every 1000 "$precision" --json)
+if [ -f "$run_dir/last.keras" ]; then
+  exec "$py" -m charlstm train "$corpus" --resume "${common[@]}"
+else
+  exec "$py" -m charlstm train "$corpus" --seed 1 "${common[@]}"
+fi
