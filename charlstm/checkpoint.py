@@ -265,8 +265,17 @@ def load_carried_state(path: str | os.PathLike) -> list[list[np.ndarray]] | None
                 arrays = {k: npz[k] for k in npz.files}
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
             raise CheckpointError(f"{path}: corrupted carried state in checkpoint ({e})") from None
+    arrays = {k: _from_raw_bfloat16(a) for k, a in arrays.items()}
     layers = sorted({int(k.split("/")[0][5:]) for k in arrays})
     return [[arrays[f"layer{i}/{j}"] for j in range(sum(k.startswith(f"layer{i}/") for k in arrays))] for i in layers]
+
+
+def _from_raw_bfloat16(array: np.ndarray) -> np.ndarray:
+    """float32 from a bfloat16 state that charlstm 0.1.0 saved as raw 2-byte values (dtype V2:
+    npz has no bfloat16) in --mixed-precision runs: a bfloat16 is a float32's top 16 bits."""
+    if array.dtype.kind != "V" or array.dtype.itemsize != 2:
+        return array
+    return (array.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
 
 
 def check_keras_config(path: Path) -> None:

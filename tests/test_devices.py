@@ -3,6 +3,7 @@
 GPU tests are marked `gpu` and skip where TensorFlow sees no GPU; the rest run anywhere.
 """
 
+import io
 import json
 import zipfile
 
@@ -125,3 +126,45 @@ def test_gpu_trains_with_cudnn_and_mixed_precision(runner, tiny_corpus, tmp_path
         r = invoke(runner, "train", tiny_corpus, "--checkpoint-dir", run, *flags, *tiny_args(device="gpu", quiet=True))
         assert r.exit_code == 0, r.stderr
         assert invoke(runner, "generate", "-c", run, "--length", "20", "--seed", "1").exit_code == 0
+
+
+def test_a_bfloat16_run_stopped_mid_epoch_resumes_with_its_carried_state(tmp_path, monkeypatch):
+    """The state carried across windows is saved in float32 (npz has no bfloat16: it stored raw
+    2-byte values, which TensorFlow then refused on resume), and such older files still load."""
+    import charlstm
+    from charlstm.training import tf_runtime
+
+    from helpers import TINY_TEXT, tiny_run
+
+    monkeypatch.setattr(tf_runtime, "cpu_has_bfloat16", lambda: True)  # Keras emulates it on any CPU
+    corpus = tmp_path / "text.txt"
+    corpus.write_text(TINY_TEXT * 50, encoding="utf-8")  # 170 steps an epoch: the budget ends mid-epoch
+    run = tmp_path / "run"
+    opts = tiny_run(mixed_precision=True, carry_state=True, max_time=1.0)
+    try:
+        charlstm.train(corpus, checkpoint_dir=run, verbose=False, **opts)
+        with zipfile.ZipFile(run / ckpt_io.LAST) as z:
+            stored = np.load(io.BytesIO(z.read(ckpt_io.CARRIED_STATE_NAME)))
+            assert stored.files and all(stored[k].dtype == np.float32 for k in stored.files)  # as written
+        before = ckpt_io.load(run / ckpt_io.LAST).extra["resume"]["global_step"]
+        charlstm.train(corpus, checkpoint_dir=run, resume=True, verbose=False, max_time=1.0)
+        assert ckpt_io.load(run / ckpt_io.LAST).extra["resume"]["global_step"] > before
+    finally:
+        tf_runtime.set_precision(False)
+
+    raw = np.array([[1.5, -2.0, 256.0, 1e-3]], np.float32)
+    bits = (raw.view(np.uint32) >> 16).astype(np.uint16).view("V2")  # what an older run wrote
+    older = tmp_path / "older.keras"
+    with zipfile.ZipFile(run / ckpt_io.LAST) as zin, zipfile.ZipFile(older, "w") as zout:
+        for name in zin.namelist():
+            carry = name == ckpt_io.CARRIED_STATE_NAME
+            zout.writestr(name, _npz({"layer0/0": bits, "layer0/1": bits}) if carry else zin.read(name))
+    old = ckpt_io.load_carried_state(older)
+    bf16 = (raw.view(np.uint32) & 0xFFFF0000).view(np.float32)  # raw rounded towards zero to bfloat16
+    assert old[0][0].dtype == np.float32 and np.array_equal(old[0][0], bf16)
+
+
+def _npz(arrays: dict) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()

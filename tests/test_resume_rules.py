@@ -31,7 +31,7 @@ def test_every_config_field_is_either_kept_or_a_run_control():
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     assert set(HYPER) | set(RUN_CONTROLS) == train_fields and not set(HYPER) & set(RUN_CONTROLS)
     assert set(MODEL_OPTIONS) == {f.name for f in dataclasses.fields(ModelConfig)} - {"vocab_size"}
-    assert set(RUN_CONTROLS) == {"epochs", "max_time", "patience", "sample_every", "save_every"}
+    assert set(RUN_CONTROLS) == {"epochs", "max_time", "patience", "sample_every", "save_every", "mixed_precision"}
 
 
 @pytest.mark.parametrize(

@@ -113,8 +113,10 @@ class Engine:
         return State([[self._split(s) for s in self.pad_rows(layer)] for layer in state], rows)
 
     def gather_state(self, state: State) -> list[list[np.ndarray]]:
-        """The carried state of the real global rows (a collective: every worker calls it)."""
-        return [[np.asarray(self.strategy.gather(s, axis=0))[: state.rows] for s in layer] for layer in state.values]
+        """The carried state of the real global rows (a collective: every worker calls it), in
+        float32 whatever the compute dtype (a bfloat16 array is no NumPy type: npz stores raw bytes)."""
+        gather = self.strategy.gather
+        return [[np.asarray(gather(s, axis=0))[: state.rows].astype(np.float32) for s in layer] for layer in state.values]
 
     # --- the model ----------------------------------------------------------------------------
 
