@@ -115,6 +115,7 @@ class Engine:
     def gather_state(self, state: State) -> list[list[np.ndarray]]:
         """The carried state of the real global rows (a collective: every worker calls it), in
         float32 whatever the compute dtype (a bfloat16 array is no NumPy type: npz stores raw bytes)."""
+
         def host(s):  # (rows, units) float32
             return np.asarray(self.strategy.gather(s, axis=0))[: state.rows].astype(np.float32)
 
