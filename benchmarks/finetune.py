@@ -153,7 +153,7 @@ def sizes_part(args, kind: str, text: str, work: Path) -> list[dict]:
     for base in args.base:
         row = {"text": kind, "side": "base", "base": label(base), **evaluate(base, held_out)}
         if row["unknown_chars"]:  # its softmax cannot name those characters: no figure to compare
-            row.pop("nats_per_char", None)
+            row = {k: v for k, v in row.items() if k not in ("nats_per_char", "bits_per_char", "perplexity")}
         rows.append(row)
         print(json.dumps(row), flush=True)
     for size in args.sizes:
