@@ -271,8 +271,8 @@ def load_carried_state(path: str | os.PathLike) -> list[list[np.ndarray]] | None
 
 
 def _from_raw_bfloat16(array: np.ndarray) -> np.ndarray:
-    """float32 from a bfloat16 state that charlstm 0.1.0 saved as raw 2-byte values (dtype V2:
-    npz has no bfloat16) in --mixed-precision runs: a bfloat16 is a float32's top 16 bits."""
+    """float32 from a bfloat16 state that builds before 2026-12-06 saved as raw 2-byte values
+    (dtype V2: npz has no bfloat16) in --mixed-precision runs: a bfloat16 is a float32's top 16 bits."""
     if array.dtype.kind != "V" or array.dtype.itemsize != 2:
         return array
     return (array.view(np.uint16).astype(np.uint32) << 16).view(np.float32)

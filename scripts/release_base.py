@@ -71,7 +71,7 @@ def release(run_dir: Path, dest: Path, float16: bool) -> dict:
 
     source = ckpt_io.resolve(run_dir, ckpt_io.BEST)
     meta = ckpt_io.load(source)
-    weights = model_lib.named_weights(model_lib.load_keras_model(source, compile=False))
+    weights = ckpt_io.load_weights(source)  # the checkpoint's named float32 arrays, no optimizer slots
     # A fresh float32 model holds them: a run trained with --mixed-precision stores layers whose
     # dtype policy is mixed_bfloat16, which `export` (SavedModel, TFLite) and inspect's gradients
     # would then compute in, slowly emulated on a CPU without bfloat16. No optimizer: no slots saved.
