@@ -70,6 +70,9 @@ CONFIGS = {
     "b256-lr10": ["--batch-size", "256", "--learning-rate", "1e-2"],
     "b256-lr20": ["--batch-size", "256", "--learning-rate", "2e-2"],
     "b256-lr30": ["--batch-size", "256", "--learning-rate", "3e-2"],
+    # issue 29: the base's long run underfits (train = held-out loss): dropout off, a lower peak rate
+    "bf16-d0": ["--mixed-precision", "--dropout", "0"],
+    "bf16-d0-lr5": ["--mixed-precision", "--dropout", "0", "--learning-rate", "5e-3"],
 }
 
 
