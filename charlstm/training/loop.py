@@ -77,6 +77,12 @@ class TrainingRun:
     # --- the loop -----------------------------------------------------------------------------
 
     def run(self) -> TrainResult:
+        try:
+            return self._run()
+        finally:
+            self.plan.release_lock()  # the next run into this directory may start (plan.plan_run)
+
+    def _run(self) -> TrainResult:
         self.setup = TrainingSetup(self.plan, self.options)  # TensorFlow from here on
         old_handlers = {s: signal.signal(s, self.stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
         self.t_start, self.elapsed_before = time.monotonic(), self.state.elapsed

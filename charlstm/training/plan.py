@@ -21,8 +21,9 @@ import numpy as np
 
 from charlstm import checkpoint as ckpt_io
 from charlstm import config as config_lib
+from charlstm import files
 from charlstm.config import MODEL_OPTIONS, ModelConfig, TrainConfig
-from charlstm.errors import CorpusError, UsageError
+from charlstm.errors import CorpusError, TrainingError, UsageError
 from charlstm.options import random_seed
 from charlstm.text.corpus import Vocabulary
 from charlstm.training import dataset
@@ -70,6 +71,13 @@ class RunPlan:
     # {"name", "path", "sha256"} of a fine-tune's start, stored in every checkpoint of the run
     start_info: dict | None = None
     carried_state: list[list[np.ndarray]] | None = None  # that checkpoint's mid-epoch state, per layer (rows, units)
+    # the chief's lock on run_dir, held from before a stored run is read until release_lock()
+    lock: files.DirectoryLock | None = None
+
+    def release_lock(self) -> None:
+        """Let another process train into run_dir (TrainingRun.run calls it when the run ends)."""
+        if self.lock is not None:
+            self.lock.release()
 
 
 def plan_run(
@@ -84,12 +92,41 @@ def plan_run(
     """charlstm.train's plan: corpus files ('-' for stdin; none: Macbeth), the run directory
     (default: checkpoints/<first file's name>), and the options the user gave explicitly
     (ModelConfig and TrainConfig fields). Resuming reads the stored run once and refuses
-    conflicting options before the corpus is read."""
+    conflicting options before the corpus is read.
+
+    The chief locks the run directory before it reads anything there (a new run's, once its
+    corpus has made it) and holds the lock in the plan: a second process training into the
+    same directory is refused with a TrainingError instead of both rewriting its checkpoints."""
     from charlstm.text.corpus import corpus_name
 
     paths = corpus_paths(corpus, log)
     run_dir = Path(checkpoint_dir) if checkpoint_dir else ckpt_io.default_root() / corpus_name(paths)
-    given = dict(given_options)
+    lock = _lock_run_dir(run_dir)  # None: not the chief, or the directory does not exist yet
+    try:
+        plan = _plan(paths, run_dir, dict(given_options), resume, overwrite)
+        plan.lock = lock or _lock_run_dir(run_dir)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+    return plan
+
+
+def _lock_run_dir(run_dir: Path) -> files.DirectoryLock | None:
+    from charlstm.training.tf_runtime import chief_task
+
+    if not chief_task() or not run_dir.is_dir():  # other workers write nothing there
+        return None
+    lock = files.DirectoryLock(run_dir)
+    if not lock.acquire():
+        raise TrainingError(
+            f"{run_dir} is in use by another charlstm train: wait for it to end (a stopped run writes "
+            f"its last checkpoint before it exits), or choose another --checkpoint-dir"
+        )
+    return lock
+
+
+def _plan(paths: list[str], run_dir: Path, given: dict, resume: bool, overwrite: bool) -> RunPlan:
     if given.get("seed") is None:
         given.pop("seed", None)
         if not resume:
