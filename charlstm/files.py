@@ -124,7 +124,10 @@ class DirectoryLock:
             import fcntl
         except ImportError:
             return True
-        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            fd = os.open(self.directory, os.O_RDONLY)
+        except OSError:  # an unreadable directory: unlocked; check_writable words what is wrong
+            return True
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
