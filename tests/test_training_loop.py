@@ -105,6 +105,30 @@ def test_windows_mode_starts_every_batch_from_zero(tmp_path, initial_states):
     assert seen and set(seen) == {0.0}
 
 
+def test_an_epochs_train_figure_is_the_mean_over_its_steps_not_the_last_one(tmp_path, monkeypatch):
+    from charlstm.training.step import Engine
+
+    steps = []  # (summed nats, real targets) per step
+    original = Engine.train_step
+
+    def spy(self, batch, state, **kw):
+        result = original(self, batch, state, **kw)
+        steps.append((result[0].loss_sum, float(np.asarray(batch[2]).sum())))
+        return result
+
+    monkeypatch.setattr(Engine, "train_step", spy)
+    run = start(tmp_path / "run", epochs=2)
+    run.run()
+    n = run.setup.batches.steps
+    history = ckpt_io.load(tmp_path / "run" / "last.keras").history
+    for epoch, record in enumerate(history):
+        mine = steps[epoch * n : (epoch + 1) * n]
+        mean = sum(loss for loss, _ in mine) / sum(t for _, t in mine)
+        assert record["train_bits_per_char"] == pytest.approx(mean / np.log(2), rel=1e-6)
+        last_loss, last_targets = mine[-1]
+        assert abs(mean - last_loss / last_targets) > 1e-4  # the two differ: the test can tell them apart
+
+
 @pytest.mark.parametrize("min_chars, carried", [(10**9, False), (10, True)])
 def test_the_automatic_choice_of_carried_state_is_made_once_and_stored(
     tmp_path, monkeypatch, initial_states, min_chars, carried

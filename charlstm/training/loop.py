@@ -112,15 +112,17 @@ class TrainingRun:
         epoch, first = s.epoch, s.step
         carried = self._initial_state(first)
         self.setup.monitor.epoch_begin(epoch, first)
-        t0, nats, done = time.monotonic(), None, first
+        t0, done = time.monotonic(), first
+        loss_total, targets_total = 0.0, 0.0  # mean training loss over the steps run here (from a resume, mid-epoch)
         for batch in self.setup.batches.epoch(epoch, skip=first):
             self.setup.model.optimizer.learning_rate.assign(self._lr())
             initial = carried if cfg.carry_state else self.setup.engine.zero_state(len(batch[0]))
             result, carried = self.setup.engine.train_step(batch, initial, step=s.global_step, stop=self._local_stop())
             done, s.step, s.global_step = done + 1, done + 1, s.global_step + 1
             s.elapsed = self.elapsed_before + time.monotonic() - self.t_start
-            nats = result.loss_sum / max(float(batch[2].sum()), 1.0)
-            self.setup.monitor.step_end(nats, time.monotonic() - t0)
+            targets = float(batch[2].sum())
+            loss_total, targets_total = loss_total + result.loss_sum, targets_total + targets
+            self.setup.monitor.step_end(result.loss_sum / max(targets, 1.0), time.monotonic() - t0)
             if result.stop:
                 self.stop.reason = self.stop.reason or "another-worker"  # a peer hit its deadline or a signal
                 break
@@ -129,6 +131,7 @@ class TrainingRun:
                 self.plan.corpus.release()
             if cfg.save_every and (done - first) % cfg.save_every == 0 and done < self.setup.batches.steps:
                 self._save(improved=False, carried_state=carried)
+        nats = loss_total / targets_total if targets_total else None  # a step's own loss swings ~0.1 nats
         self._end_epoch(epoch, first, done, time.monotonic() - t0, nats, carried)
 
     def _initial_state(self, first: int):
@@ -178,7 +181,7 @@ class TrainingRun:
         chars = self.setup.batches.targets(epoch, first, done)
         record = {
             "epoch": epoch + 1,
-            "train_bits_per_char": nats / LN2 if nats is not None else None,
+            "train_bits_per_char": nats / LN2 if nats is not None else None,  # mean over the epoch's steps
             "val_bits_per_char": val,  # state carried across the held-out text when carry_state
             "val_window_bits_per_char": windows if windows is not None else val,  # each window from zeros
             "carry_state": cfg.carry_state,
