@@ -1,11 +1,16 @@
 #!/bin/bash
 # Train the bundled base model (issue 29), or continue its run: the same command every time.
 #
-#     scripts/train_base.sh RUN_DIR        # e.g. /work/base-run-2, outside the work tree
+#     scripts/train_base.sh RUN_DIR        # e.g. checkpoints/base-run (git-ignored)
 #     python scripts/release_base.py RUN_DIR
 #
 # The first call starts the run (seed 1); a later one resumes it from RUN_DIR's last
 # checkpoint, so a machine stopped mid-run loses at most --save-every steps (~3 min).
+# A run outlives its machine only through the repository (nothing else here survives a
+# session): stop it (SIGTERM, wait for "interrupted: checkpoint written"), then
+#     cp RUN_DIR/last.keras base-run/last.keras && git add base-run/last.keras
+# and commit. With no last.keras in RUN_DIR, this script resumes from base-run/last.keras
+# when it exists (20 MB with Adam's slots: commit it once, delete it with the release).
 # The schedule is planned by steps (--epochs, no --max-time): the linear decay spans the
 # whole run whatever each machine's speed and however many sessions it takes, and
 # --patience 0 lets no run of flat epochs end it early (near the peak rate the held-out
@@ -26,6 +31,10 @@ py=.venv/bin/python
 corpus=$(realpath "$("$py" -m charlstm corpus fetch english)")  # absolute: recorded in the checkpoint
 precision=$("$py" -c "from charlstm.training.tf_runtime import cpu_has_bfloat16 as f; print('--' if f() else '--no-', end='')")mixed-precision
 common=(--checkpoint-dir "$run_dir" --epochs 19 --patience 0 --save-every 1000 "$precision" --json)
+parked=base-run/last.keras
+if [ ! -f "$run_dir/last.keras" ] && [ -f "$parked" ]; then
+  mkdir -p "$run_dir" && cp "$parked" "$run_dir/last.keras"
+fi
 if [ -f "$run_dir/last.keras" ]; then
   exec "$py" -m charlstm train "$corpus" --resume "${common[@]}"
 else
