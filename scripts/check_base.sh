@@ -5,8 +5,8 @@
 #
 # OUT_DIR/base-new.keras   the run's best checkpoint released (scripts/release_base.py), float32
 # OUT_DIR/base-old.keras   the base committed in charlstm/models/ before it is replaced
-# OUT_DIR/release.json     the release's held-out figure; OUT_DIR/macbeth-excerpt.json both
-#                          bases on Macbeth's chars 20,000-25,000 (tests/test_bundled_base.py)
+# OUT_DIR/release.json     the release (sha256, size); release-f16.json what float16 would cost
+# OUT_DIR/macbeth-excerpt.json  both bases on Macbeth's chars 20,000-25,000 (test_bundled_base.py)
 # OUT_DIR/part4.txt        benchmarks/finetune.py: new and old base fine-tuned against scratch on
 #                          30K and 100K chars of the left-out plays, 60 s; Macbeth 300 s; speed
 # OUT_DIR/part3.txt        the fine-tuning rate (1e-3, 3e-3, 3e-4) on three kinds of 30K text
@@ -19,6 +19,8 @@ py=.venv/bin/python
 mkdir -p "$out"
 [ -f "$out/base-old.keras" ] || cp charlstm/models/base.keras "$out/base-old.keras"
 "$py" scripts/release_base.py "$run_dir" --dest "$out/base-new.keras" | tee "$out/release.json"
+# What float16 storage would cost (held-out before and after; it refuses a move of 0.002 nats/char)
+"$py" scripts/release_base.py "$run_dir" --float16 --dest "$out/base-new-f16.keras" 2>&1 | tee "$out/release-f16.json" || true
 "$py" - "$out" > "$out/macbeth-excerpt.json" <<'EOF'
 import json, sys
 from pathlib import Path
