@@ -32,7 +32,7 @@ The whole grid (4 sizes × 2 budgets × 3 seeds × 2 sides, and 3 Macbeth pairs)
 2.5 hours; --later-seeds / --later-sizes thin out the budgets after the first and
 --macbeth-seeds the Macbeth pairs. `--recipe NAME "FLAGS"` (repeatable) replaces the one
 fine-tuned side by several, each `--init-from BASE FLAGS`: how fine-tuning's defaults
-(config.FINETUNE_DEFAULTS) were chosen, e.g. `--recipe lr3e-3 "--learning-rate 0.003"`.
+(config.FINETUNE_RATES, the start's dropout) were chosen, e.g. `--recipe lr3e-3 "--learning-rate 0.003"`.
 """
 
 from __future__ import annotations

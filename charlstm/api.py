@@ -161,6 +161,8 @@ def describe(info: dict) -> str:
     start = info.get("init_from")
     if start:
         lines.append(f"started from: {start.get('name')} ({start.get('path')}, sha256 {start.get('sha256')})")
+        if start.get("text_loss") is not None:
+            lines.append(f"              which scored {start['text_loss']:.3f} nats/char on the text's start")
     corpus = info.get("corpus") or {}
     if corpus:
         lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")

@@ -30,13 +30,17 @@ STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
 CARRY_MIN_CHARS = 500_000
 
 
-# Fine-tuning's own defaults, applied by `--init-from` to the options the user did not give.
-# Measured with the bundled base on 30K and 100K characters of the 13 plays outside its
-# corpus, 60 s, held-out nats/char (benchmarks/RESULTS.md, run 7; base alone 1.509):
-# learning rate 1e-2 (training's default) 1.564 / 1.539, 3e-3 1.531 / 1.511, 1e-3
-# 1.506 / 1.496, 3e-4 1.499 / 1.496: from 1e-2 the first steps undo what the base knows.
-# Dropout 0.35 at 1e-3 gave 1.499 / 1.501 (no better: 0.2 stays); warm-up stays 50 steps (not swept).
-FINETUNE_DEFAULTS: dict[str, object] = {"learning_rate": 1e-3}
+# Fine-tuning's learning rate (`--init-from` without --learning-rate) follows how far the text
+# is from what the start knows: the start's nats/char on the text's first FINETUNE_PROBE_CHARS
+# (finetune.text_loss; a character new to it costs ~6.9), log-linear from the first pair's
+# rate at its loss or less to the second's at its loss or more (finetune.learning_rate).
+# Measured with the bundled base, 30K chars, 60 s, held-out nats/char, its own dropout 0
+# (benchmarks/RESULTS.md, run 13): unseen plays (the base scores them 1.47) 1e-4 1.462,
+# 3e-4 1.476, 1e-3 1.496; Python source (3.22) 1e-2 1.835, 3e-3 1.879, 1e-3 2.037; Russian
+# (6.93: its letters are new) 1e-2 1.766, 3e-3 1.963, 1e-3 2.315. No one rate serves all
+# three. Dropout is the start's (finetune.inherited_model); warm-up stays 50 steps (not swept).
+FINETUNE_PROBE_CHARS = 10_000  # the text's first characters the start scores, state carried
+FINETUNE_RATES = ((1.5, 3e-4), (3.0, 1e-2))  # (the start's nats/char, the rate) at the near and far ends
 
 
 def auto_carry_state(train_chars: int) -> bool:
@@ -133,7 +137,8 @@ class TrainConfig:
         None,
         "Start from these weights: base (the bundled model), a checkpoint file or a run directory; "
         "the architecture is the start's and the vocabulary grows by the text's new characters; "
-        f"--learning-rate defaults to {FINETUNE_DEFAULTS['learning_rate']:g} (measured best for fine-tuning).",
+        "--dropout defaults to the start's, --learning-rate to one chosen by how well the start "
+        "already predicts the text (3e-4 for text like its own, higher for text further from it).",
         empty="--init-from is empty: give base, a checkpoint file or a run directory",
         metavar="CHECKPOINT",
         show_default="a fresh model",

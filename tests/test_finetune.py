@@ -163,7 +163,9 @@ def test_a_cjk_text_fine_tuned_from_the_base_learns_and_generates_its_characters
     meta = ckpt_io.load(result.checkpoint)
     start_vocab = ckpt_io.load(base).vocabulary
     assert meta.vocabulary.startswith(start_vocab) and set(CJK) <= set(meta.vocabulary)
-    assert meta.extra["init_from"] == {"name": "base", "path": str(base), "sha256": ckpt_io.sha256(base)}
+    recorded = {**meta.extra["init_from"]}
+    assert recorded.pop("text_loss") > 3.0  # its characters are all new to the start: the far rate
+    assert recorded == {"name": "base", "path": str(base), "sha256": ckpt_io.sha256(base)}
     assert meta.training.init_from == "base" and meta.model.units == 16
     text = charlstm.load(result.checkpoint).generate(prime="床前", length=200, seed=1, echo_prime=False)
     new_chars = set(CJK) - set(start_vocab)
@@ -208,22 +210,65 @@ def test_equal_architecture_options_are_fine(tmp_path, base):
     assert plan.init_from == base and plan.start_info["name"] == "base"
 
 
-def test_fine_tuning_defaults_apply_only_to_what_the_user_did_not_give(tmp_path, base, runner):
-    """--init-from takes config.FINETUNE_DEFAULTS (a learning rate of 1e-3, measured); a given value wins."""
-    from charlstm.config import FINETUNE_DEFAULTS, TrainConfig
+def test_a_fine_tune_keeps_the_starts_dropout_unless_given(base):
+    """The bundled base trained without dropout; training's default (0.2) would apply it anyway."""
+    import dataclasses
 
-    assert FINETUNE_DEFAULTS["learning_rate"] != TrainConfig.learning_rate
+    from charlstm.config import ModelConfig
+
+    start = finetune.start_point("base")
+    for dropout in (0.0, 0.35):  # neither is ModelConfig's default, so the test tells them apart
+        assert dropout != ModelConfig.dropout
+        meta = dataclasses.replace(start.meta, model=dataclasses.replace(start.meta.model, dropout=dropout))
+        other = dataclasses.replace(start, meta=meta)
+        assert finetune.inherited_model(other, {}).dropout == dropout
+        assert finetune.inherited_model(other, {"dropout": 0.1}).dropout == 0.1  # a given value wins
+
+
+def test_the_rate_runs_log_linear_between_the_measured_ends_and_is_flat_beyond():
+    from charlstm.config import FINETUNE_RATES
+
+    (near_loss, near_rate), (far_loss, far_rate) = FINETUNE_RATES
+    assert near_loss < far_loss and near_rate < far_rate
+    assert finetune.learning_rate(0.0) == finetune.learning_rate(near_loss) == pytest.approx(near_rate)
+    assert finetune.learning_rate(50.0) == finetune.learning_rate(far_loss) == pytest.approx(far_rate)
+    middle = finetune.learning_rate((near_loss + far_loss) / 2)
+    assert middle == pytest.approx((near_rate * far_rate) ** 0.5)  # the geometric mean, half-way
+    losses = np.linspace(near_loss - 1, far_loss + 1, 50)
+    assert np.all(np.diff([finetune.learning_rate(x) for x in losses]) >= 0)
+
+
+def test_the_rate_is_chosen_from_the_starts_loss_on_the_text_unless_given(tmp_path, base, runner):
+    """The start's loss is measured as `charlstm eval` would score the text's start with it."""
+    import charlstm
+    from charlstm.config import FINETUNE_PROBE_CHARS, TrainConfig
+
     corpus = write(tmp_path, "t.txt", TINY_TEXT)
     tuned = runplan.plan_run([corpus], tmp_path / "a", {"init_from": "base"}, resume=False, overwrite=False, **QUIET)
-    assert tuned.config.learning_rate == FINETUNE_DEFAULTS["learning_rate"]
+    loss = tuned.start_info["text_loss"]
+    probe = tuned.corpus.vocab.decode(tuned.corpus.ids[:FINETUNE_PROBE_CHARS])
+    assert loss == pytest.approx(charlstm.load("base").evaluate(text=probe)["nats_per_char"], abs=1e-4)
+    assert tuned.config.learning_rate == pytest.approx(finetune.learning_rate(loss), rel=1e-3)  # loss: rounded
     given = {"init_from": "base", "learning_rate": 0.02}
     mine = runplan.plan_run([corpus], tmp_path / "b", given, resume=False, overwrite=False, **QUIET)
-    assert mine.config.learning_rate == 0.02
+    assert mine.config.learning_rate == 0.02 and "text_loss" not in mine.start_info
     scratch = runplan.plan_run([corpus], tmp_path / "c", {}, resume=False, overwrite=False, **QUIET)
     assert scratch.config.learning_rate == TrainConfig.learning_rate
     done = invoke(runner, "train", corpus, "--checkpoint-dir", tmp_path / "cli", "--init-from", "base", *tiny_args())
     assert done.exit_code == 0, done.output
-    assert ckpt_io.load(tmp_path / "cli" / ckpt_io.BEST).training.learning_rate == FINETUNE_DEFAULTS["learning_rate"]
+    assert f"scores {loss:.3f} nats/char on the text's start" in done.stderr
+    best = ckpt_io.load(tmp_path / "cli" / ckpt_io.BEST)
+    assert best.training.learning_rate == pytest.approx(tuned.config.learning_rate)
+    assert best.extra["init_from"]["text_loss"] == pytest.approx(loss, abs=1e-4)
+
+
+def test_a_text_in_a_script_new_to_the_start_gets_the_far_rate(tmp_path, base):
+    """Every character new to it costs ~ln(1/NEW_CHAR_SHARE) = 6.9 nats: beyond the far end."""
+    from charlstm.config import FINETUNE_RATES
+
+    plan = plan_for(tmp_path, CJK)
+    assert plan.start_info["text_loss"] > FINETUNE_RATES[1][0]
+    assert plan.config.learning_rate == pytest.approx(FINETUNE_RATES[1][1])
 
 
 def test_an_interrupted_and_resumed_fine_tune_ends_with_the_straight_runs_weights(tmp_path, base):

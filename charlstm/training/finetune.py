@@ -1,7 +1,9 @@
 """Fine-tuning: a run that starts from another checkpoint's weights (`--init-from base|CHECKPOINT`).
 
     start = start_point("base")                         the start's file, metadata and sha256
-    model_config = inherited_model(start, given)        its architecture (a conflicting option: UsageError)
+    model_config = inherited_model(start, given)        its architecture and, unless given, its dropout
+                                                        (a conflicting architecture option: UsageError)
+    rate = learning_rate(text_loss(start, ids, size))   the rate, from how well it predicts the text
     weights = grown_weights(start_weights, vocab_size)  its arrays, with rows/columns for new characters
 
 The vocabulary grows (`corpus.grown_vocabulary`, applied by `idfile.encode_corpus`): the
@@ -12,6 +14,7 @@ set-up (`setup.TrainingSetup._load_or_build`) assigns the grown arrays to a fres
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from charlstm import checkpoint as ckpt_io
-from charlstm.config import ModelConfig
+from charlstm.config import FINETUNE_RATES, ModelConfig
 from charlstm.errors import UsageError
 from charlstm.sampler.network import EMBEDDINGS, SOFTMAX_BIAS, SOFTMAX_KERNEL
 
@@ -40,9 +43,11 @@ class StartPoint:
     path: Path  # the checkpoint file read
     sha256: str  # of that file
     meta: ckpt_io.CheckpointMeta  # its metadata (architecture, vocabulary)
+    text_loss: float | None = None  # its nats/char on the text's start (what chose the rate), when measured
 
     def record(self) -> dict:
-        return {"name": self.name, "path": str(self.path), "sha256": self.sha256}
+        out = {"name": self.name, "path": str(self.path), "sha256": self.sha256}
+        return out | ({"text_loss": round(self.text_loss, 4)} if self.text_loss is not None else {})
 
 
 def start_point(spec: str) -> StartPoint:
@@ -51,10 +56,35 @@ def start_point(spec: str) -> StartPoint:
     return StartPoint(name=spec, path=path, sha256=ckpt_io.sha256(path), meta=ckpt_io.load(path))
 
 
-def inherited_model(start: StartPoint, given: dict) -> ModelConfig:
-    """The run's ModelConfig: the start's architecture, the given dropout (vocab_size set later).
+def text_loss(start: StartPoint, ids: np.ndarray, vocab_size: int) -> float:
+    """The start's nats/char on `ids` (a text encoded with its vocabulary grown to `vocab_size`),
+    state carried, as the fine-tune's first step meets it: a character new to the start costs
+    about ln(1/NEW_CHAR_SHARE) = 6.9 nats, so a text in another script scores far above any English."""
+    from charlstm.sampler.evaluation import nll_per_char
+    from charlstm.sampler.network import Network
 
-    An architecture option given explicitly must equal the start's (a UsageError naming both)."""
+    weights = {k: a.astype(np.float32) for k, a in ckpt_io.load_weights(start.path).items()}
+    model = dataclasses.replace(start.meta.model, vocab_size=vocab_size)
+    return float(nll_per_char(Network(grown_weights(weights, vocab_size), model), ids).mean())
+
+
+def learning_rate(loss: float) -> float:
+    """Fine-tuning's learning rate for a text its start scores `loss` nats/char on: log-linear
+    between config.FINETUNE_RATES' two ends, flat beyond them (the nearer the text is to what
+    the start knows, the less its first steps should move it)."""
+    (near_loss, near_rate), (far_loss, far_rate) = FINETUNE_RATES
+    f = min(max((loss - near_loss) / (far_loss - near_loss), 0.0), 1.0)
+    return float(near_rate * (far_rate / near_rate) ** f)
+
+
+def inherited_model(start: StartPoint, given: dict) -> ModelConfig:
+    """The run's ModelConfig: the start's architecture and, unless given, its dropout (vocab_size
+    set later).
+
+    An architecture option given explicitly must equal the start's (a UsageError naming both).
+    Dropout is the start's because weights trained without it are hurt by it: the base trained
+    with dropout 0, fine-tuned 60 s on 30K chars of unseen plays at 20% dropout, scored 1.551
+    nats/char on other plays, at its own 0% 1.496 (benchmarks/RESULTS.md, run 13)."""
     for name in ARCHITECTURE:
         have = getattr(start.meta.model, name)
         if name in given and given[name] != have:
@@ -65,8 +95,7 @@ def inherited_model(start: StartPoint, given: dict) -> ModelConfig:
                 param=name,
             )
     kept = {name: getattr(start.meta.model, name) for name in ARCHITECTURE}
-    extra = {k: v for k, v in given.items() if k == "dropout"}
-    return ModelConfig(vocab_size=0, **kept, **extra)
+    return ModelConfig(vocab_size=0, **kept, dropout=given.get("dropout", start.meta.model.dropout))
 
 
 def grown_weights(weights: dict[str, np.ndarray], new_size: int) -> dict[str, np.ndarray]:

@@ -152,10 +152,13 @@ def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:
     from charlstm.training import finetune
 
     start = finetune.start_point(given["init_from"])
-    given = {**config_lib.FINETUNE_DEFAULTS, **given}  # fine-tuning's measured defaults
-    model_config = finetune.inherited_model(start, given)
+    model_config = finetune.inherited_model(start, given)  # the start's architecture and dropout
     config = TrainConfig(**{k: v for k, v in given.items() if k not in MODEL_OPTIONS})
     corpus = corpus_from_files(paths, run_dir, config.lowercase, start.meta.vocabulary, config.seed, grow=True)
+    if given.get("learning_rate") is None:  # the rate from how well the start already predicts this text
+        probe = corpus.ids[: config_lib.FINETUNE_PROBE_CHARS]
+        start = dataclasses.replace(start, text_loss=finetune.text_loss(start, probe, len(corpus.vocab)))
+        config = dataclasses.replace(config, learning_rate=finetune.learning_rate(start.text_loss))
     return new_run(corpus, model_config, config, run_dir, start=start)
 
 

@@ -158,7 +158,13 @@ class TrainingSetup:
         if plan.resume_from is not None:
             return
         if plan.start_info is not None:
-            self.monitor.log(f"fine-tuning from {plan.start_info['name']} (sha256 {plan.start_info['sha256'][:12]}…)")
+            start = plan.start_info
+            self.monitor.log(f"fine-tuning from {start['name']} (sha256 {start['sha256'][:12]}…)")
+            if "text_loss" in start:
+                self.monitor.log(
+                    f"it scores {start['text_loss']:.3f} nats/char on the text's start: "
+                    f"learning rate {cfg.learning_rate:.2g} (--learning-rate to choose another)"
+                )
         m = plan.model_config
         self.monitor.log(
             f"model: {m.layers}×{m.units} {m.cell}, {model_lib.count_params(self.model):,} "
