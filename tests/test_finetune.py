@@ -260,6 +260,8 @@ def test_the_rate_is_chosen_from_the_starts_loss_on_the_text_unless_given(tmp_pa
     best = ckpt_io.load(tmp_path / "cli" / ckpt_io.BEST)
     assert best.training.learning_rate == pytest.approx(tuned.config.learning_rate)
     assert best.extra["init_from"]["text_loss"] == pytest.approx(loss, abs=1e-4)
+    info = invoke(runner, "info", "-c", tmp_path / "cli")
+    assert info.exit_code == 0 and f"which scored {best.extra['init_from']['text_loss']:.3f} nats/char" in info.output
 
 
 def test_a_text_in_a_script_new_to_the_start_gets_the_far_rate(tmp_path, base):
