@@ -64,7 +64,7 @@ def texts(val_chars: int, workdir: Path) -> dict:
     from charlstm.catalog import fetch
     from charlstm.text.corpus import read_corpus
 
-    corpus = read_corpus([str(fetch.fetch("english"))])
+    corpus = read_corpus([str(fetch.fetch("english", ROOT / "corpora"))])  # where make demo and train_base.sh put it
     n_val = int(round(len(corpus) * VAL_FRACTION))
     start = len(corpus) - n_val
     val = corpus[start : start + val_chars]

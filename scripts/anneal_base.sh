@@ -14,7 +14,9 @@
 # restarting it) and decays linearly to zero at --max-time, 95 minutes (~6 epochs of the
 # 13.5M-char mix, ~90M chars at 16K chars/s on machine F). Why: at 19% the plays got the least
 # of the first phase's chars, and the base is where most fine-tunes start from
-# (tinyshakespeare, Macbeth); what it gained and cost, per source: benchmarks/RESULTS.md run 14.
+# (tinyshakespeare, Macbeth). Measured and NOT released (benchmarks/RESULTS.md run 14): the tail's
+# own Shakespeare gained 0.014 nats/char, every other source lost 0.005-0.019, and unseen plays
+# and Macbeth did not gain; kept so the finding can be reproduced or the mix varied.
 # A resume keeps the run's own budget (no --max-time on a resume: see training/resume.py).
 set -euo pipefail
 phase1=${1:?usage: scripts/anneal_base.sh PHASE1_RUN RUN_DIR}
