@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -165,3 +166,11 @@ def missing_tool(reason: str):
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set: a test that needs a tool fails instead of skipping)", pytrace=False)
     pytest.skip(reason)
+
+
+def load_script(name: str):
+    """scripts/NAME.py imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

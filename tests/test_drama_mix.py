@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from charlstm.training import dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def drama_mix():
-    spec = importlib.util.spec_from_file_location("drama_mix", ROOT / "scripts" / "drama_mix.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("drama_mix")
 
 
 def corpus_of(n_paragraphs: int, rng: np.random.Generator) -> str:

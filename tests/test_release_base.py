@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -14,15 +13,14 @@ import pytest
 
 from charlstm import checkpoint as ckpt_io
 
+from helpers import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def release_base():
-    spec = importlib.util.spec_from_file_location("release_base", ROOT / "scripts" / "release_base.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("release_base")
 
 
 def test_release_drops_the_optimizer_and_stores_float16_within_the_loss_bound(tmp_path, trained_run, release_base):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,15 +9,12 @@ from charlstm.config import ModelConfig
 from charlstm.sampler.evaluation import nll_per_char
 from charlstm.sampler.network import Network
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import load_script
 
 
 @pytest.fixture(scope="module")
 def widen_base():
-    spec = importlib.util.spec_from_file_location("widen_base", ROOT / "scripts" / "widen_base.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("widen_base")
 
 
 def random_lstm(vocab: int, emb: int, units: int, layers: int, rng) -> dict[str, np.ndarray]:
