@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,15 @@ def widen_gates(w: np.ndarray, units: int, new_units: int, fill: np.ndarray) -> 
     return np.concatenate(blocks, axis=-1)
 
 
+def new_unit_rows(units: int, new_units: int, draw) -> np.ndarray:
+    """Rows for the new units' outputs: zero into the old units' gates, `draw(shape)` into the new ones'."""
+    extra = new_units - units
+    rows = np.zeros((extra, GATES * new_units), np.float32)
+    for g in range(GATES):
+        rows[:, g * new_units + units : (g + 1) * new_units] = draw((extra, extra))
+    return rows
+
+
 def widen(weights: dict[str, np.ndarray], layers: int, units: int, new_units: int, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     extra = new_units - units
@@ -51,18 +61,13 @@ def widen(weights: dict[str, np.ndarray], layers: int, units: int, new_units: in
         # Input kernel: new columns (the new units' gates) random over the old inputs.
         k = widen_gates(kernel, units, new_units, rng.uniform(-limit, limit, (old_in, GATES * extra)))
         if from_new_inputs:  # rows for the lower layer's new units: zero into old units, random into new
-            rows = np.zeros((extra, GATES * new_units), np.float32)
-            for g in range(GATES):
-                rows[:, g * new_units + units : (g + 1) * new_units] = rng.uniform(-limit, limit, (extra, extra))
+            rows = new_unit_rows(units, new_units, partial(rng.uniform, -limit, limit))
             k = np.concatenate([k, rows], axis=0)
         # Recurrent kernel: old rows get random columns for the new units; new rows are zero into the
         # old units' gates (their outputs must not reach the old units) and random into the new ones.
         scale = 1.0 / np.sqrt(new_units)
         r = widen_gates(recurrent, units, new_units, rng.normal(0, scale, (units, GATES * extra)))
-        new_rows = np.zeros((extra, GATES * new_units), np.float32)
-        for g in range(GATES):
-            new_rows[:, g * new_units + units : (g + 1) * new_units] = rng.normal(0, scale, (extra, extra))
-        r = np.concatenate([r, new_rows], axis=0)
+        r = np.concatenate([r, new_unit_rows(units, new_units, partial(rng.normal, 0, scale))], axis=0)
         fill = np.zeros(GATES * extra, np.float32)
         fill[extra : 2 * extra] = 1.0  # unit_forget_bias
         b = widen_gates(bias[None, :], units, new_units, fill[None, :])[0]
