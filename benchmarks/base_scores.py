@@ -41,12 +41,9 @@ def source_labels(corpus: str, workdir: Path) -> tuple[list[str], np.ndarray]:
 
     documents = {}
     for source in SOURCES:
-        _, members = english._members(source, workdir)
+        _, members = english.source_members(source, workdir)
         documents[source.name] = source.clean({p: members[p] for p in source.members})
-    streams = {
-        name: english.chunks("\n\n\n".join(english.tidy(t) for _, t in docs), english.CHUNK_CHARS)
-        for name, docs in documents.items()
-    }
+    streams = {name: english.source_chunks(docs) for name, docs in documents.items()}
     names = list(streams)
     labels = np.empty(len(corpus), np.int8)
     at = 0

