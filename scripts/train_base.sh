@@ -1,8 +1,14 @@
 #!/bin/bash
 # Train the bundled base model (issue 29), or continue its run: the same command every time.
 #
-#     scripts/train_base.sh RUN_DIR        # e.g. checkpoints/base-run (git-ignored)
+#     scripts/train_base.sh RUN_DIR [FLAG…]   # e.g. checkpoints/base-run (git-ignored)
 #     python scripts/release_base.py RUN_DIR
+#
+# FLAGs are `charlstm train` options for the first call, after (so overriding) the recipe's
+# own below; a resume ignores them. Run 15 grew the released 2x300 to 2x400 and continued it:
+#     python scripts/widen_base.py base checkpoints/w400.keras --units 400 --seed 1
+#     scripts/train_base.sh checkpoints/base400 --init-from "$PWD/checkpoints/w400.keras" \
+#         --learning-rate 1e-3 --warmup-steps 300
 #
 # The first call starts the run (seed 1); a later one resumes it from RUN_DIR's last
 # checkpoint, so a machine stopped mid-run loses at most --save-every steps (~3 min).
@@ -26,7 +32,8 @@
 # of 5e-3, since the first long run at 1e-2 (the best rate for 10 minutes) stayed flat for
 # two epochs and then spiked. Given on the first call only: a resume keeps the run's own.
 set -euo pipefail
-run_dir=${1:?usage: scripts/train_base.sh RUN_DIR}
+run_dir=${1:?usage: scripts/train_base.sh RUN_DIR [FLAG…]}
+shift
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 corpus=$(realpath "$("$py" -m charlstm corpus fetch english)")  # absolute: recorded in the checkpoint
@@ -39,5 +46,5 @@ fi
 if [ -f "$run_dir/last.keras" ]; then
   exec "$py" -m charlstm train "$corpus" --resume "${common[@]}"
 else
-  exec "$py" -m charlstm train "$corpus" --seed 1 --dropout 0 --learning-rate 5e-3 "${common[@]}"
+  exec "$py" -m charlstm train "$corpus" --seed 1 --dropout 0 --learning-rate 5e-3 "${common[@]}" "$@"
 fi
