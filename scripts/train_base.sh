@@ -5,10 +5,11 @@
 #     python scripts/release_base.py RUN_DIR
 #
 # FLAGs are `charlstm train` options for the first call, after (so overriding) the recipe's
-# own below; a resume ignores them. Run 15 grew the released 2x300 to 2x400 and continued it:
+# own below; a resume ignores them and keeps the run's own (its --epochs too, so the
+# schedule never moves). Run 15 grew the released 2x300 to 2x400 and continued it:
 #     python scripts/widen_base.py base checkpoints/w400.keras --units 400 --seed 1
 #     scripts/train_base.sh checkpoints/base400 --init-from "$PWD/checkpoints/w400.keras" \
-#         --learning-rate 1e-3 --warmup-steps 300
+#         --learning-rate 1e-3 --warmup-steps 300 --epochs 15
 #
 # The first call starts the run (seed 1); a later one resumes it from RUN_DIR's last
 # checkpoint, so a machine stopped mid-run loses at most --save-every steps (~3 min).
@@ -38,7 +39,7 @@ cd "$(dirname "$0")/.."
 py=.venv/bin/python
 corpus=$(realpath "$("$py" -m charlstm corpus fetch english)")  # absolute: recorded in the checkpoint
 precision=$("$py" -c "from charlstm.training.tf_runtime import cpu_has_bfloat16 as f; print('--' if f() else '--no-', end='')")mixed-precision
-common=(--checkpoint-dir "$run_dir" --epochs 19 --patience 0 --save-every 1000 "$precision" --json)
+common=(--checkpoint-dir "$run_dir" --patience 0 --save-every 1000 "$precision" --json)
 parked=base-run/last.keras
 if [ ! -f "$run_dir/last.keras" ] && [ -f "$parked" ]; then
   mkdir -p "$run_dir" && cp "$parked" "$run_dir/last.keras"
@@ -46,5 +47,5 @@ fi
 if [ -f "$run_dir/last.keras" ]; then
   exec "$py" -m charlstm train "$corpus" --resume "${common[@]}"
 else
-  exec "$py" -m charlstm train "$corpus" --seed 1 --dropout 0 --learning-rate 5e-3 "${common[@]}" "$@"
+  exec "$py" -m charlstm train "$corpus" --seed 1 --dropout 0 --learning-rate 5e-3 --epochs 19 "${common[@]}" "$@"
 fi
