@@ -12,7 +12,7 @@
 #         --learning-rate 1e-3 --warmup-steps 300 --epochs 15
 #
 # The first call starts the run (seed 1); a later one resumes it from RUN_DIR's last
-# checkpoint, so a machine stopped mid-run loses at most --save-every steps (~3 min).
+# checkpoint, so a machine stopped mid-run loses at most --save-every steps (~3 min at 2x300, ~5 at 2x400).
 # A run outlives its machine only through the repository (nothing else here survives a
 # session): stop it (SIGTERM, wait for "interrupted: checkpoint written"), then
 #     cp RUN_DIR/last.keras base-run/last.keras && git add base-run/last.keras
