@@ -18,7 +18,8 @@
 #     cp RUN_DIR/last.keras base-run/last.keras && git add base-run/last.keras
 # and commit. With no last.keras in RUN_DIR, this script resumes from base-run/last.keras
 # when it exists (20 MB with Adam's slots: commit it once, delete it with the release; the
-# run behind today's base was parked so at epoch 15 and deleted by its release, RESULTS run 13).
+# run behind today's base was parked so at epoch 15 and deleted by its release, RESULTS run 13;
+# run 15's 2x400 at epoch 8 of 15, deleted when it finished: `git show 7cc19ba:base-run/last.keras`).
 # The schedule is planned by steps (--epochs, no --max-time): the linear decay spans the
 # whole run whatever each machine's speed and however many sessions it takes, and
 # --patience 0 lets no run of flat epochs end it early (near the peak rate the held-out
