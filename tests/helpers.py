@@ -8,12 +8,6 @@ from pathlib import Path
 
 import pytest
 
-# ../shared/corpora beside the checkout (or beside a worktree's parent folder)
-SHARED = next(
-    (p / "shared" / "corpora" for p in Path(__file__).resolve().parents[2:4] if (p / "shared" / "corpora").is_dir()),
-    Path(__file__).resolve().parents[2] / "shared" / "corpora",
-)
-
 TINY_TEXT = ("the cat sat on the mat.\nthe dog sat on the log.\na cat and a dog met on a mat by a log.\n") * 40
 
 # ---- one tiny training run, as `charlstm train` flags or as ModelConfig / TrainConfig fields ----
@@ -159,12 +153,13 @@ class ServerProcess:
         return self.proc.returncode
 
 
-def missing_tool(reason: str):
-    """A test whose tool (Chromium, Node.js, wat2wasm) is missing: skipped with the reason on a
-    developer's machine, failed with it in CI (`CI` set), where .ci/run installs every tool, so
-    that a CI machine without one cannot pass by running none of the tests that need it."""
+def unavailable(reason: str):
+    """A test whose tool (Chromium, Node.js, wat2wasm) or fetched corpus cannot be had: skipped with
+    the reason on a developer's machine, failed with it in CI (`CI` set), where .ci/run installs
+    every tool and the registries are reachable, so that a CI machine without one cannot pass by
+    running none of the tests that need it."""
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set: a test that needs a tool fails instead of skipping)", pytrace=False)
+        pytest.fail(f"{reason} (CI is set: a test that needs it fails instead of skipping)", pytrace=False)
     pytest.skip(reason)
 
 

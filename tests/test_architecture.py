@@ -64,12 +64,12 @@ def test_a_wrong_import_breaks_a_contract(tree, module, line, broken):
     assert broken in r.stdout, r.stdout
 
 
-def test_a_missing_tool_fails_in_ci_and_skips_elsewhere(monkeypatch):
-    from helpers import missing_tool
+def test_an_unavailable_tool_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    from helpers import unavailable
 
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="no node: install it .CI is set"):
-        missing_tool("no node: install it")
+        unavailable("no node: install it")
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="^no node: install it$"):
-        missing_tool("no node: install it")
+        unavailable("no node: install it")

@@ -13,8 +13,6 @@ import pytest
 
 from charlstm import checkpoint as ckpt_io
 
-from helpers import SHARED
-
 MAX_BYTES = 10 * 1024 * 1024  # the issue's bound on the one model file the repository holds
 # nats/char on unseen English verse: the released base scores 1.508 on this Macbeth excerpt
 # (benchmarks/RESULTS.md, run 13), the one before it 1.543 (run 7), so a release no better than
@@ -43,11 +41,11 @@ def test_the_packaged_base_is_small_and_carries_no_optimizer(packaged):
         assert ch in meta.vocabulary
 
 
-def test_the_packaged_base_knows_english_it_never_saw(packaged):
+def test_the_packaged_base_knows_english_it_never_saw(packaged, macbeth):
     """Macbeth is outside its pretraining corpus (charlstm/catalog/contamination.py checks that)."""
     import charlstm
 
-    text = (SHARED / "macbeth.txt").read_text(encoding="utf-8")[20_000:25_000]
+    text = macbeth.read_text(encoding="utf-8")[20_000:25_000]
     scored = charlstm.load("base").evaluate(text=text)
     assert scored["unknown_chars"] == 0
     assert scored["nats_per_char"] < KNOWS_ENGLISH, scored

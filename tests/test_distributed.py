@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from cluster import loopback, tf_config
 
-from helpers import SHARED, TINY_TEXT
+from helpers import TINY_TEXT
 
 pytestmark = pytest.mark.slow
 WORKER = Path(__file__).with_name("distributed_worker.py")
@@ -185,8 +185,7 @@ def train_cli(corpus, run_dir, *extra, **env_extra):
     )
 
 
-@pytest.mark.skipif(not (SHARED / "macbeth.txt").exists(), reason="../shared/corpora not present")
-def test_two_workers_train_an_epoch_with_an_odd_last_batch_as_one_process_does(tmp_path):
+def test_two_workers_train_an_epoch_with_an_odd_last_batch_as_one_process_does(tmp_path, macbeth):
     """Issue 17: 60,000 chars of Macbeth at the default batch leave an epoch's last batch
     with an odd number of rows; both workers finish and the chief's weights are one process's."""
     from charlstm import checkpoint as ckpt_io
@@ -194,7 +193,7 @@ def test_two_workers_train_an_epoch_with_an_odd_last_batch_as_one_process_does(t
     from charlstm.text.corpus import read_corpus
     from charlstm.training import dataset
 
-    text = (SHARED / "macbeth.txt").read_bytes()[:60_000]
+    text = macbeth.read_bytes()[:60_000]
     small = tmp_path / "small.txt"
     small.write_bytes(text)
     c = TrainConfig()  # the defaults the command line leaves in place

@@ -1,4 +1,4 @@
-"""End to end on the real Macbeth corpus (the tutorial's), as a user runs it."""
+"""End to end on the real Macbeth corpus (the tutorial's, fetched by conftest's `macbeth`), as a user runs it."""
 
 import json
 import subprocess
@@ -6,24 +6,17 @@ import sys
 
 import pytest
 
-from helpers import SHARED
-
-MACBETH = SHARED / "macbeth.txt"
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.slow,
-    pytest.mark.skipif(not MACBETH.exists(), reason="../shared/corpora not present"),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def test_train_then_generate_macbeth(tmp_path):
+def test_train_then_generate_macbeth(tmp_path, macbeth):
     run = tmp_path / "macbeth"
     cmd = [
         sys.executable,
         "-m",
         "charlstm",
         "train",
-        str(MACBETH),
+        str(macbeth),
         # Epochs, not a time budget: what 75 s reaches depends on the machine (machine C: ~26
         # epochs, 2.3 bits/char; the slower Zen 3 machine B: ~6 epochs, 3.24-3.38 — the same on
         # the code before and after issue 18's restructuring, measured 2026-11-27).

@@ -27,7 +27,7 @@ from charlstm.sampler.equations import softmax
 from charlstm.sampler.network import load_network
 from charlstm.sampler.sampling import pick
 
-from helpers import TINY_TEXT, invoke, missing_tool
+from helpers import TINY_TEXT, invoke, unavailable
 
 JS = Path(charlstm.__file__).parent / "export" / "js"
 DRIVERS = Path(__file__).parent / "js"
@@ -37,7 +37,7 @@ TEXT = TINY_TEXT[:2000]  # probabilities are compared at every position of this 
 def node() -> str:
     exe = shutil.which("node") or shutil.which("nodejs")
     if not exe:
-        missing_tool("no node: install Debian's nodejs (.ci/run does) to run the JavaScript against NumPy")
+        unavailable("no node: install Debian's nodejs (.ci/run does) to run the JavaScript against NumPy")
     return exe
 
 
@@ -143,7 +143,7 @@ def test_javascript_files_parse():
 def test_checked_in_kernel_is_its_source_assembled(tmp_path):
     wat2wasm = shutil.which("wat2wasm")
     if not wat2wasm:
-        missing_tool("no wat2wasm: install Debian's wabt (.ci/run does)")
+        unavailable("no wat2wasm: install Debian's wabt (.ci/run does)")
     subprocess.run([wat2wasm, str(JS / "kernel.wat"), "-o", str(tmp_path / "k.wasm")], check=True)
     assert (tmp_path / "k.wasm").read_bytes() == (JS / "kernel.wasm").read_bytes(), "run `make wasm` and commit"
 

