@@ -339,3 +339,26 @@ def test_a_list_without_items_gets_a_hint(runner, tmp_path):
     r = invoke(runner, "train", p, "--checkpoint-dir", tmp_path / "run", *tiny_args(epochs=1, max_time=3))
     assert r.exit_code == 0, r.output
     assert r.stderr.count("--items trains each line as one item") == 1
+
+
+def test_the_names_list_is_built_and_checked(tmp_path, monkeypatch):
+    import hashlib
+    import io
+    import tarfile
+
+    from charlstm.catalog import lists
+    from charlstm.errors import FetchError
+
+    female, male = b"MARY    2.629 2.629  1\nPAT  0.1 2.7  2\n", b"JAMES  3.318 3.318  1\nPAT 0.1 3.4 2\n\n"
+    archive = tmp_path / "names-0.3.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in zip(lists.MEMBERS, (female, male)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    monkeypatch.setattr(lists, "download", lambda pkg, workdir: archive)
+    with pytest.raises(FetchError, match="names.txt: sha256 .* does not match the expected"):
+        lists.build_names(tmp_path)
+    want = b"james\nmary\npat\n"  # lower-cased, each once, sorted
+    monkeypatch.setattr(lists, "LIST_SHA256", hashlib.sha256(want).hexdigest())
+    assert lists.build_names(tmp_path) == want
