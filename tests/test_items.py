@@ -232,6 +232,9 @@ def test_train_items_records_the_list(item_run):
     assert model.is_item_model and model.checkpoint.prime_excerpt == ""
     assert model.item_record.count == 600 and all(n in model.item_record for n in names)
     assert summary["val_bits_per_char"] > 0
+    # every request of an item model (generate, the API, the server) starts from the start symbol
+    ids = model.request(api.SampleOptions.create(prime="ka", seed=1)).prime_ids
+    assert model.vocabulary.decode(ids) == "\nka"
 
 
 def test_validation_loss_is_the_item_score(item_run):
@@ -362,3 +365,33 @@ def test_the_names_list_is_built_and_checked(tmp_path, monkeypatch):
     want = b"james\nmary\npat\n"  # lower-cased, each once, sorted
     monkeypatch.setattr(lists, "LIST_SHA256", hashlib.sha256(want).hexdigest())
     assert lists.build_names(tmp_path) == want
+
+
+@pytest.mark.slow
+def test_server_completions_stopped_at_a_newline_are_items(item_run):
+    """The server primes an item model after the newline, so `stop: ["\\n"]` ends one whole item."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from charlstm import api
+
+    from helpers import ServerProcess
+
+    d, names, _ = item_run
+    model = api.load(d / "run")
+    server = ServerProcess(d / "run", "--exact")
+    try:
+        u = urlsplit(server.url)
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        body = {"prompt": "ka", "max_tokens": 40, "stop": ["\n"], "seed": 5, "n": 3, "temperature": 1.0}
+        conn.request("POST", "/v1/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        reply = json.loads(conn.getresponse().read())
+        conn.close()
+    finally:
+        assert server.stop() == 0, "".join(server.log)
+    texts = [c["text"] for c in sorted(reply["choices"], key=lambda c: c["index"])]
+    assert all("\n" not in t for t in texts) and all(c["finish_reason"] == "stop" for c in reply["choices"])
+    alone = [
+        model.generate(prime="ka", length=40, stop="\n", seed=5, sample_index=i, echo_prime=False) for i in range(3)
+    ]
+    assert texts == alone
