@@ -274,8 +274,12 @@ class TrainingRun:
         net = Network(model_lib.named_weights(self.setup.model), self.plan.model_config)
         opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)
         vocab, excerpt = self.plan.corpus.vocab, self.plan.corpus.excerpt
-        start = "\n" if self.plan.items is not None else ""  # an item model starts after a newline
-        request = SampleRequest(opts, vocab.encode(start + excerpt), excerpt)
+        if self.plan.items is not None:  # an item model: whole items, each from the start state
+            from charlstm.sampler.items import sample_items
+
+            drawn = sample_items(net, vocab.chars, vocab.encode("\n"), 8, seed=opts.seed, temperature=0.8)
+            return "--- sample ---\n" + " ".join(i.text for i in drawn.items) + "\n--------------"
+        request = SampleRequest(opts, vocab.encode(excerpt), excerpt)
         body = "".join(step[0] for step in sample_steps(net, request, vocab.chars))
         return f"--- sample ---\n{excerpt}{body}\n--------------"
 
