@@ -395,3 +395,19 @@ def test_server_completions_stopped_at_a_newline_are_items(item_run):
         model.generate(prime="ka", length=40, stop="\n", seed=5, sample_index=i, echo_prime=False) for i in range(3)
     ]
     assert texts == alone
+
+
+def test_items_refuse_carry_state_and_resume_as_items(runner, item_run, tmp_path):
+    d, names, _ = item_run
+    r = invoke(runner, "train", d / "names.txt", "--items", "--carry-state", "--checkpoint-dir", tmp_path / "c", *FAST)
+    _one_line_error(r, 2)
+    assert "--carry-state does not apply" in r.stderr
+    import shutil
+
+    shutil.copytree(d / "run", tmp_path / "run")
+    r = invoke(runner, "train", d / "names.txt", "--checkpoint-dir", tmp_path / "run", "--resume", "--epochs", "2")
+    assert r.exit_code == 0, r.output
+    from charlstm import checkpoint as ckpt_io
+
+    meta = ckpt_io.load(tmp_path / "run" / "last.keras")
+    assert meta.epoch == 2 and meta.training.items and meta.extra["items"]["count"] == 600
