@@ -216,6 +216,9 @@ def describe(info: dict) -> str:
         lines.append(f"started from: {start.get('name')} ({start.get('path')}, sha256 {start.get('sha256')})")
         if start.get("text_loss") is not None:
             lines.append(f"              which scored {start['text_loss']:.3f} nats/char on the text's start")
+    if info.get("items"):
+        how = "the list stored" if "items" in info["items"] else "64-bit hashes of the list stored"
+        lines.append(f"items:        one a line, {info['items']['count']:,} in the training list ({how})")
     corpus = info.get("corpus") or {}
     if corpus:
         lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -49,11 +50,11 @@ class ItemBatches:
     seed: int
     carry_state: bool = False  # the state never crosses two items (`carry` says when it continues one)
 
-    @property
+    @cached_property
     def spans(self) -> np.ndarray:
         return self.items.lengths + 1  # (items,) inputs (= targets) of each item
 
-    @property
+    @cached_property
     def steps(self) -> int:
         windows = np.ceil(self.spans / self.seq_length).astype(np.int64)
         short = int((windows == 1).sum())
