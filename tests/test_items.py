@@ -411,3 +411,16 @@ def test_items_refuse_carry_state_and_resume_as_items(runner, item_run, tmp_path
 
     meta = ckpt_io.load(tmp_path / "run" / "last.keras")
     assert meta.epoch == 2 and meta.training.items and meta.extra["items"]["count"] == 600
+
+
+def test_init_from_an_item_model_trains_items(runner, item_run, tmp_path):
+    d, names, _ = item_run
+    (tmp_path / "more.txt").write_text("\n".join(name_list(200, seed=11, longest=3)) + "\n")
+    args = ("train", tmp_path / "more.txt", "--items", "--init-from", d / "run", "--checkpoint-dir", tmp_path / "ft")
+    r = invoke(runner, *args, "--epochs", "1", "--seed", "1", "--quiet")
+    assert r.exit_code == 0, r.output
+    from charlstm import api
+
+    model = api.load(tmp_path / "ft")
+    assert model.is_item_model and model.item_record.count == 200
+    assert model.checkpoint.extra["init_from"]["name"].endswith(("run", "best.keras"))
