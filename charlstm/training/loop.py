@@ -118,7 +118,8 @@ class TrainingRun:
             self.setup.model.optimizer.learning_rate.assign(self._lr())
             carry = cfg.carry_state
             if len(batch) == 4:  # --items: (inputs, targets, weights, whether the window continues an item)
-                batch, carry = batch[:3], batch[3]
+                # a resume inside a long item's group has no state to continue it with (rows may differ)
+                batch, carry = batch[:3], batch[3] and carried.rows == len(batch[0])
             initial = carried if carry else self.setup.engine.zero_state(len(batch[0]))
             result, carried = self.setup.engine.train_step(batch, initial, step=s.global_step, stop=self._local_stop())
             done, s.step, s.global_step = done + 1, done + 1, s.global_step + 1
