@@ -97,8 +97,11 @@ def test_record_exact_or_hashed(monkeypatch, exact_max):
 # --- training batches -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seq_length", [4, 50])
-def test_batches_hold_every_item_once_from_its_start(seq_length):
+@pytest.mark.parametrize("seq_length, bucket", [(4, 1), (50, 1), (50, 4)])
+def test_batches_hold_every_item_once_from_its_start(monkeypatch, seq_length, bucket):
+    from charlstm.training import itembatches
+
+    monkeypatch.setattr(itembatches, "BUCKET", bucket)
     names = name_list(203, longest=5)
     vocab, ids = encoded("\n".join(names) + "\n")
     items = items_lib.items_from_ids(ids, vocab.chars)

@@ -1,11 +1,9 @@
 """Training batches of items (`--items`): each item from the start state, no window across two.
 
-A row holds one item: inputs "\\n" + item, targets item + "\\n", from a zero state,
+A row holds one item: inputs "\n" + item, targets item + "\n", from a zero state,
 right-padded with weight 0 (padding after the last real position leaves it untouched in
 a forward RNN, and counts neither in the loss nor in chars/s). A batch is as wide as its
-longest item, not --seq-length: short items are bucketed by length (each epoch: shuffled,
-then sorted by length within runs of BUCKET batches, the batches' order shuffled), so a
-batch of names is ~12 wide, not 50.
+longest item, not --seq-length (names: ~13 wide, not 50).
 
 An item longer than one window (len + 1 > seq_length) is cut into windows with the state
 carried within the item: long items go in groups of `rows`, sorted by their window count,
@@ -16,10 +14,17 @@ ride along with weight 0.
 Why padded rows rather than several items packed in a row with the state reset at each
 newline: a reset inside a sequence needs a per-timestep reset input in the recurrent layer,
 which Keras's fused LSTM/GRU layers (and cuDNN) do not have; a custom cell would put every
-item run on the generic while-loop kernel. Bucketing makes the padding small instead: on
-makemore's 32,033 names (mean 6.1 chars, longest 15) at 64 rows, one epoch's batches hold
-7.5% padding with BUCKET=16, 36% shuffled without buckets, 55% at a fixed width of 16 and
-86% at the default --seq-length 50.
+item run on the generic while-loop kernel.
+
+Bucketing by length (sorting runs of BUCKET batches' items by length, the batches' order
+then shuffled) cuts the padding on makemore's 32,033 names (mean 6.1 chars, longest 15) at
+64 rows from 36% to 7.5% (BUCKET=16; 55% at a fixed width of 16, 86% at --seq-length 50),
+but it loses: trained 60 s with --items at the defaults and scored on 1,000 random held-out
+names (nats/char, a shared 2-core machine under a load of 5-6), BUCKET=1 scored 2.023 and
+2.054 (5,448 and 4,769 chars/s), BUCKET=16 2.075 and 2.104 (5,773 and 4,884 chars/s),
+BUCKET=4 2.165 (3,500 chars/s, a busier minute). Batches of one length learn less per
+character, and the padding saved did not show as chars/s. So BUCKET=1: each batch a random
+draw of items. Validation sorts its items by length (its loss does not depend on the order).
 
 Like `dataset.Batches`, an epoch is a pure function of (seed, epoch) and has the same
 number of steps every epoch (the schedule plans its decay over epochs × steps).
@@ -37,7 +42,7 @@ import numpy as np
 from charlstm.text.items import ItemList
 from charlstm.training.dataset import epoch_rng
 
-BUCKET = 16  # batches of short items sorted by length together (the padding figures above)
+BUCKET = 1  # batches of short items sorted by length together: 1 = none (the figures above)
 
 
 @dataclass(frozen=True)
