@@ -1,5 +1,5 @@
 # Two entry points, each doing all of its own set-up on a fresh machine:
-#   make demo   venv + install + fetch Macbeth + train ~2 minutes + generate + inspect page + the base model
+#   make demo   venv + install + fetch Macbeth + train ~2 minutes + generate + inspect page + the base model + new names (--items)
 #   make test   venv + install + the test suite (what CI runs)
 #   make lint   ruff check + ruff format --check + the import contracts (lint-imports) + ESLint on the
 #               shipped JavaScript (CI runs it before make test)
@@ -25,6 +25,9 @@ demo: $(STAMP)
 	$(BIN)/charlstm inspect -c checkpoints/macbeth --out checkpoints/macbeth/inspect.html
 	$(BIN)/charlstm generate -c base --prime "The " --seed 1 --length 300
 	$(BIN)/charlstm inspect -c base --no-gradients --out checkpoints/base-inspect.html  # live view: type into it
+	$(BIN)/charlstm corpus fetch names
+	$(BIN)/charlstm train corpora/names.txt --items --max-time 60 --overwrite --checkpoint-dir checkpoints/names
+	$(BIN)/charlstm generate -c checkpoints/names --items 20 --novel --unique --seed 1
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -rs --durations=15

@@ -8,6 +8,9 @@
     for piece in model.stream(prime="MACBETH.", length=10_000): ...
     opts = charlstm.SampleOptions.create(prime="MACBETH.", seed=1)   # checked; model.generate(opts)
     model.evaluate("held_out.txt")                      # bits/nats per char, perplexity
+    charlstm.train("names.txt", items=True, max_time=60)   # one line, one item
+    model.items(50, novel=True, unique=True, seed=1)    # 50 new names: Item(text, logprob, in_training)
+    model.evaluate("test_names.txt", items=True)        # each item from the start state
     model.info                                          # vocabulary, configs, history
 
 A `Model` wraps the NumPy sampler: no TensorFlow. `train` imports it (through
@@ -30,9 +33,10 @@ from charlstm.config import HYPER, MODEL_OPTIONS, RUN_CONTROLS, DeviceConfig, Mo
 from charlstm.errors import UsageError
 from charlstm.options import SampleOptions, check_values
 from charlstm.sampler.generation import Sampler
+from charlstm.sampler.items import Item
 from charlstm.text.corpus import decode, read_corpus
 
-__all__ = ["Model", "SampleOptions", "load", "train"]
+__all__ = ["Item", "Model", "SampleOptions", "load", "train"]
 
 Warn = Callable[[str], None]
 
@@ -107,6 +111,45 @@ class Model(Sampler):
         request = self.request(_sample_options(options, fields), warn or _warn)
         stream(self.network, self.vocabulary.chars, request, out, as_json=as_json)
 
+    def items(
+        self,
+        n: int,
+        options: SampleOptions | None = None,
+        /,
+        *,
+        novel: bool = False,
+        unique: bool = False,
+        warn: Warn | None = None,
+        **fields,
+    ) -> list[Item]:
+        """`n` whole items (an `Item`: text, logprob, in_training each), drawn as one batch from the start
+        state: `novel` keeps only items not in the training list, `unique` drops repeats. Options as for
+        `stream` (prime: the start of every item; seed, temperature, top_k, top_p). Fewer than `n` when
+        the draws run out (at most 10·n, and 1,000): `warn` says so."""
+        return self._draw(n, options, novel, unique, warn, fields).items
+
+    def write_items(self, out: TextIO, n: int, options=None, /, *, novel=False, unique=False, as_json=False, **kw):
+        """`charlstm generate --items N`: one item per line (or one JSON object per line) on `out`."""
+        import json
+
+        warn, note = kw.pop("warn", None), kw.pop("note", None)
+        drawn = self._draw(n, options, novel, unique, warn, kw)
+        for item in drawn.items:
+            out.write((json.dumps(item.to_json(), ensure_ascii=False) if as_json else item.text) + "\n")
+        out.flush()
+        if note is not None and drawn.novel_fraction is not None and self.item_record is not None:
+            note(f"{len(drawn.items):,} items from {drawn.draws:,} draws, {drawn.novel_fraction:.1%} of them new")
+
+    def _draw(self, n, options, novel, unique, warn, fields):
+        from charlstm.options import ItemOptions
+
+        checked = ItemOptions(items=n, novel=novel, unique=unique)
+        drawn = self.draw_items(_sample_options(options, fields), checked.items, novel=novel, unique=unique, warn=warn)
+        shortfall = drawn.shortfall(novel, unique)
+        if shortfall:
+            (warn or _warn)(shortfall)
+        return drawn
+
     def export(self, fmt: str, out: str | os.PathLike, **options) -> Path:
         """Write this model as "web" (one offline HTML page), "js" (ES module + weights folder),
         "saved_model" (a TensorFlow SavedModel folder) or "tflite" (its one-character step as a TFLite
@@ -118,19 +161,29 @@ class Model(Sampler):
 
     # --- scoring and metadata ------------------------------------------------------------------
 
-    def evaluate(self, path: str | os.PathLike | None = None, *, text: str | None = None) -> dict:
+    def evaluate(
+        self, path: str | os.PathLike | None = None, *, text: str | None = None, items=False, per_item=False
+    ) -> dict:
         """Bits and nats per char, perplexity of a file (or of `text=`), state carried throughout.
 
         Returns {"bits_per_char", "nats_per_char", "perplexity", "chars", "unknown_chars",
         "unknown"}: characters outside the vocabulary are dropped and counted, not fatal.
         The text is read like training text (UTF-8, CRLF → LF, lower-cased if the model was).
+        With `items=True`, each line is an item scored from the start state, its end symbol included
+        (makemore's test loss): {"nats_per_char", "bits_per_char", "perplexity", "chars" (the items'
+        characters and end symbols), "items", "nats_per_item", "unknown_items"}, and with
+        `per_item=True` "per_item": [{"text", "nats", "chars"}] in the file's order.
         """
         from charlstm.sampler.evaluation import evaluate_text
+        from charlstm.sampler.items import evaluate_items
 
         if (path is None) == (text is None):
             raise UsageError("evaluate: give a file path or text=..., not both or neither")
         text = read_corpus([os.fspath(path)]) if path is not None else decode(text.encode("utf-8"), "<text>")
-        return evaluate_text(self.network, self.vocabulary, text, self.checkpoint.training.lowercase)
+        lowercase = self.checkpoint.training.lowercase
+        if items:
+            return evaluate_items(self.network, self.vocabulary, text, lowercase, per_item=per_item)
+        return evaluate_text(self.network, self.vocabulary, text, lowercase)
 
     @property
     def info(self) -> dict:
@@ -163,9 +216,29 @@ def describe(info: dict) -> str:
         lines.append(f"started from: {start.get('name')} ({start.get('path')}, sha256 {start.get('sha256')})")
         if start.get("text_loss") is not None:
             lines.append(f"              which scored {start['text_loss']:.3f} nats/char on the text's start")
+    if info.get("items"):
+        how = "the list stored" if "items" in info["items"] else "64-bit hashes of the list stored"
+        lines.append(f"items:        one a line, {info['items']['count']:,} in the training list ({how})")
     corpus = info.get("corpus") or {}
     if corpus:
         lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")
+    return "\n".join(lines)
+
+
+def describe_score(result: dict) -> str:
+    """`Model.evaluate`'s result as the lines `charlstm eval` prints (with --per-item: one TSV line an item first)."""
+    if "items" not in result:
+        unknown = f" ({result['unknown_chars']:,} unknown chars skipped)" if result["unknown_chars"] else ""
+        return (
+            f"{result['bits_per_char']:.4f} bits/char, perplexity {result['perplexity']:.3f} "
+            f"over {result['chars']:,} chars{unknown}"
+        )
+    lines = [f"{it['nats']:.4f}\t{it['chars']}\t{it['text']}" for it in result.get("per_item", [])]
+    unknown = f"; {result['unknown_items']:,} items with unknown chars left out" if result["unknown_items"] else ""
+    lines.append(
+        f"{result['nats_per_char']:.4f} nats/char, {result['bits_per_char']:.4f} bits/char over "
+        f"{result['items']:,} items ({result['chars']:,} chars, end symbols included){unknown}"
+    )
     return "\n".join(lines)
 
 

@@ -19,8 +19,10 @@ from click.core import ParameterSource
 from charlstm import __version__
 from charlstm.clitypes import options
 from charlstm.config import DeviceConfig, ModelConfig, TrainConfig  # plain dataclasses: no TensorFlow
-from charlstm.options import ON_UNKNOWN, SampleOptions
+from charlstm.options import ON_UNKNOWN, ItemOptions, SampleOptions
 from charlstm.serve.settings import Settings as ServeSettings
+
+ITEMS_BY_DEFAULT = 10  # what `generate` prints from an item model without --items
 
 CHECKPOINT_HELP = (
     "Checkpoint file, a training run's directory (its best checkpoint), or base (the bundled model); "
@@ -162,20 +164,30 @@ def train(ctx, corpus, checkpoint_dir, resume, overwrite, tensorboard, quiet, as
 @main.command()
 @click.option("-c", "--checkpoint", "checkpoint", default=None, metavar="PATH", help=CHECKPOINT_HELP)
 @options(SampleOptions)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per sample on stdout.")
+@options(ItemOptions)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per sample (per item: text, logprob, in_training)."
+)
 @library_errors
-def generate(checkpoint, as_json, **fields):
+def generate(checkpoint, as_json, items, novel, unique, **fields):
     """Continue a prime text from a checkpoint (none and no run: the bundled base model), streaming to stdout."""
     from charlstm import api
 
+    listed = ItemOptions(items=items, novel=novel, unique=unique)  # --novel without --items: refused first
     model = api.load(checkpoint, base_fallback=lambda m: click.echo(m, err=True))
     if fields["prime"] == "-":
         from charlstm.text.corpus import decode
 
         fields["prime"] = decode(sys.stdin.buffer.read(), "<stdin>")
-    opts = SampleOptions.create(**fields)  # a prime read from stdin is checked here
+    opts, warn = SampleOptions.create(**fields), lambda m: click.echo(f"warning: {m}", err=True)
     try:
-        model.write(sys.stdout, opts, as_json=as_json, warn=lambda m: click.echo(f"warning: {m}", err=True))
+        if listed.items is None and model.is_item_model:  # a stream would drift after its first item
+            click.echo(f"an item model: {ITEMS_BY_DEFAULT} items (--items N for another number)", err=True)
+            items = ITEMS_BY_DEFAULT
+        if items is not None:
+            kw = {"novel": novel, "unique": unique, "as_json": as_json, "warn": warn}
+            return model.write_items(sys.stdout, items, opts, **kw, note=lambda m: click.echo(m, err=True))
+        model.write(sys.stdout, opts, as_json=as_json, warn=warn)
     except BrokenPipeError:  # `| head`: the reader has all it wants; that is success
         _quiet_broken_pipe()
 
@@ -202,20 +214,17 @@ def info(checkpoint, as_json):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("-c", "--checkpoint", "checkpoint", default=None, metavar="PATH", help=CHECKPOINT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--items", is_flag=True, help="Each line is an item, scored from the start state with its end symbol.")
+@click.option("--per-item", is_flag=True, help="With --items: each item's nats too (TSV lines, or a JSON list).")
 @library_errors
-def evaluate(file, checkpoint, as_json):
-    """Bits per char and perplexity of FILE under a checkpoint (state carried throughout)."""
+def evaluate(file, checkpoint, as_json, items, per_item):
+    """Bits per char and perplexity of FILE under a checkpoint (state carried throughout, or --items)."""
     from charlstm import api
 
-    result = api.load(checkpoint).evaluate(file)
-    if as_json:
-        click.echo(json.dumps(result))
-    else:
-        click.echo(
-            f"{result['bits_per_char']:.4f} bits/char, perplexity {result['perplexity']:.3f} "
-            f"over {result['chars']:,} chars"
-            + (f" ({result['unknown_chars']:,} unknown chars skipped)" if result["unknown_chars"] else "")
-        )
+    if per_item and not items:
+        raise click.UsageError("--per-item goes with --items")
+    result = api.load(checkpoint).evaluate(file, items=items, per_item=per_item)
+    click.echo(json.dumps(result, ensure_ascii=False) if as_json else api.describe_score(result))
 
 
 @main.group()
@@ -224,7 +233,7 @@ def corpus():
 
 
 @corpus.command(name="fetch")
-@click.argument("name", type=click.Choice(["macbeth", "shakespeare", "english"]))
+@click.argument("name", type=click.Choice(["macbeth", "shakespeare", "english", "names"]))
 @click.option("--dest", type=click.Path(file_okay=False), default=None, help="Folder [default: ./corpora].")
 @library_errors
 def corpus_fetch(name, dest):

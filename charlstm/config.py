@@ -112,9 +112,11 @@ class TrainConfig:
     )
     # after the cross-replica sum; LSTMs occasionally explode
     clip_norm: float = option(5.0, "Global gradient-norm clip.", floats(0, 1e6, low_open=True))
-    # last fraction of the text, contiguous, held out
+    # last fraction of the text, contiguous, held out (--items: a seeded random fraction of the items)
     val_fraction: float = option(
-        0.1, "Last fraction of the text held out.", floats(0, 1, low_open=True, high_open=True)
+        0.1,
+        "Fraction held out: the text's end (with --items, a seeded random part of the items).",
+        floats(0, 1, low_open=True, high_open=True),
     )
     val_max_chars: int = 1_000_000  # validate on at most this much of the tail (big corpora); no CLI option
     # epochs without validation improvement before stopping (0 = never)
@@ -130,6 +132,15 @@ class TrainConfig:
     # default is a random seed, drawn by charlstm.train; 0 is for configs built directly.
     seed: int = option(0, "Seed for initialisation, data order and dropout.", SEED, default=None, show_default="random")
     lowercase: bool = option(False, "Fold the text to lower case first.", FLAG)  # before building the vocabulary
+    # One line, one thing (text/items.py, training/itembatches.py): each non-blank line is an item,
+    # trained from the start state with the newline as its start and end symbol; no window spans
+    # two items; the checkpoint records the items for `generate --items N --novel`.
+    items: bool = option(
+        False,
+        "Each line is one item (a name, a word, a title): every item is learned from the start "
+        "state to its end, and generate --items N makes new ones.",
+        FLAG,
+    )
     # Fine-tuning: the start's weights instead of a fresh model (charlstm/training/finetune.py); the
     # architecture is the start's, the vocabulary grows by the text's new characters. Kept on
     # resume (a resumed run continues its own weights: the start is read once, at the start).

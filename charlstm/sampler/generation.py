@@ -16,11 +16,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+
 from charlstm.checkpoint import CheckpointMeta
+from charlstm.errors import UsageError
 from charlstm.options import SampleOptions
+from charlstm.sampler.items import ItemDraw
 from charlstm.sampler.network import Network
 from charlstm.sampler.sampling import SampleRequest, sample_steps
 from charlstm.text.corpus import Vocabulary
+from charlstm.text.items import NEWLINE, ItemRecord
 from charlstm.text.usertext import prepare_text
 
 
@@ -54,16 +59,68 @@ class Sampler:
         (the server's), instead of `options.stop`.
         """
         options = options.resolved()
-        text = prepare_prime(options.prime, self.checkpoint, self.vocabulary, options.on_unknown, warn)
-        return SampleRequest(options, self.vocabulary.encode(text), text, stops)
+        text = self._prime_text(options, warn)
+        ids = self.vocabulary.encode(text)
+        if self.is_item_model:  # an item starts after its start symbol: the prime is the start of an item
+            ids = np.concatenate([self.vocabulary.encode(NEWLINE), ids])
+        return SampleRequest(options, ids, text, stops)
+
+    def _prime_text(self, options: SampleOptions, warn) -> str:
+        return prepare_prime(options.prime, self.checkpoint, self.vocabulary, options.on_unknown, warn)
+
+    @property
+    def is_item_model(self) -> bool:
+        """Trained with --items: each line one item, learned from the start state."""
+        return bool(self.checkpoint.training.items)
+
+    @cached_property
+    def item_record(self) -> ItemRecord | None:
+        """The training list (`--novel` checks against it); None for a text model."""
+        from charlstm.sampler.items import record_of
+
+        return record_of(self.checkpoint.extra)
+
+    def draw_items(self, options: SampleOptions, count: int, *, novel=False, unique=False, warn=None) -> ItemDraw:
+        """`count` whole items drawn as one batch (`sampler/items.py`); options: prime, seed, temperature,
+        top_k, top_p, on_unknown (the prime is the start of every item; none: items from scratch)."""
+        from charlstm.sampler.items import LENGTH_SLACK, sample_items
+
+        if NEWLINE not in self.vocabulary.chars:
+            raise UsageError("--items: this model's vocabulary has no newline, so it cannot end an item")
+        if options.prime is not None and NEWLINE in options.prime.replace("\r", NEWLINE):
+            raise UsageError("--items: the prime is the start of every item and cannot hold a newline", param="prime")
+        if novel and self.item_record is None:
+            raise UsageError(
+                "--novel needs an item model (trained with --items); this checkpoint has no training list",
+                param="novel",
+            )
+        opts = options.resolved()
+        text = "" if opts.prime is None else self._prime_text(opts, warn)
+        ids = np.concatenate([self.vocabulary.encode(NEWLINE), self.vocabulary.encode(text)])
+        longest = self.item_record.longest if self.item_record is not None else 500
+        return sample_items(
+            self.network,
+            self.vocabulary.chars,
+            ids,
+            count,
+            prime_text=text,
+            record=self.item_record,
+            novel=novel,
+            unique=unique,
+            seed=opts.seed,
+            temperature=opts.temperature,
+            top_k=opts.top_k,
+            top_p=opts.top_p,
+            max_length=2 * longest + LENGTH_SLACK,
+        )
 
 
 def prepare_prime(
     prime: str | None, ckpt: CheckpointMeta, vocab: Vocabulary, on_unknown: str, warn: Callable[[str], None] | None
 ) -> str:
     """The prime to feed: the stored excerpt when none is given, else `usertext.prepare_text`'s reading of it."""
-    if prime is None:
-        return ckpt.prime_excerpt or vocab.chars[0]
+    if prime is None:  # an item model's excerpt is empty: its items start from the start symbol alone
+        return ckpt.prime_excerpt or ("" if ckpt.training.items else vocab.chars[0])
     return prepare_text(prime, vocab, ckpt.training.lowercase, on_unknown, what="prime", warn=warn).text
 
 

@@ -7,6 +7,7 @@
     model.py     the Keras model: built, weights named and assigned, loaded from a checkpoint
     cells.py     the custom Keras cells (peephole, CIFG), twins of the sampler's equations
     dataset.py   windows and carried-state streams in NumPy; schedule.py the learning rate (pure)
+    itembatches.py  --items: one item a row from the zero state, long items cut with the state carried
     monitor.py   progress, epoch lines, TensorBoard; runstate.py and resume.py: where a run is, and resuming
     finetune.py  a fine-tune's start (`--init-from`), grown to the text's vocabulary
     tf_runtime.py  TensorFlow and Keras imported quietly, on the chosen device

@@ -116,7 +116,11 @@ class TrainingRun:
         loss_total, targets_total = 0.0, 0.0  # mean training loss over the steps run here (from a resume, mid-epoch)
         for batch in self.setup.batches.epoch(epoch, skip=first):
             self.setup.model.optimizer.learning_rate.assign(self._lr())
-            initial = carried if cfg.carry_state else self.setup.engine.zero_state(len(batch[0]))
+            carry = cfg.carry_state
+            if len(batch) == 4:  # --items: (inputs, targets, weights, whether the window continues an item)
+                # a resume inside a long item's group has no state to continue it with (rows may differ)
+                batch, carry = batch[:3], batch[3] and carried.rows == len(batch[0])
+            initial = carried if carry else self.setup.engine.zero_state(len(batch[0]))
             result, carried = self.setup.engine.train_step(batch, initial, step=s.global_step, stop=self._local_stop())
             done, s.step, s.global_step = done + 1, done + 1, s.global_step + 1
             s.elapsed = self.elapsed_before + time.monotonic() - self.t_start
@@ -255,7 +259,8 @@ class TrainingRun:
             history=self.state.history,
             prime_excerpt=plan.corpus.excerpt,
             extra={"resume": self.state.to_dict(), "corpus": plan.corpus.info()}
-            | ({"init_from": plan.start_info} if plan.start_info else {}),
+            | ({"init_from": plan.start_info} if plan.start_info else {})
+            | ({"items": plan.item_record} if plan.item_record is not None else {}),
         )
         ckpt_io.save(self.setup.model, meta, path, model_lib.named_weights(self.setup.model), carried_state=gathered)
         if improved:
@@ -270,6 +275,11 @@ class TrainingRun:
         net = Network(model_lib.named_weights(self.setup.model), self.plan.model_config)
         opts = SampleOptions(length=200, temperature=0.8, seed=self.config.seed + epoch)
         vocab, excerpt = self.plan.corpus.vocab, self.plan.corpus.excerpt
+        if self.plan.items is not None:  # an item model: whole items, each from the start state
+            from charlstm.sampler.items import sample_items
+
+            drawn = sample_items(net, vocab.chars, vocab.encode("\n"), 8, seed=opts.seed, temperature=0.8)
+            return "--- sample ---\n" + " ".join(i.text for i in drawn.items) + "\n--------------"
         request = SampleRequest(opts, vocab.encode(excerpt), excerpt)
         body = "".join(step[0] for step in sample_steps(net, request, vocab.chars))
         return f"--- sample ---\n{excerpt}{body}\n--------------"

@@ -26,6 +26,7 @@ from charlstm.config import MODEL_OPTIONS, ModelConfig, TrainConfig
 from charlstm.errors import CorpusError, TrainingError, UsageError
 from charlstm.options import random_seed
 from charlstm.text.corpus import Vocabulary
+from charlstm.text.items import ItemList
 from charlstm.training import dataset
 from charlstm.training import resume as resume_rules
 from charlstm.training.runstate import RunState
@@ -73,6 +74,10 @@ class RunPlan:
     carried_state: list[list[np.ndarray]] | None = None  # that checkpoint's mid-epoch state, per layer (rows, units)
     # the chief's lock on run_dir, held from before a stored run is read until release_lock()
     lock: files.DirectoryLock | None = None
+    # --items: the training and held-out items (text/items.py), and the list's record for --novel
+    items: ItemList | None = None
+    val_items: ItemList | None = None
+    item_record: dict | None = None
 
     def release_lock(self) -> None:
         """Let another process train into run_dir (TrainingRun.run calls it when the run ends)."""
@@ -105,6 +110,8 @@ def plan_run(
     try:
         plan = _plan(paths, run_dir, dict(given_options), resume, overwrite)
         plan.lock = lock or _lock_run_dir(run_dir)
+        if not resume and not plan.config.items and _looks_like_a_list(plan.corpus):
+            log("note: this text looks like a list (one short item per line): --items trains each line as one item")
     except BaseException:
         if lock is not None:
             lock.release()
@@ -263,7 +270,13 @@ def _checked(
 ) -> RunPlan:
     """The last decisions before TensorFlow: validate, split the text, decide carry_state."""
     config.validate()
-    train_ids, val_ids = dataset.split(corpus.ids, config.val_fraction, config.seq_length)
+    items = val_items = record = None
+    if config.items:
+        config, (items, val_items, record) = _item_config(config), _split_items(corpus, config)
+        corpus = dataclasses.replace(corpus, excerpt="")  # an item model's default prime: the start of an item
+        train_ids, val_ids = items.ids, val_items.ids
+    else:
+        train_ids, val_ids = dataset.split(corpus.ids, config.val_fraction, config.seq_length)
     auto_carry = config.carry_state is None
     if auto_carry:  # a new run; a stored config always holds the choice made at its start
         config = dataclasses.replace(config, carry_state=config_lib.auto_carry_state(len(train_ids)))
@@ -286,4 +299,32 @@ def _checked(
         carried_state=carried_state,
         init_from=init_from,
         start_info=start_info,
+        items=items,
+        val_items=val_items,
+        item_record=record,
     )
+
+
+def _item_config(config: TrainConfig) -> TrainConfig:
+    """--items: every item starts from the start state, so the state is never carried between rows."""
+    if config.carry_state:
+        raise UsageError("--items learns each item from the start state: --carry-state does not apply, leave it out")
+    return dataclasses.replace(config, carry_state=False)
+
+
+def _split_items(corpus: Corpus, config: TrainConfig) -> tuple[ItemList, ItemList, dict]:
+    """The list's items split (a seeded random part held out, at most val_max_chars of it), and its record."""
+    from charlstm.text import items as items_lib
+
+    every = items_lib.items_from_ids(np.asarray(corpus.ids), corpus.vocab.chars)
+    train, val = items_lib.split_items(every, config.val_fraction, config.seed)
+    items_lib.check_windows(every, config.seq_length)
+    keep = int(np.searchsorted(np.cumsum(val.lengths + 1), config.val_max_chars, side="right"))
+    val = val.subset(np.arange(max(keep, 1))) if keep < len(val) else val
+    return train, val, items_lib.ItemRecord.of(every.texts(corpus.vocab.chars)).to_json()
+
+
+def _looks_like_a_list(corpus: Corpus) -> bool:
+    from charlstm.text.items import looks_like_a_list
+
+    return looks_like_a_list(corpus.ids, corpus.vocab.chars)

@@ -72,6 +72,9 @@ class TrainingSetup:
 
     def _batches(self) -> None:
         cfg, plan = self.plan.config, self.plan
+        if plan.items is not None:
+            self._item_batches()
+            return
         # Any batch size on any replica count: the engine pads a batch to a multiple of the replicas.
         self.batches = dataset.Batches(
             plan.train_ids, cfg.seq_length, self._rows(len(plan.train_ids)), cfg.seed, cfg.carry_state
@@ -80,6 +83,18 @@ class TrainingSetup:
         self.val_window_batches = (
             dataset.validation_batches(plan.val_ids, cfg.seq_length, cfg.batch_size, False) if cfg.carry_state else None
         )
+
+    def _item_batches(self) -> None:
+        """--items: each item a row from the start state (training/itembatches.py)."""
+        from charlstm.training.itembatches import ItemBatches
+
+        cfg, plan = self.plan.config, self.plan
+        rows = min(cfg.batch_size, len(plan.items))
+        if rows < cfg.batch_size:
+            self.options.log(f"note: only {len(plan.items)} training items; batch size shrunk from {cfg.batch_size}")
+        self.batches = ItemBatches(plan.items, cfg.seq_length, rows, cfg.seed)
+        self.val_batches = ItemBatches(plan.val_items, cfg.seq_length, cfg.batch_size, cfg.seed).validation()
+        self.val_window_batches = None
 
     def _rows(self, n_train: int) -> int:
         """Global rows per step: the batch size, or fewer when the text is too short (the same
@@ -151,7 +166,7 @@ class TrainingSetup:
             enabled=self.chief,
             epochs=cfg.epochs,
             steps=self.batches.steps,
-            chars_per_step=self.batches.rows * cfg.seq_length,
+            chars_per_step=getattr(self.batches, "chars_per_step", self.batches.rows * cfg.seq_length),
             tensorboard=opts.tensorboard,
             model=self.model,
         )
@@ -172,6 +187,11 @@ class TrainingSetup:
             f"{len(plan.val_ids):,} validation chars"
         )
         layout = "state carried across windows" if cfg.carry_state else "shuffled windows from a zero state"
+        if plan.items is not None:
+            layout = (
+                f"{len(plan.items):,} items / {len(plan.val_items):,} held out (a random part), "
+                f"each from the start state"
+            )
         if plan.auto_carry:
             bound = f"{'≥' if cfg.carry_state else '<'} {config_lib.CARRY_MIN_CHARS:,}"
             layout += f" (the default for a text {bound} chars)"

@@ -225,7 +225,10 @@ class Engine:
         """Mean nats per real target over `batches`, the state carried between them or not."""
         total_loss, total_weight, state = 0.0, 0.0, None
         for batch in batches:
-            x, y, w, values, row0, rows = self._inputs(batch, state if carry_state else None)
+            carry = carry_state
+            if len(batch) == 4:  # --items: (inputs, targets, weights, whether the window continues an item)
+                batch, carry = batch[:3], batch[3]
+            x, y, w, values, row0, rows = self._inputs(batch, state if carry else None)
             loss_sum, new_state = self._eval_fn(x, y, w, values, row0, rows)
             state = State(new_state, len(batch[0]))
             total_loss += float(loss_sum)
