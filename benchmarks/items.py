@@ -7,21 +7,24 @@ Reads makemore's `names.txt` (32,033 names) from a checkout of karpathy/makemore
 never copied into this repository; fetch it and a CPU PyTorch beside the repository:
 
     git clone https://github.com/karpathy/makemore ../ext/makemore     # measured at 988aa59
-    python3 -m venv ../ext/torchvenv && ../ext/torchvenv/bin/pip install numpy \\
-        torch --index-url https://download.pytorch.org/whl/cpu
+    python3 -m venv ../ext/torchvenv && ../ext/torchvenv/bin/pip install numpy
+    ../ext/torchvenv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
 
 The split is makemore's: `torch.manual_seed(3407)` then its own `create_datasets` (imported
 from its makemore.py), 31,033 training names and 1,000 random test names, written to
-temporary files. For each --budgets value, each side trains for that wall-clock budget in
-its own process and is scored on the 1,000 test names the same way (every character of
-every name and its end symbol, from the start state, token-weighted: makemore's test loss):
+temporary files (checked once against `python makemore.py` itself: the same test names
+and the same initial weights, transformer and GRU, torch 2.13). For each --budgets value,
+each side trains for that wall-clock budget (from its first step) in its own process and
+is scored on the 1,000 test names the same way (every character of every name and its end
+symbol, from the start state, token-weighted: makemore's test loss):
 
 - makemore transformer and makemore GRU at makemore's defaults (4 layers, 64 channels,
   batch 32, AdamW 5e-4), built by a runner this script writes to a temporary folder that
   imports makemore.py and runs its training step until the budget (without its periodic
   logging, test evaluation and sampling, which are not training), torch on 2 threads and
-  makemore's 4 data workers (--makemore-workers); then 1,000 samples from its sampler,
-  sorted into train / test / new as its print_samples does;
+  makemore's 4 data workers (--makemore-workers); its weights at the budget are scored
+  (its own run keeps the best on the test names, which charlstm's sides never see); then
+  1,000 samples from its sampler, sorted into train / test / new as its print_samples does;
 - `charlstm train --items` and `charlstm train` (the names read as one stream), defaults
   otherwise, scored with `charlstm eval TEST --items --json`; the same figure is also
   computed here from the checkpoint with charlstm's NumPy sampler (each name batched from
@@ -254,7 +257,7 @@ def generation(repo: Path, run_dir: Path, n: int, seed: int, train_set: set, tes
         "novel_unique_distinct": len(set(novel)),
         "novel_unique_in_train": sum(w in train_set for w in novel),
         "novel_unique_in_test": sum(w in test_set for w in novel),
-        "novel_unique_warning": p.stderr.strip()[-300:],
+        "novel_unique_stderr": p.stderr.strip()[-300:],  # its own count of draws, or its warning
         "draws": len(plain),
         "draws_not_in_train": sum(w not in train_set for w in plain) / max(len(plain), 1),
         "draws_new": sum(w not in train_set and w not in test_set for w in plain) / max(len(plain), 1),
@@ -318,18 +321,26 @@ def table(rows: list[dict], gens: dict, budgets, out) -> list[dict]:
             f"(target < 2 s: {'met' if g['novel_unique_seconds'] < 2 else 'MISSED'}), "
             f"{g['novel_unique_items']:,} items, {g['novel_unique_distinct']:,} distinct, "
             f"{g['novel_unique_in_train']} training names ({'ok' if ok else 'NOT OK'}), "
-            f"{g['novel_unique_in_test']} test names; of {g['draws']:,} plain draws "
+            f"{g['novel_unique_in_test']} test names ({g['novel_unique_stderr'] or 'nothing on stderr'}); "
+            f"of {g['draws']:,} plain draws (`generate --items {g['asked']}`) "
             f"{g['draws_not_in_train']:.1%} not training names"
         )
     return verdicts
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--budgets", type=float, nargs="+", help="wall-clock seconds per side [default: 60 300]")
     ap.add_argument("--quick", action="store_true", help="10 s budgets: a check that it runs")
-    ap.add_argument("--makemore", type=Path, default=EXT / "makemore", help="a karpathy/makemore checkout")
-    ap.add_argument("--torch-python", type=Path, default=EXT / "torchvenv" / "bin" / "python")
+    ap.add_argument(
+        "--makemore", type=Path, default=EXT / "makemore", help="a karpathy/makemore checkout [%(default)s]"
+    )
+    ap.add_argument(
+        "--torch-python",
+        type=Path,
+        default=EXT / "torchvenv" / "bin" / "python",
+        help="a Python with torch [%(default)s]",
+    )
     ap.add_argument("--makemore-workers", type=int, default=4, help="its DataLoader workers (its default 4)")
     ap.add_argument("--sides", nargs="+", default=["transformer", "gru", "items", "stream"],
                     choices=["transformer", "gru", "items", "stream"])  # fmt: skip
