@@ -6,9 +6,9 @@
 Reads makemore's `names.txt` (32,033 names) from a checkout of karpathy/makemore (MIT),
 never copied into this repository; fetch it and a CPU PyTorch beside the repository:
 
-    git clone https://github.com/karpathy/makemore ../ext/makemore     # measured at 988aa59
+    ../ext/makemore: a checkout of karpathy/makemore (MIT), measured at commit 988aa59
     python3 -m venv ../ext/torchvenv && ../ext/torchvenv/bin/pip install numpy
-    ../ext/torchvenv/bin/pip install torch --index-url https://download.pytorch.org/whl/cpu
+    ../ext/torchvenv/bin/pip install torch    # a CPU build (measured with torch 2.13.0+cpu)
 
 The split is makemore's: `torch.manual_seed(3407)` then its own `create_datasets` (imported
 from its makemore.py), 31,033 training names and 1,000 random test names, written to
