@@ -163,6 +163,15 @@ def describe(info: dict) -> str:
         lines.append(f"started from: {start.get('name')} ({start.get('path')}, sha256 {start.get('sha256')})")
         if start.get("text_loss") is not None:
             lines.append(f"              which scored {start['text_loss']:.3f} nats/char on the text's start")
+    sizing = info.get("sizing")
+    if sizing:
+        lines.append(f"sized by:     --max-time: {sizing.get('reason')}")
+    final = info.get("final")
+    if final:
+        lines.append(
+            f"final val:    {final['val_bits_per_char']:.4f} bits/char, the best weights (epoch {final.get('epoch')}) "
+            f"on the whole held-out tail ({final.get('val_chars', 0):,} chars)"
+        )
     corpus = info.get("corpus") or {}
     if corpus:
         lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")

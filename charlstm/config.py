@@ -43,6 +43,14 @@ FINETUNE_PROBE_CHARS = 10_000  # the text's first characters the start scores, s
 FINETUNE_RATES = ((1.5, 3e-4), (3.0, 1e-2))  # (the start's nats/char, the rate) at the near and far ends
 
 
+# Validation during a run, on a fixed head of the held-out tail (TrainConfig.val_run_chars):
+# the whole tail of tinyshakespeare (111K chars) scored twice per epoch (state carried, then
+# fresh windows) cost 8.7 s of a 60 s run with both cores shared (benchmarks/train_overhead.py,
+# RESULTS.md run 17), ~41 s of a 600 s budget alone (issue 44). 30K chars scored once per epoch
+# is 7× less; a text with a tail that short (lowercased Macbeth's is 9.3K) is scored whole.
+VAL_RUN_CHARS = 30_000
+
+
 def auto_carry_state(train_chars: int) -> bool:
     """`carry_state=None`'s choice for a training text of `train_chars` characters."""
     return train_chars >= CARRY_MIN_CHARS
@@ -117,6 +125,10 @@ class TrainConfig:
         0.1, "Last fraction of the text held out.", floats(0, 1, low_open=True, high_open=True)
     )
     val_max_chars: int = 1_000_000  # validate on at most this much of the tail (big corpora); no CLI option
+    # During the run, validate on the tail's first VAL_RUN_CHARS chars (the best checkpoint is
+    # chosen on them); the best weights are scored on the whole tail once, at the end. None:
+    # the whole tail every epoch (runs from before issue 44, and multi-worker runs). No CLI option.
+    val_run_chars: int | None = VAL_RUN_CHARS
     # epochs without validation improvement before stopping (0 = never)
     patience: int = run_control(3, "Stop after this many epochs without improvement (0 = never).", ints(0, 1_000_000))
     # wall-clock budget in seconds for the whole run
@@ -208,4 +220,5 @@ def from_dict(cls, data: dict):
     if cls is TrainConfig:
         values.setdefault("carry_state", False)
         values.setdefault("schedule", "plateau")
+        values.setdefault("val_run_chars", None)  # validated on the whole tail every epoch
     return cls(**values)
