@@ -98,12 +98,6 @@ def history_of(run_dir: Path) -> list[dict]:
     return ckpt_io.load(run_dir / ckpt_io.LAST).history
 
 
-def final_of(run_dir: Path) -> dict | None:
-    from charlstm import checkpoint as ckpt_io
-
-    return ckpt_io.load(run_dir / ckpt_io.BEST).extra.get("final")
-
-
 def minutes_to(history: list[dict], nats: float) -> float | None:
     """Training minutes (steps, not validation) until the validation loss first reached `nats`."""
     seconds = 0.0
@@ -118,11 +112,8 @@ def one(corpus: Path, budget: float, tmp: Path, name: str, seed: int, thresholds
     run_dir = tmp / f"{corpus.stem}-{name}-{seed}"
     summary = train(corpus, budget, run_dir, seed, CONFIGS[name], lowercase)
     hist = history_of(run_dir)
-    final = final_of(run_dir)  # since issue 44: the best weights scored on the whole tail at the end
-    if final is not None:
-        windows = final["val_window_bits_per_char"] * math.log(2)
-    else:
-        windows = min(h.get("val_window_bits_per_char") or h["val_bits_per_char"] for h in hist) * math.log(2)
+    # since issue 44 a carried-state run scores no fresh windows (None): its own validation instead
+    windows = min(h.get("val_window_bits_per_char") or h["val_bits_per_char"] for h in hist) * math.log(2)
     row = {
         "config": name,
         "seed": seed,

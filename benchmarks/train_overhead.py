@@ -56,22 +56,24 @@ def main() -> None:
     run_cls = loop.TrainingRun
     run_cls._save = timed(seconds, "checkpoints", run_cls._save)
     run_cls._sample = timed(seconds, "samples", run_cls._sample)
-    for name in ("_validate", "_final_score"):
-        if hasattr(run_cls, name):
-            label = "validation during the run" if name == "_validate" else "whole split at the end"
-            setattr(run_cls, name, timed(seconds, label, getattr(run_cls, name)))
+    if hasattr(run_cls, "_final_score"):
+        run_cls._final_score = timed(seconds, "the whole tail scored at the end", run_cls._final_score)
     original_epoch = run_cls._end_epoch
 
-    def end_epoch(self, *a, **k):  # validation inside _end_epoch when the loop has no _validate
-        if not hasattr(run_cls, "_validate") and not getattr(self.setup.engine, "_timed", False):
-            self.setup.engine.evaluate = timed(seconds, "validation during the run", self.setup.engine.evaluate)
-            self.setup.engine._timed = True
-        return original_epoch(self, *a, **k)
+    def end_epoch(self, *a, **k):  # validation is the engine's evaluate inside _end_epoch
+        evaluate = self.setup.engine.evaluate
+        self.setup.engine.evaluate = timed(seconds, "validation during the run", evaluate)
+        try:
+            return original_epoch(self, *a, **k)
+        finally:
+            self.setup.engine.evaluate = evaluate
 
     run_cls._end_epoch = end_epoch
 
     import charlstm
+    from charlstm.training import sizing
 
+    probe_before = sizing.probe_chars_per_s()
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         result = charlstm.train(
@@ -88,6 +90,12 @@ def main() -> None:
     print(
         f"{args.corpus.name}, --max-time {args.budget:g}: wall {wall:.1f} s, {result.epochs:.2f} epochs, "
         f"{result.train_chars_per_s:,.0f} chars/s, final {result.val_bits_per_char:.4f} bits/char"
+    )
+    probe = (probe_before + sizing.probe_chars_per_s()) / 2
+    efficiency = sizing.PROBE_EFFICIENCY * result.train_chars_per_s / probe
+    print(
+        f"the card-speed probe: ~{probe:,.0f} chars/s (before and after); a 2×300 run's measured speed / the "
+        f"probe's matmul estimate = {efficiency:.2f} (sizing.PROBE_EFFICIENCY is {sizing.PROBE_EFFICIENCY})"
     )
     rows = [("training steps", steps), *sorted(seconds.items(), key=lambda kv: -kv[1])]
     other = wall - sum(v for _, v in rows)

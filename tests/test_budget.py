@@ -201,12 +201,14 @@ def test_the_reason_says_what_was_chosen_and_how_to_choose_instead():
     assert "--units" in reason and "--dropout" in reason
 
 
-def test_the_probe_measures_something_positive_and_cheap():
-    import time
-
-    t0 = time.perf_counter()
-    speed = sizing.probe_chars_per_s(seconds=0.02)
-    assert speed > 0 and time.perf_counter() - t0 < 5
+def test_the_probe_converts_one_cores_matmul_rate_to_the_cards_chars_per_s(monkeypatch):
+    monkeypatch.setattr(sizing, "core_flops", lambda seconds: 89e9)
+    monkeypatch.setattr(sizing, "cores", lambda: 2)
+    # the card: 2 × (4·300 × (64 + 300) + 4·300 × (300 + 300)) + 300 × 65 multiply-adds a char, ×2, ×3
+    flops = 3 * 2 * (4 * 300 * (64 + 300) + 4 * 300 * (300 + 300) + 300 * 65)
+    assert sizing.card_flops_per_char() == flops
+    assert sizing.probe_chars_per_s() == pytest.approx(sizing.PROBE_EFFICIENCY * 2 * 89e9 / flops)
+    assert math.isfinite(sizing.core_flops(0.01)) and sizing.core_flops(0.01) > 0
 
 
 # --- the rule applied: CLI, API, resume --------------------------------------------------------

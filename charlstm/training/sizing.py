@@ -17,6 +17,7 @@ checkpoint of the run (`extra["sizing"]`) and shown by `charlstm info`; a resume
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 
@@ -107,13 +108,25 @@ def choose_size(budget_s: float, train_chars: int, chars_per_s: float) -> Sizing
 # --- the probe -------------------------------------------------------------------------------
 
 # The card's training step is a chain of small matmuls, (64 rows × (inputs + units)) times
-# ((inputs + units) × 4·units) per layer and character, forward and twice that backward.
-# The probe times that matmul in NumPy and converts its FLOP rate to the card's chars/s with
-# PROBE_EFFICIENCY: the ratio of Keras's real training speed to the probe's estimate, measured
-# on this project's machines (see PROBE_EFFICIENCY's comment). A factor of 1.5 either way
-# moves the 2×512 row's threshold from 20 min to 13 or 30: the rule needs no better.
-PROBE_ROWS = 64  # TrainConfig's default batch size
-PROBE_SECONDS = 0.25  # how long the probe times matmuls (its whole cost is about this)
+# ((inputs + units) × 4·units) per layer and character, forward and twice that backward, on
+# every core. The probe times one core's matmul rate in NumPy and converts it to the card's
+# chars/s: × the cores, ÷ card_flops_per_char(), × PROBE_EFFICIENCY. One core, because a
+# 2-thread BLAS on 2 cores that another process also uses collapses: (64×600)·(600×1200) ran
+# at 2 GFLOP/s in three trials of four and 93 in the fourth, while a matmul below OpenBLAS's
+# threading threshold (m·n·k < 262,144) ran at 82-88 in all four (2026-12-07, the 2-vCPU
+# Intel Xeon with AVX512_BF16 of run 17, shared with three other sessions). The fastest of
+# 5 ms trials: a moment of another process's load must not shrink a whole run's network.
+# A factor of 1.5 either way moves the 2×512 row's threshold from 20 min to 13 or 30 on
+# machine C: the rule needs no better.
+PROBE_SHAPE = (16, 128, 120)  # (m, k, n): m·n·k = 245,760, one thread in OpenBLAS
+PROBE_SECONDS = 0.5  # the probe's whole cost: 0.25 s read 60-88 GFLOP/s under load, 0.5 s 89-90 (4 tries each)
+
+# The card's measured training chars/s over the probe's FLOP-rate estimate (the tape, the
+# gates' elementwise work, dropout and Adam are what a matmul leaves out): 15.8K chars/s
+# at 600 s on the 2-core Intel machine of issue 44's side-by-side (2026-12-07), against
+# the probe's ~89 GFLOP/s a core there (×2 cores ÷ 7.06M FLOP/char = 25K chars/s).
+# Calibrated on that one machine type; benchmarks/train_overhead.py prints the ratio.
+PROBE_EFFICIENCY = 0.63
 
 
 def card_flops_per_char() -> float:
@@ -126,26 +139,34 @@ def card_flops_per_char() -> float:
     return 3 * forward
 
 
-# Keras's training chars/s over the probe's FLOP-rate estimate (dropout, the tape, the
-# elementwise gates and the optimizer are what the matmul alone leaves out). Measured on
-# this machine type (2-vCPU Zen 5) on 2026-12-07: see benchmarks/RESULTS.md, run 17.
-PROBE_EFFICIENCY = 0.55
+def cores() -> int:
+    """The cores this process may run on (TensorFlow's intra-op threads)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def core_flops(seconds: float = PROBE_SECONDS, trial_seconds: float = 0.005) -> float:
+    """One core's float32 matmul FLOP/s: the fastest of many short trials of PROBE_SHAPE."""
+    m, k, n = PROBE_SHAPE
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    w = rng.standard_normal((k, n), dtype=np.float32)
+    a @ w
+    best, t_end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < t_end or best == 0.0:
+        done, t0 = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - t0) < trial_seconds:
+            a @ w
+            done += 1
+        best = max(best, done / elapsed)  # matmuls per second
+    return best * 2 * m * k * n
 
 
 def probe_chars_per_s(seconds: float = PROBE_SECONDS) -> float:
-    """The card model's training chars/s on this machine, estimated from NumPy matmuls."""
-    rng = np.random.default_rng(0)
-    width = CARD.units + CARD.units  # the second layer's (inputs + units)
-    a = rng.standard_normal((PROBE_ROWS, width), dtype=np.float32)  # (rows, inputs + units)
-    w = rng.standard_normal((width, 4 * CARD.units), dtype=np.float32)  # (inputs + units, 4·units)
-    a @ w  # warm the BLAS threads
-    done, t0 = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - t0) < seconds:
-        for _ in range(16):
-            a @ w
-        done += 16
-    flops_per_s = done * 2 * PROBE_ROWS * width * 4 * CARD.units / elapsed
-    return PROBE_EFFICIENCY * flops_per_s / card_flops_per_char()
+    """The card model's training chars/s on this machine, estimated (~`seconds` of NumPy)."""
+    return PROBE_EFFICIENCY * cores() * core_flops(seconds) / card_flops_per_char()
 
 
 def _duration(seconds: float) -> str:
