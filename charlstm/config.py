@@ -56,6 +56,9 @@ def auto_carry_state(train_chars: int) -> bool:
     return train_chars >= CARRY_MIN_CHARS
 
 
+_BY_BUDGET = "(--max-time alone: the budget's choice)"
+
+
 def run_control(field_default, help: str, kind, /, **details):
     """A TrainConfig option that a resumed run may change (`--epochs`, `--max-time`, ...)."""
     f = option(field_default, help, kind, **details)
@@ -66,12 +69,16 @@ def run_control(field_default, help: str, kind, /, **details):
 class ModelConfig:
     vocab_size: int  # distinct characters: the softmax width and embedding rows
     cell: str = option("lstm", "Recurrent cell.", choice(CELLS))
-    layers: int = option(2, "Stacked recurrent layers.", ints(1, 16))
-    units: int = option(300, "Units per layer.", ints(1, 8192))  # hidden units per recurrent layer
+    # --max-time with none of --layers/--units/--dropout/--init-from: the budget chooses these
+    # three (training/sizing.py), so their defaults below are the card's, for a run without it
+    layers: int = option(2, "Stacked recurrent layers.", ints(1, 16), show_default=f"2 {_BY_BUDGET}")
+    units: int = option(300, "Units per layer.", ints(1, 8192), show_default=f"300 {_BY_BUDGET}")
     # learned vector per char (the tutorial fed one scaled integer)
     embedding_dim: int = option(64, "Character embedding size.", ints(1, 4096))
     # after each recurrent layer during training; off when sampling
-    dropout: float = option(0.2, "Dropout after each recurrent layer.", floats(0, 1, high_open=True))
+    dropout: float = option(
+        0.2, "Dropout after each recurrent layer.", floats(0, 1, high_open=True), show_default=f"0.2 {_BY_BUDGET}"
+    )
 
     def validate(self) -> None:
         check_fields(self)
@@ -134,7 +141,8 @@ class TrainConfig:
     # wall-clock budget in seconds for the whole run
     max_time: float | None = run_control(
         None,
-        "Wall-clock budget: the schedule decays to zero at it, then training stops cleanly.",
+        "Wall-clock budget: the schedule decays to zero at it, then training stops cleanly; without "
+        "--layers, --units, --dropout or --init-from it also chooses those three for the budget and the text.",
         floats(0, None, low_open=True),
         metavar="SECONDS",
     )
