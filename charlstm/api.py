@@ -227,8 +227,11 @@ def train(
     `options` are ModelConfig, TrainConfig and DeviceConfig fields (units=512, max_time=60,
     device="cpu", init_from="base", ...), checked before anything is read or TensorFlow is loaded;
     with `resume=True` only run controls (epochs, max_time, patience, ...) may differ
-    from the stored run. Returns a `TrainResult`; checkpoints go to `checkpoint_dir`
-    (default: checkpoints/<first corpus file's name>).
+    from the stored run. With `max_time` and none of units, layers, dropout, init_from, the
+    budget chooses those three (`charlstm.training.sizing`). Returns a `TrainResult` (its
+    `val_bits_per_char`: the best weights on the whole held-out text); checkpoints go to
+    `checkpoint_dir` (default: checkpoints/<first corpus file's name>): best.keras, the final
+    model, and last.keras, where the run is.
     """
     from charlstm.training.loop import RunOptions, TrainingRun
     from charlstm.training.plan import plan_run

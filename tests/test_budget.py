@@ -304,3 +304,21 @@ def test_budget_sizing_skips_multi_worker_runs(monkeypatch):
     assert runplan.budget_sizing({}, TrainConfig(), 1_115_394, chars_per_s=32_000) is None
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {}, "task": {}}')
     assert runplan.budget_sizing({}, config, 1_115_394, chars_per_s=32_000) is None
+
+
+def test_update_extra_changes_the_metadata_only(trained_run, tmp_path):
+    import shutil
+    import zipfile
+
+    path = tmp_path / "last.keras"
+    shutil.copyfile(trained_run / "last.keras", path)
+    before = ckpt_io.load(path)
+    ckpt_io.update_extra(path, final={"val_bits_per_char": 1.5, "val_chars": 10})
+    after = ckpt_io.load(path)
+    assert after.extra == before.extra | {"final": {"val_bits_per_char": 1.5, "val_chars": 10}}
+    assert (after.history, after.model, after.training) == (before.history, before.model, before.training)
+    with zipfile.ZipFile(trained_run / "last.keras") as a, zipfile.ZipFile(path) as b:
+        assert sorted(a.namelist()) == sorted(b.namelist())
+        for name in a.namelist():
+            if name != ckpt_io.META_NAME:
+                assert a.read(name) == b.read(name), name
