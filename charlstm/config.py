@@ -56,7 +56,7 @@ def auto_carry_state(train_chars: int) -> bool:
     return train_chars >= CARRY_MIN_CHARS
 
 
-_BY_BUDGET = "(--max-time alone: the budget's choice)"
+_BY_BUDGET = "or the budget's choice with --max-time alone"
 
 
 def run_control(field_default, help: str, kind, /, **details):
@@ -71,13 +71,13 @@ class ModelConfig:
     cell: str = option("lstm", "Recurrent cell.", choice(CELLS))
     # --max-time with none of --layers/--units/--dropout/--init-from: the budget chooses these
     # three (training/sizing.py), so their defaults below are the card's, for a run without it
-    layers: int = option(2, "Stacked recurrent layers.", ints(1, 16), show_default=f"2 {_BY_BUDGET}")
-    units: int = option(300, "Units per layer.", ints(1, 8192), show_default=f"300 {_BY_BUDGET}")
+    layers: int = option(2, "Stacked recurrent layers.", ints(1, 16), show_default=f"2, {_BY_BUDGET}")
+    units: int = option(300, "Units per layer.", ints(1, 8192), show_default=f"300, {_BY_BUDGET}")
     # learned vector per char (the tutorial fed one scaled integer)
     embedding_dim: int = option(64, "Character embedding size.", ints(1, 4096))
     # after each recurrent layer during training; off when sampling
     dropout: float = option(
-        0.2, "Dropout after each recurrent layer.", floats(0, 1, high_open=True), show_default=f"0.2 {_BY_BUDGET}"
+        0.2, "Dropout after each recurrent layer.", floats(0, 1, high_open=True), show_default=f"0.2, {_BY_BUDGET}"
     )
 
     def validate(self) -> None:
