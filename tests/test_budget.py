@@ -294,7 +294,7 @@ def test_resume_with_max_time_keeps_the_sizes_of_the_run_it_resumes(tiny_rule, t
     assert meta.extra["sizing"] == first
 
 
-def test_budget_sizing_skips_multi_worker_runs(monkeypatch):
+def test_budget_sizing_applies_to_max_time_alone_capped_by_epochs_and_not_multi_worker(monkeypatch):
     from charlstm.config import TrainConfig
 
     config = TrainConfig(max_time=1800.0)
@@ -302,6 +302,9 @@ def test_budget_sizing_skips_multi_worker_runs(monkeypatch):
     assert runplan.budget_sizing({"units": 300}, config, 1_115_394, chars_per_s=32_000) is None
     assert runplan.budget_sizing({"init_from": "base"}, config, 1_115_394, chars_per_s=32_000) is None
     assert runplan.budget_sizing({}, TrainConfig(), 1_115_394, chars_per_s=32_000) is None
+    capped = runplan.budget_sizing({}, TrainConfig(max_time=1800.0, epochs=10), 1_115_394, chars_per_s=32_000)
+    assert capped.size == CARD and capped.card_epochs == pytest.approx(10)  # --epochs ends it first
+    assert capped.budget_s == 1800.0
     monkeypatch.setenv("TF_CONFIG", '{"cluster": {}, "task": {}}')
     assert runplan.budget_sizing({}, config, 1_115_394, chars_per_s=32_000) is None
 

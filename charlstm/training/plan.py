@@ -168,7 +168,9 @@ def budget_sizing(given: dict, config: TrainConfig, chars: int, chars_per_s: flo
         return None
     train_chars = chars - int(round(chars * config.val_fraction))  # dataset.split's head
     speed = sizing.probe_chars_per_s() if chars_per_s is None else chars_per_s
-    return sizing.choose_size(config.max_time, train_chars, speed)
+    # --epochs caps the passes too: a budget the epochs end long before buys no bigger network
+    budget = min(config.max_time, config.epochs * train_chars / max(speed, 1e-9))
+    return dataclasses.replace(sizing.choose_size(budget, train_chars, speed), budget_s=config.max_time)
 
 
 def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:
