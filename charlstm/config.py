@@ -221,7 +221,8 @@ def from_dict(cls, data: dict):
 
     Keys an older checkpoint lacks take the value that older charlstm used, not
     today's default: checkpoints written before `carry_state` and `schedule`
-    existed trained on shuffled windows with plateau halving.
+    existed trained on shuffled windows with plateau halving, and those written before
+    `val_run_chars` validated on the whole held-out tail every epoch.
     """
     names = set(field_names(cls))
     values = {k: v for k, v in data.items() if k in names}

@@ -325,3 +325,11 @@ def test_update_extra_changes_the_metadata_only(trained_run, tmp_path):
         for name in a.namelist():
             if name != ckpt_io.META_NAME:
                 assert a.read(name) == b.read(name), name
+
+
+def test_runs_from_before_the_head_validation_keep_validating_on_the_whole_tail():
+    from charlstm.config import VAL_RUN_CHARS, TrainConfig, from_dict
+
+    assert TrainConfig().val_run_chars == VAL_RUN_CHARS
+    assert from_dict(TrainConfig, {}).val_run_chars is None  # a stored run without the field: its best is whole-tail
+    assert from_dict(TrainConfig, {"val_run_chars": 500}).val_run_chars == 500
