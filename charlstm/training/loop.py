@@ -273,15 +273,16 @@ class TrainingRun:
             self._restore_best()
         if self.setup.val_subset:
             whole = engine.evaluate(self.setup.whole_val_batches(cfg.carry_state), carry_state=cfg.carry_state) / LN2
+            chars = len(self.plan.val_ids)
         else:
-            whole = s.best  # the same weights on the same text: nothing to score again
+            whole, chars = s.best, self.setup.val_chars  # the same weights on the same text: nothing to score again
         best_epoch = min(self.state.history, key=lambda h: h["val_bits_per_char"])["epoch"]
         # State carried across the tail when the run carries it. No fresh-window figure for such a
         # run: a second pass over tinyshakespeare's 111K-char tail would cost ~2-5 s more.
         self.final = {
             "val_bits_per_char": whole,
             "carry_state": cfg.carry_state,
-            "val_chars": len(self.plan.val_ids),
+            "val_chars": chars,
             "epoch": best_epoch,  # the history record of the weights scored
         }
         if self.setup.chief:
@@ -289,7 +290,7 @@ class TrainingRun:
                 ckpt_io.update_extra(self.plan.run_dir / name, final=self.final)
         self.setup.monitor.log(
             f"final: the best weights (epoch {best_epoch}) score {whole:.4f} bits/char on the whole "
-            f"held-out tail ({len(self.plan.val_ids):,} chars)"
+            f"held-out tail ({chars:,} chars)"
         )
 
     # --- output -------------------------------------------------------------------------------
