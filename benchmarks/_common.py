@@ -10,7 +10,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
-CORPORA = ROOT.parent / "shared" / "corpora"  # the public-domain corpora beside it (never copied in)
+# the public-domain corpora beside it (never copied in), or beside a worktree's parent folder
+CORPORA = next(
+    (p / "shared" / "corpora" for p in ROOT.parents[:2] if (p / "shared" / "corpora").is_dir()),
+    ROOT.parent / "shared" / "corpora",
+)
 
 
 def train_cmd(corpus: Path, budget: float, run_dir: Path, *extra, seed: int = 1) -> list[str]:

@@ -219,6 +219,15 @@ def describe(info: dict) -> str:
     if info.get("items"):
         how = "the list stored" if "items" in info["items"] else "64-bit hashes of the list stored"
         lines.append(f"items:        one a line, {info['items']['count']:,} in the training list ({how})")
+    sizing = info.get("sizing")
+    if sizing:
+        lines.append(f"sized by:     --max-time: {sizing.get('reason')}")
+    final = info.get("final")
+    if final:
+        lines.append(
+            f"final val:    {final['val_bits_per_char']:.4f} bits/char, the best weights (epoch {final.get('epoch')}) "
+            f"on the whole held-out tail ({final.get('val_chars', 0):,} chars)"
+        )
     corpus = info.get("corpus") or {}
     if corpus:
         lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")
@@ -291,8 +300,11 @@ def train(
     `options` are ModelConfig, TrainConfig and DeviceConfig fields (units=512, max_time=60,
     device="cpu", init_from="base", ...), checked before anything is read or TensorFlow is loaded;
     with `resume=True` only run controls (epochs, max_time, patience, ...) may differ
-    from the stored run. Returns a `TrainResult`; checkpoints go to `checkpoint_dir`
-    (default: checkpoints/<first corpus file's name>).
+    from the stored run. With `max_time` and none of units, layers, dropout, init_from, the
+    budget chooses those three (`charlstm.training.sizing`). Returns a `TrainResult` (its
+    `val_bits_per_char`: the best weights on the whole held-out text); checkpoints go to
+    `checkpoint_dir` (default: checkpoints/<first corpus file's name>): best.keras, the final
+    model, and last.keras, where the run is.
     """
     from charlstm.training.loop import RunOptions, TrainingRun
     from charlstm.training.plan import plan_run

@@ -352,6 +352,25 @@ def copy(src: Path, dst: Path) -> Path:
         raise _write_failed(dst, e) from None
 
 
+def update_extra(path: Path, **extra) -> Path:
+    """Rewrite a checkpoint with `extra` merged into its metadata, every other member copied
+    unchanged (a run's end-of-run score, `final`, added to best.keras and last.keras)."""
+    path = Path(path)
+    meta = load(path).to_json() | extra
+
+    def write(tmp: Path) -> None:
+        with _open_zip(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+            for item in src.infolist():
+                if item.filename != META_NAME:
+                    dst.writestr(item, src.read(item.filename))
+            dst.writestr(META_NAME, json.dumps(meta, indent=1))
+
+    try:
+        return atomic_write(path, write)
+    except OSError as e:
+        raise _write_failed(path, e) from None
+
+
 def remove_stale_temps(directory: Path) -> None:
     """Delete the temporary checkpoints a killed run left behind (a run owns its directory)."""
     try:

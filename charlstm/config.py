@@ -43,9 +43,20 @@ FINETUNE_PROBE_CHARS = 10_000  # the text's first characters the start scores, s
 FINETUNE_RATES = ((1.5, 3e-4), (3.0, 1e-2))  # (the start's nats/char, the rate) at the near and far ends
 
 
+# Validation during a run, on a fixed head of the held-out tail (TrainConfig.val_run_chars):
+# the whole tail of tinyshakespeare (111K chars) scored twice per epoch (state carried, then
+# fresh windows) cost 8.7 s of a 60 s run with both cores shared (benchmarks/train_overhead.py,
+# RESULTS.md run 17), ~41 s of a 600 s budget alone (issue 44). 30K chars scored once per epoch
+# is 7× less; a text with a tail that short (lowercased Macbeth's is 9.3K) is scored whole.
+VAL_RUN_CHARS = 30_000
+
+
 def auto_carry_state(train_chars: int) -> bool:
     """`carry_state=None`'s choice for a training text of `train_chars` characters."""
     return train_chars >= CARRY_MIN_CHARS
+
+
+_BY_BUDGET = "or the budget's choice with --max-time alone"
 
 
 def run_control(field_default, help: str, kind, /, **details):
@@ -58,12 +69,16 @@ def run_control(field_default, help: str, kind, /, **details):
 class ModelConfig:
     vocab_size: int  # distinct characters: the softmax width and embedding rows
     cell: str = option("lstm", "Recurrent cell.", choice(CELLS))
-    layers: int = option(2, "Stacked recurrent layers.", ints(1, 16))
-    units: int = option(300, "Units per layer.", ints(1, 8192))  # hidden units per recurrent layer
+    # --max-time with none of --layers/--units/--dropout/--init-from: the budget chooses these
+    # three (training/sizing.py), so their defaults below are the card's, for a run without it
+    layers: int = option(2, "Stacked recurrent layers.", ints(1, 16), show_default=f"2, {_BY_BUDGET}")
+    units: int = option(300, "Units per layer.", ints(1, 8192), show_default=f"300, {_BY_BUDGET}")
     # learned vector per char (the tutorial fed one scaled integer)
     embedding_dim: int = option(64, "Character embedding size.", ints(1, 4096))
     # after each recurrent layer during training; off when sampling
-    dropout: float = option(0.2, "Dropout after each recurrent layer.", floats(0, 1, high_open=True))
+    dropout: float = option(
+        0.2, "Dropout after each recurrent layer.", floats(0, 1, high_open=True), show_default=f"0.2, {_BY_BUDGET}"
+    )
 
     def validate(self) -> None:
         check_fields(self)
@@ -119,12 +134,17 @@ class TrainConfig:
         floats(0, 1, low_open=True, high_open=True),
     )
     val_max_chars: int = 1_000_000  # validate on at most this much of the tail (big corpora); no CLI option
+    # During the run, validate on the tail's first VAL_RUN_CHARS chars (the best checkpoint is
+    # chosen on them); the best weights are scored on the whole tail once, at the end. None:
+    # the whole tail every epoch (runs from before issue 44, and multi-worker runs). No CLI option.
+    val_run_chars: int | None = VAL_RUN_CHARS
     # epochs without validation improvement before stopping (0 = never)
     patience: int = run_control(3, "Stop after this many epochs without improvement (0 = never).", ints(0, 1_000_000))
     # wall-clock budget in seconds for the whole run
     max_time: float | None = run_control(
         None,
-        "Wall-clock budget: the schedule decays to zero at it, then training stops cleanly.",
+        "Wall-clock budget: the schedule decays to zero at it, then training stops cleanly; without "
+        "--layers, --units, --dropout or --init-from it also chooses those three for the budget and the text.",
         floats(0, None, low_open=True),
         metavar="SECONDS",
     )
@@ -212,11 +232,13 @@ def from_dict(cls, data: dict):
 
     Keys an older checkpoint lacks take the value that older charlstm used, not
     today's default: checkpoints written before `carry_state` and `schedule`
-    existed trained on shuffled windows with plateau halving.
+    existed trained on shuffled windows with plateau halving, and those written before
+    `val_run_chars` validated on the whole held-out tail every epoch.
     """
     names = set(field_names(cls))
     values = {k: v for k, v in data.items() if k in names}
     if cls is TrainConfig:
         values.setdefault("carry_state", False)
         values.setdefault("schedule", "plateau")
+        values.setdefault("val_run_chars", None)  # validated on the whole tail every epoch
     return cls(**values)

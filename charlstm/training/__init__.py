@@ -10,6 +10,7 @@
     itembatches.py  --items: one item a row from the zero state, long items cut with the state carried
     monitor.py   progress, epoch lines, TensorBoard; runstate.py and resume.py: where a run is, and resuming
     finetune.py  a fine-tune's start (`--init-from`), grown to the text's vocabulary
+    sizing.py    the network a `--max-time` budget buys (layers, units, dropout): a table, and a speed probe
     tf_runtime.py  TensorFlow and Keras imported quietly, on the chosen device
 
 May import: the sampler (the network's weight names, samples between epochs), text, catalog

@@ -12,8 +12,17 @@ A run is three steps, each in its own module:
             lr = schedule.get_lr(...)     # a pure function of step and elapsed time
             loss, state = engine.train_step(batch, state)
             stop between steps at the deadline or on SIGINT/SIGTERM (all workers together)
-        validate; record history; checkpoint (`last`, and `best` when it improved)
-        sample; early stop on patience
+        validate (on a fixed head of the held-out tail); record history;
+        an epoch without improvement: back to the best weights so far, the rate decayed
+        checkpoint (`last`, and `best` when it improved); sample; early stop on patience
+    the best weights scored on the whole held-out tail (`final`, in both checkpoints)
+
+What the run leaves: `best.keras` is the final model (the best validation so far, what
+generate and the result name); `last.keras` is where the run is (weights, Adam's slots,
+the run state: what --resume continues, bit for bit). A longer budget never ends worse
+than a shorter one on the same text and seed for two reasons: the final model is the best
+checkpoint, and whatever decays the rate (a non-improving epoch's --lr-decay, the patience
+anneal) restarts from the best weights rather than from weights already past their best.
 
 One loop for every tf.distribute strategy (step.py). Only the chief writes
 checkpoints and speaks; other workers compute their share and write nothing.
@@ -39,16 +48,17 @@ __all__ = ["RunOptions", "TrainResult", "TrainingRun"]
 @dataclass
 class TrainResult:
     epochs: float  # epochs completed (a partial last epoch counts as its fraction)
-    val_bits_per_char: float | None  # best validation loss seen, bits per char
+    val_bits_per_char: float | None  # the best weights on the whole held-out tail (`final`), else the best seen
     train_chars_per_s: float  # target chars per second of training-step time
     checkpoint: Path  # the best checkpoint
     stopped: str  # why training ended: epochs, patience, max-time, interrupted
     history: list = field(default_factory=list)
     signal: int | None = None  # the signal that interrupted training, if any
+    val_chars: int | None = None  # held-out chars behind val_bits_per_char
 
     def summary(self) -> dict:
         """What `charlstm train --json` prints."""
-        keys = ("epochs", "val_bits_per_char", "train_chars_per_s", "stopped")
+        keys = ("epochs", "val_bits_per_char", "val_chars", "train_chars_per_s", "stopped")
         return {**{k: getattr(self, k) for k in keys}, "checkpoint": str(self.checkpoint)}
 
 
@@ -73,6 +83,11 @@ class TrainingRun:
         self.carried_state = plan.carried_state  # a mid-epoch resume's state, used by its first epoch
         self.stop = _Stop()
         self.setup: TrainingSetup | None = None  # built when `run()` starts: devices, batches, model, engine, monitor
+        # The best epoch's weights by name, on every worker (the others write no best.keras);
+        # None: not seen by this process (a resumed run reads its best.keras when it needs them).
+        self.best_weights: dict | None = None
+        self.final: dict | None = None  # the end-of-run score of the best weights (`_final_score`)
+        self.at_best = False  # the model holds the best weights (the last epoch improved, or was restored)
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -89,6 +104,8 @@ class TrainingRun:
         try:
             while self.state.epoch < self.config.epochs and self.stop.reason is None:
                 self._epoch()
+            if self.stop.signal is None and not self.setup.multi_worker and self.state.best is not None:
+                self._final_score()
         except ValueError as e:
             if "use_cudnn=True" not in str(e):
                 raise
@@ -177,17 +194,14 @@ class TrainingRun:
         s, cfg = self.state, self.config
         complete = done >= self.setup.batches.steps
         val = self.setup.engine.evaluate(self.setup.val_batches, carry_state=cfg.carry_state) / LN2
-        windows = (
-            self.setup.engine.evaluate(self.setup.val_window_batches, carry_state=False) / LN2
-            if self.setup.val_window_batches is not None
-            else None
-        )
         chars = self.setup.batches.targets(epoch, first, done)
         record = {
             "epoch": epoch + 1,
             "train_bits_per_char": nats / LN2 if nats is not None else None,  # mean over the epoch's steps
             "val_bits_per_char": val,  # state carried across the held-out text when carry_state
-            "val_window_bits_per_char": windows if windows is not None else val,  # each window from zeros
+            # each window from zeros: a carried-state run no longer scores them (issue 44: a second pass)
+            "val_window_bits_per_char": None if cfg.carry_state else val,
+            "val_chars": self.setup.val_chars,  # the held-out tail's head scored during the run
             "carry_state": cfg.carry_state,
             "learning_rate": float(self.setup.model.optimizer.learning_rate.numpy()),
             "seconds": seconds,  # training steps only, not validation
@@ -208,8 +222,11 @@ class TrainingRun:
         s.since_best = verdict.since_best
         if verdict.improved:
             s.best = val
+            self.best_weights = self._weights()
         if verdict.decay:
             s.plateau_scale *= cfg.lr_decay
+            self._restore_best()  # decay from the best weights, not from ones already past them
+        self.at_best = verdict.improved or verdict.decay
         s.epoch, s.step = (epoch + 1, 0) if complete else (epoch, done)
         annealing = verdict.stop and self._anneal(seconds)
         self._save(verdict.improved, carried_state=None if complete else carried_state)
@@ -236,6 +253,50 @@ class TrainingRun:
         s.budget, s.since_best, s.annealed = budget, 0, True
         return True
 
+    def _weights(self) -> dict:
+        from charlstm.training import model as model_lib
+
+        return model_lib.named_weights(self.setup.model)
+
+    def _restore_best(self) -> None:
+        """Back to the best epoch's weights (Adam's slots and the run's position stay). Saved in
+        `last` right after, so a resumed run continues from them too; a run resumed before its
+        first restore reads them from its best.keras, which its `best` describes."""
+        from charlstm.training import model as model_lib
+
+        if self.best_weights is None:
+            self.best_weights = ckpt_io.load_weights(self.plan.run_dir / ckpt_io.BEST)
+        model_lib.assign_weights(self.setup.model, self.best_weights)
+
+    def _final_score(self) -> None:
+        """The final model (the best weights) scored on the whole held-out tail, once: during the
+        run only its head was (setup.py). Recorded as `final` in both checkpoints; `last` keeps its
+        own weights (the model here is left at the best ones, which nothing after this trains)."""
+        s, cfg, engine = self.state, self.config, self.setup.engine
+        if not self.at_best:
+            self._restore_best()
+        if self.setup.val_subset:
+            whole = engine.evaluate(self.setup.whole_val_batches(cfg.carry_state), carry_state=cfg.carry_state) / LN2
+            chars = len(self.plan.val_ids)
+        else:
+            whole, chars = s.best, self.setup.val_chars  # the same weights on the same text: nothing to score again
+        best_epoch = min(self.state.history, key=lambda h: h["val_bits_per_char"])["epoch"]
+        # State carried across the tail when the run carries it. No fresh-window figure for such a
+        # run: a second pass over tinyshakespeare's 111K-char tail would cost ~2-5 s more.
+        self.final = {
+            "val_bits_per_char": whole,
+            "carry_state": cfg.carry_state,
+            "val_chars": chars,
+            "epoch": best_epoch,  # the history record of the weights scored
+        }
+        if self.setup.chief:
+            for name in (ckpt_io.BEST, ckpt_io.LAST):
+                ckpt_io.update_extra(self.plan.run_dir / name, final=self.final)
+        self.setup.monitor.log(
+            f"final: the best weights (epoch {best_epoch}) score {whole:.4f} bits/char on the whole "
+            f"held-out tail ({chars:,} chars)"
+        )
+
     # --- output -------------------------------------------------------------------------------
 
     def _save(self, improved: bool, carried_state) -> None:
@@ -260,7 +321,8 @@ class TrainingRun:
             prime_excerpt=plan.corpus.excerpt,
             extra={"resume": self.state.to_dict(), "corpus": plan.corpus.info()}
             | ({"init_from": plan.start_info} if plan.start_info else {})
-            | ({"items": plan.item_record} if plan.item_record is not None else {}),
+            | ({"items": plan.item_record} if plan.item_record is not None else {})
+            | ({"sizing": plan.sizing} if plan.sizing else {}),
         )
         ckpt_io.save(self.setup.model, meta, path, model_lib.named_weights(self.setup.model), carried_state=gathered)
         if improved:
@@ -287,9 +349,11 @@ class TrainingRun:
     def _result(self) -> TrainResult:
         s = self.state
         best = self.plan.run_dir / ckpt_io.BEST
+        final = self.final or {}
         return TrainResult(
             epochs=s.epoch + (s.step / self.setup.batches.steps if s.step else 0),
-            val_bits_per_char=s.best,
+            val_bits_per_char=final.get("val_bits_per_char", s.best),
+            val_chars=final.get("val_chars", self.setup.val_chars if s.best is not None else None),
             train_chars_per_s=s.chars_trained / max(s.seconds_trained, 1e-9),
             checkpoint=best if best.exists() else self.plan.run_dir / ckpt_io.LAST,
             stopped=self.stop.reason or "epochs",

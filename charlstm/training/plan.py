@@ -72,6 +72,9 @@ class RunPlan:
     # {"name", "path", "sha256"} of a fine-tune's start, stored in every checkpoint of the run
     start_info: dict | None = None
     carried_state: list[list[np.ndarray]] | None = None  # that checkpoint's mid-epoch state, per layer (rows, units)
+    # The budget's choice of layers, units and dropout (sizing.Sizing.record()), stored in every
+    # checkpoint of the run and kept on resume; None: the user's or the card's sizes.
+    sizing: dict | None = None
     # the chief's lock on run_dir, held from before a stored run is read until release_lock()
     lock: files.DirectoryLock | None = None
     # --items: the training and held-out items (text/items.py), and the list's record for --novel
@@ -149,9 +152,32 @@ def _plan(paths: list[str], run_dir: Path, given: dict, resume: bool, overwrite:
         return _fine_tune_run(paths, run_dir, given)
     model_config = ModelConfig(vocab_size=0, **{k: v for k, v in given.items() if k in MODEL_OPTIONS})
     config = TrainConfig(**{k: v for k, v in given.items() if k not in MODEL_OPTIONS})
-    return new_run(
-        corpus_from_files(paths, run_dir, config.lowercase, None, config.seed), model_config, config, run_dir
-    )
+    corpus = corpus_from_files(paths, run_dir, config.lowercase, None, config.seed)
+    sized = budget_sizing(given, config, len(corpus.ids))
+    if sized is not None:
+        model_config = dataclasses.replace(model_config, layers=sized.layers, units=sized.units, dropout=sized.dropout)
+    return new_run(corpus, model_config, config, run_dir, sizing=sized.record() if sized else None)
+
+
+SIZE_OPTIONS = ("units", "layers", "dropout", "init_from")  # any of them given: the user sizes the network
+
+
+def budget_sizing(given: dict, config: TrainConfig, chars: int, chars_per_s: float | None = None):
+    """The budget's choice of network (`sizing.choose_size`) for a new run of `chars` characters
+    with `--max-time` and none of SIZE_OPTIONS given, else None. Also None on a multi-worker
+    run: each worker would probe its own speed, and they must build the same model.
+    `chars_per_s`: the card model's speed (None: probed here, ~0.3 s)."""
+    from charlstm.training import sizing
+
+    if config.max_time is None or any(given.get(k) is not None for k in SIZE_OPTIONS):
+        return None
+    if os.environ.get("TF_CONFIG"):
+        return None
+    train_chars = chars - int(round(chars * config.val_fraction))  # dataset.split's head
+    speed = sizing.probe_chars_per_s() if chars_per_s is None else chars_per_s
+    # --epochs caps the passes too: a budget the epochs end long before buys no bigger network
+    budget = min(config.max_time, config.epochs * train_chars / max(speed, 1e-9))
+    return dataclasses.replace(sizing.choose_size(budget, train_chars, speed), budget_s=config.max_time)
 
 
 def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:
@@ -215,9 +241,11 @@ def new_run(
     config: TrainConfig,
     run_dir: Path,
     start=None,
+    sizing: dict | None = None,
 ) -> RunPlan:
     """A new run in `run_dir` (the caller has checked it may be written); `start`: a fine-tune's
-    `finetune.StartPoint`, whose vocabulary `corpus` was encoded with, grown."""
+    `finetune.StartPoint`, whose vocabulary `corpus` was encoded with, grown; `sizing`: the
+    budget's choice of `model_config`'s sizes (`budget_sizing(...).record()`), to record."""
     if start is not None and not corpus.vocab.chars.startswith(start.meta.vocabulary):
         raise UsageError(
             "--init-from: the corpus was not encoded with the start's vocabulary, grown "
@@ -233,6 +261,7 @@ def new_run(
         state,
         init_from=start.path if start is not None else None,
         start_info=start.record() if start is not None else None,
+        sizing=sizing,
     )
 
 
@@ -253,6 +282,7 @@ def resumed_run(stored: ckpt_io.CheckpointMeta, corpus: Corpus, config: TrainCon
         resume_from=stored.path,
         carried_state=ckpt_io.load_carried_state(stored.path),
         start_info=stored.extra.get("init_from"),  # a fine-tune's start, recorded once, kept
+        sizing=stored.extra.get("sizing"),  # the budget's choice of sizes, made once, kept
     )
 
 
@@ -267,6 +297,7 @@ def _checked(
     carried_state: list[list[np.ndarray]] | None = None,
     init_from: Path | None = None,
     start_info: dict | None = None,
+    sizing: dict | None = None,
 ) -> RunPlan:
     """The last decisions before TensorFlow: validate, split the text, decide carry_state."""
     config.validate()
@@ -302,6 +333,7 @@ def _checked(
         items=items,
         val_items=val_items,
         item_record=record,
+        sizing=sizing,
     )
 
 

@@ -44,8 +44,9 @@ class TrainingSetup:
     multi_worker: bool  # a MultiWorkerMirroredStrategy: a collective failure means a lost peer
     chief: bool  # this worker writes checkpoints and speaks
     batches: dataset.Batches  # one epoch's training batches, `rows` global rows each
-    val_batches: list  # the held-out batches in the run's layout, the same every epoch
-    val_window_batches: list | None  # and as fresh windows, when the run carries state
+    val_batches: list  # the held-out batches in the run's layout, the same every epoch (a subset of the tail)
+    val_subset: bool  # val_batches hold only the tail's head (TrainConfig.val_run_chars): score it whole at the end
+    val_chars: int  # held-out chars in val_batches
     model: object  # the Keras model, compiled: its optimizer holds Adam's slots
     engine: object  # charlstm.training.step.Engine: the compiled steps under the strategy
     monitor: object  # charlstm.training.monitor.Monitor
@@ -79,10 +80,18 @@ class TrainingSetup:
         self.batches = dataset.Batches(
             plan.train_ids, cfg.seq_length, self._rows(len(plan.train_ids)), cfg.seed, cfg.carry_state
         )
-        self.val_batches = dataset.validation_batches(plan.val_ids, cfg.seq_length, cfg.batch_size, cfg.carry_state)
-        self.val_window_batches = (
-            dataset.validation_batches(plan.val_ids, cfg.seq_length, cfg.batch_size, False) if cfg.carry_state else None
-        )
+        # A multi-worker run validates on the whole tail: its workers could not agree to score it
+        # once at the end (each sees only that some worker stopped, not why).
+        whole = self.multi_worker or cfg.val_run_chars is None
+        val_ids = plan.val_ids if whole else plan.val_ids[: cfg.val_run_chars]
+        self.val_subset = len(val_ids) < len(plan.val_ids)
+        self.val_chars = len(val_ids)
+        self.val_batches = dataset.validation_batches(val_ids, cfg.seq_length, cfg.batch_size, cfg.carry_state)
+
+    def whole_val_batches(self, carry_state: bool) -> list:
+        """The whole held-out tail's batches (the end-of-run score), state carried or fresh windows."""
+        cfg = self.plan.config
+        return dataset.validation_batches(self.plan.val_ids, cfg.seq_length, cfg.batch_size, carry_state)
 
     def _item_batches(self) -> None:
         """--items: each item a row from the start state (training/itembatches.py)."""
@@ -94,7 +103,9 @@ class TrainingSetup:
             self.options.log(f"note: only {len(plan.items)} training items; batch size shrunk from {cfg.batch_size}")
         self.batches = ItemBatches(plan.items, cfg.seq_length, rows, cfg.seed)
         self.val_batches = ItemBatches(plan.val_items, cfg.seq_length, cfg.batch_size, cfg.seed).validation()
-        self.val_window_batches = None
+        # the held-out items are scored whole every epoch (capped at val_max_chars by the plan)
+        self.val_subset = False
+        self.val_chars = int((plan.val_items.lengths + 1).sum())
 
     def _rows(self, n_train: int) -> int:
         """Global rows per step: the batch size, or fewer when the text is too short (the same
@@ -180,6 +191,8 @@ class TrainingSetup:
                     f"it scores {start['text_loss']:.3f} nats/char on the text's start: "
                     f"learning rate {cfg.learning_rate:.2g} (--learning-rate to choose another)"
                 )
+        if plan.sizing is not None:
+            self.monitor.log(plan.sizing["reason"])
         m = plan.model_config
         self.monitor.log(
             f"model: {m.layers}×{m.units} {m.cell}, {model_lib.count_params(self.model):,} "
