@@ -333,3 +333,28 @@ def test_runs_from_before_the_head_validation_keep_validating_on_the_whole_tail(
     assert TrainConfig().val_run_chars == VAL_RUN_CHARS
     assert from_dict(TrainConfig, {}).val_run_chars is None  # a stored run without the field: its best is whole-tail
     assert from_dict(TrainConfig, {"val_run_chars": 500}).val_run_chars == 500
+
+
+def test_an_item_list_gets_a_small_network_on_a_short_budget_and_the_card_on_a_long_one():
+    """--items has its own rows (sizing.ITEM_SIZES): makemore's 220K chars of names at 60 s on one
+    core (2.2 card epochs) trained best as 2×128 without dropout, at 300 s (10.9) as the card."""
+    from charlstm.training.sizing import ITEM_CARD_EPOCHS, ITEM_SIZES
+
+    names, speed = 220_000, 8_000
+    assert choose_size(60, names, speed, items=True).size == Size(2, 128, 0.0)
+    assert choose_size(300, names, speed, items=True).size == CARD
+    assert choose_size(60, names, speed).size == CARD  # the same text as a stream keeps the stream's rows
+    edge = ITEM_CARD_EPOCHS * names / speed  # the budget where the card takes over
+    assert choose_size(edge * 0.99, names, speed, items=True).size != choose_size(edge, names, speed, items=True).size
+    sizes = [choose_size(b, names, speed, items=True).size for b in np.geomspace(1, 10**5, 40)]
+    params = [s.layers * s.units for s in sizes]
+    assert params == sorted(params) and ITEM_SIZES[-1][:2] == (0, 0.0)  # never smaller with more time; a row for all
+
+
+def test_budget_sizing_reads_items_from_the_run_config():
+    from charlstm.config import TrainConfig
+    from charlstm.training import plan as runplan
+
+    config = TrainConfig(max_time=60.0, items=True)
+    assert runplan.budget_sizing({}, config, 244_000, chars_per_s=8_000).size == Size(2, 128, 0.0)
+    assert runplan.budget_sizing({}, TrainConfig(max_time=60.0), 244_000, chars_per_s=8_000).size == CARD

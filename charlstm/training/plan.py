@@ -177,7 +177,8 @@ def budget_sizing(given: dict, config: TrainConfig, chars: int, chars_per_s: flo
     speed = sizing.probe_chars_per_s() if chars_per_s is None else chars_per_s
     # --epochs caps the passes too: a budget the epochs end long before buys no bigger network
     budget = min(config.max_time, config.epochs * train_chars / max(speed, 1e-9))
-    return dataclasses.replace(sizing.choose_size(budget, train_chars, speed), budget_s=config.max_time)
+    sized = sizing.choose_size(budget, train_chars, speed, items=config.items)
+    return dataclasses.replace(sized, budget_s=config.max_time)
 
 
 def _fine_tune_run(paths: list[str], run_dir: Path, given: dict) -> RunPlan:

@@ -58,6 +58,27 @@ SIZES: tuple[tuple[int, float, Size], ...] = (
     (0, 0.0, CARD),
 )
 
+# --items (a list, one item a line: names, words, titles): the same rule, its own rows. An item
+# is short and learnt from the start state, so a small network learns a list's few patterns
+# and trains several times the characters per second (names: 2×128 at 21.5K chars/s against the
+# card's 4.3K, one core, where padding to each batch's longest item also costs the card more).
+# Figures: makemore's names.txt (31,033 training names, 1,000 random ones held out, 220K training
+# chars), held-out nats/char from the start state with the end symbol (makemore's measure), one
+# core (`taskset -c 0`) of the 2-vCPU Intel Xeon of RESULTS run 18, seed 1:
+# - MEASURED at 60 s (2.2 card epochs by the one-core probe, 8.0K chars/s): 2×128 dropout 0
+#   1.935, 2×128 dropout 0.2 1.954, 1×384 1.957, 2×200 1.959, the card (2×300, dropout 0.2) 2.054.
+# - MEASURED at 300 s (10.9 card epochs): the card 1.914 (still improving at the deadline),
+#   2×128 dropout 0 1.943 (it overfits: patience ended it at 14 of its epochs), 2×128 dropout
+#   0.2 1.939 (on a core shared with another process, so fewer epochs than it would have had).
+# - INTERPOLATED: ITEM_CARD_EPOCHS, between the two: the 2×128 is near its best after ~8 of
+#   its own epochs, a quarter of that for the card (its chars/s on items is a quarter of
+#   the 2×128's), which reached 1.914 only after 7.8 of its own.
+ITEM_CARD_EPOCHS = 8.0
+ITEM_SIZES: tuple[tuple[int, float, Size], ...] = (
+    (0, ITEM_CARD_EPOCHS, CARD),
+    (0, 0.0, Size(2, 128, 0.0)),
+)
+
 EMBEDDING_DIM = 64  # ModelConfig's default: the first layer's input width in the FLOP count below
 VOCAB = 65  # a typical English text's distinct characters (tinyshakespeare's): the softmax's width
 
@@ -97,11 +118,12 @@ class Sizing:
         return asdict(self) | rounded | {"reason": self.reason}
 
 
-def choose_size(budget_s: float, train_chars: int, chars_per_s: float) -> Sizing:
+def choose_size(budget_s: float, train_chars: int, chars_per_s: float, items: bool = False) -> Sizing:
     """The network for a `budget_s`-second run on `train_chars` training characters on a machine
-    where the card model trains `chars_per_s` (pure: the SIZES table)."""
+    where the card model trains `chars_per_s` (pure: the SIZES table, ITEM_SIZES for --items)."""
     epochs = card_epochs(budget_s, train_chars, chars_per_s)
-    size = next(s for least_chars, least_epochs, s in SIZES if train_chars >= least_chars and epochs >= least_epochs)
+    table = ITEM_SIZES if items else SIZES
+    size = next(s for least_chars, least_epochs, s in table if train_chars >= least_chars and epochs >= least_epochs)
     return Sizing(size.layers, size.units, size.dropout, float(budget_s), int(train_chars), float(chars_per_s), epochs)
 
 
