@@ -78,6 +78,8 @@ def store(tmp_path, monkeypatch):
 
     monkeypatch.setattr(registries, "_run", fake_run)
     monkeypatch.setattr(english, "CORPUS_SHA256", None)
+    monkeypatch.setattr(english, "PANEL_TEXTS", ())  # the panel's packages are not in this store
+    monkeypatch.setattr(english, "MIN_CHAR_COUNT", 0)  # a fixture corpus is all rare characters
     monkeypatch.delenv("CHARLSTM_REFERENCES", raising=False)
     return files
 
