@@ -165,7 +165,7 @@ def describe(info: dict) -> str:
             lines.append(f"              which scored {start['text_loss']:.3f} nats/char on the text's start")
     corpus = info.get("corpus") or {}
     if corpus:
-        lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")
+        lines.append(f"corpus:       {ckpt_io.describe_corpus(corpus)}")
     return "\n".join(lines)
 
 
