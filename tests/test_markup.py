@@ -134,7 +134,7 @@ def test_rst_titles_roles_links_and_directives_become_plain_text_with_code_kept(
         "Once you've created your data models, call",
         "save with `force_insert` (see the docs):",
         "",
-        "    >>> b = Blog(name=\"Beatles\")",
+        '    >>> b = Blog(name="Beatles")',
         "    >>> b.save()",
         "",
         "Note:",
