@@ -149,3 +149,8 @@ def test_fortunes_split_on_percent_lines_and_latin1_files_are_read():
     data = "Ma\xdfe und Gewichte.\n\t-- Anon\n%\nZweiter Witz:\n\nmit Leerzeile\n%\n".encode("latin-1")
     assert markup.fortunes(data) == ["Ma\xdfe und Gewichte.\n\t-- Anon", "Zweiter Witz:\n\nmit Leerzeile"]
     assert markup.fortunes("caf\xe9\n%\n".encode()) == ["caf\xe9"]
+
+
+def test_fortunes_show_overstruck_characters_once_and_drop_bells():
+    data = b"This is _\x08i_\x08m_\x08p_\x08o_\x08r_\x08t_\x08a_\x08n_\x08t\x07!\n%\n"
+    assert markup.fortunes(data) == ["This is important!"]

@@ -381,10 +381,16 @@ def rst_text(src: str) -> str:
 # --- fortune files -------------------------------------------------------------------------
 
 
+_OVERSTRIKE = re.compile(r"[^\n]\x08")  # "_\bx": a terminal's underline or bold, printed as the last char
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # bells, stray backspaces: never typed text
+
+
 def fortunes(data: bytes) -> list[str]:
-    """The entries of a fortune file (`%` lines between them), each with its line breaks."""
+    """The entries of a fortune file (`%` lines between them), each with its line breaks; overstruck
+    characters as the one that shows, other control characters (bells) removed."""
     text = data.decode("utf-8", errors="strict") if _is_utf8(data) else data.decode("latin-1")
-    entries = re.split(r"(?m)^%\s*$", text.replace("\r\n", "\n"))
+    text = _CONTROL.sub("", _OVERSTRIKE.sub("", text.replace("\r\n", "\n")))
+    entries = re.split(r"(?m)^%\s*$", text)
     return [e.strip("\n") for e in entries if e.strip()]
 
 

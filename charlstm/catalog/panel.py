@@ -146,7 +146,7 @@ PANEL = (
         "BSD (the 4.4BSD fortune files; quotations belong to their authors)",
         _fortunes(FORTUNES + "songs-poems"),
         0,
-        "849bc7508607234fb682f8097adf127502948eddce72ed84fd4b70766db91bb5",
+        "ee58c93b55e439da5ab9a2527325e4da3dce63aac97fe3a39263d59ca0018cfa",
     ),
     PanelText(
         "drama",
@@ -175,7 +175,7 @@ PANEL = (
         "BSD (the 4.4BSD fortune files; quotations belong to their authors)",
         _fortunes(FORTUNES + "men-women"),
         0,
-        "5abe87ca3959bfcad35ef17fe1604c5dba80fb8e98bc63f34ae7078c1fbc7704",
+        "ba9b5b0ac6277fb40eba1b554e42b842fb3aef5899673b7c9b24ab50b6d4a1b4",
     ),
     PanelText(
         "list",
