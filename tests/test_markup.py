@@ -154,3 +154,16 @@ def test_fortunes_split_on_percent_lines_and_latin1_files_are_read():
 def test_fortunes_show_overstruck_characters_once_and_drop_bells():
     data = b"This is _\x08i_\x08m_\x08p_\x08o_\x08r_\x08t_\x08a_\x08n_\x08t\x07!\n%\n"
     assert markup.fortunes(data) == ["This is important!"]
+
+
+def test_rst_roles_split_by_a_line_break_and_tildes_in_prose():
+    src = "See :ref:`the documentation on\nModelAdmin methods <model-admin-methods>` in ~/.config.\n"
+    assert markup.rst_text(src) == "See the documentation on\nModelAdmin methods in ~/.config."
+
+
+def test_texinfo_html_loses_its_node_navigation_and_anchors():
+    page = (
+        '<div class="header"><p>Next: <a href="#a">Intro</a> [<a href="#c">Contents</a>]</p></div>'
+        "<dl><dt><code>POSIX</code><a class='copiable-anchor' href='#p'> &para;</a></dt><dd><p>A family.</p></dd></dl>"
+    )
+    assert markup.html_text(page) == "POSIX\n\nA family."

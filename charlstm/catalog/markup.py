@@ -26,6 +26,7 @@ _SKIP = {"script", "style", "head", "nav", "noscript", "template", "svg", "butto
 _SKIP_CLASSES = {
     "navheader", "navfooter", "toc", "list-of-tables", "list-of-figures", "list-of-examples",
     "sphinxsidebar", "related", "footer", "headerlink", "breadcrumbs", "rst-footer-buttons", "docnav",
+    "copiable-anchor", "header",  # texinfo's "¶" anchors and node navigation (Next:, Previous:, Up:)
 }  # fmt: skip
 _SKIP_IDS = {"banner", "navigation", "sidebar", "footer"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -297,7 +298,7 @@ _SUBST = re.compile(r"\|(\w[\w -]*)\|_?")
 
 def _role_text(m: re.Match) -> str:
     text = m.group(1)
-    label = re.match(r"(.*?)\s*<[^<>]+>$", text)
+    label = re.match(r"(.*?)\s*<[^<>]+>$", text, re.DOTALL)
     if label and label.group(1):
         return label.group(1)
     text = text.lstrip("!")
@@ -312,7 +313,7 @@ def rst_inline(text: str) -> str:
     text = _STRONG.sub(r"\1", text)
     text = _SUBST.sub(r"\1", text)
     text = re.sub(r"\[(\d+|#\w*|\*)\]_", r"[\1]", text)
-    return text.replace("\\ ", "").replace("\\*", "*").replace("~", "")  # a lone "~" only in role targets
+    return text.replace("\\ ", "").replace("\\*", "*")
 
 
 def _block_end(lines: list[str], i: int, indent: int) -> int:
@@ -375,6 +376,7 @@ def rst_text(src: str) -> str:
         out.append(text)
         i += 1
     text = "\n".join(x.rstrip() for x in out)
+    text = _LINK.sub(r"\1", _ROLE.sub(_role_text, text))  # roles and links a line break splits
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
