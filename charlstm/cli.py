@@ -233,7 +233,7 @@ def corpus():
 
 
 @corpus.command(name="fetch")
-@click.argument("name", type=click.Choice(["macbeth", "shakespeare", "english", "names"]))
+@click.argument("name", type=click.Choice(["macbeth", "shakespeare", "english", "english-classic", "names"]))
 @click.option("--dest", type=click.Path(file_okay=False), default=None, help="Folder [default: ./corpora].")
 @library_errors
 def corpus_fetch(name, dest):

@@ -10,7 +10,14 @@
    before and after with what `charlstm eval` runs (`Model.evaluate`), on the run's own
    held-out text (the last --val-fraction of its recorded corpus, as training split it);
    it refuses when the loss moves by 0.002 nats/char or more;
-3. writes DEST atomically, every member deflated, and refuses a file over 10 MB.
+3. records the training corpus by name, size and sha256 (`corpus_record`: "english" when it is
+   the pinned `charlstm corpus fetch english` build), never by the path it had on the machine
+   that trained it;
+4. writes DEST atomically, every member deflated, and refuses a file over 10 MB.
+
+`--rewrite-corpus-record CORPUS_FILE DEST` rewrites only an already released file's corpus
+record (its `charlstm.json`), every other member's bytes unchanged: how the 2026-12-06 base
+lost the trainer's path without being released again.
 
 Commit a new base model rarely: each version stays in the history. The package carries
 it as package data (pyproject.toml) and `charlstm.checkpoint.base_model` finds it with
@@ -49,6 +56,48 @@ def held_out_text(ckpt) -> str:
         return encoded.vocab.decode(val[: t.val_max_chars])
 
 
+def corpus_record(paths: list[str], chars: int) -> dict:
+    """The corpus as a release names it: `name` (a pinned corpus's name, else the file's stem), `chars`,
+    and the `sha256` of its bytes (files concatenated in order); no path."""
+    from charlstm.catalog import english, registries
+
+    if not paths or "<stdin>" in paths:
+        return {"name": "<stdin>" if paths else None, "chars": chars, "sha256": None}
+    data = b"".join(Path(p).read_bytes() for p in paths)
+    digest = registries.sha256_of(data)
+    pinned = {english.corpus(n)[1]: n for n in ("english", "english-classic")}
+    name = pinned.get(digest) or "+".join(Path(p).stem for p in paths)
+    return {"name": name, "chars": chars, "sha256": digest}
+
+
+def rewrite_corpus_record(dest: Path, corpus: Path) -> dict:
+    """`dest` with its metadata's corpus record made from `corpus` (which must be the size it records);
+    every other member is copied byte for byte (the weights are untouched)."""
+    import json
+
+    from charlstm import checkpoint as ckpt_io
+    from charlstm.files import atomic_write
+    from charlstm.text.corpus import read_corpus
+
+    with zipfile.ZipFile(dest) as z:
+        meta = json.loads(z.read(ckpt_io.META_NAME).decode("utf-8"))
+    chars = (meta.get("corpus") or {}).get("chars")
+    if chars != len(read_corpus([str(corpus)])):
+        sys.exit(f"{corpus} is not the corpus {dest} records ({chars} chars)")
+    meta["corpus"] = corpus_record([str(corpus)], chars)
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(dest) as zin, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zout:
+            for item in zin.infolist():
+                data = zin.read(item.filename)
+                if item.filename == ckpt_io.META_NAME:
+                    data = json.dumps(meta, indent=1).encode("utf-8")
+                zout.writestr(item.filename, data)
+
+    atomic_write(dest, write)
+    return meta["corpus"]
+
+
 def write_deflated(src: Path, dest: Path) -> None:
     """`src`'s members into `dest`, deflated, atomically (a float16-rounded float32 halves)."""
     from charlstm.files import atomic_write
@@ -84,6 +133,8 @@ def release(run_dir: Path, dest: Path, float16: bool) -> dict:
         model_lib.assign_weights(model, {k: v.astype(np.float32) for k, v in rounded.items()})
         weights = rounded
     extra = {k: v for k, v in meta.extra.items() if k != "resume"}  # not a run to resume
+    recorded = extra.get("corpus") or {}
+    extra["corpus"] = corpus_record(recorded.get("names") or [], recorded.get("chars", 0))
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "base.keras"
         ckpt_io.save(model, dataclasses.replace(meta, path=staged, extra=extra), staged, weights)
@@ -108,6 +159,15 @@ def release(run_dir: Path, dest: Path, float16: bool) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--rewrite-corpus-record"]:
+        if len(argv) != 3:
+            sys.exit("usage: release_base.py --rewrite-corpus-record CORPUS_FILE DEST")
+        import json
+
+        print(json.dumps(rewrite_corpus_record(Path(argv[2]), Path(argv[1])), indent=1))
+        return
     parser.add_argument("run_dir", type=Path, help="a training run's directory (its best checkpoint is released)")
     parser.add_argument("--float16", action="store_true", help="store float16 weights (held-out loss checked)")
     parser.add_argument("--dest", type=Path, default=DEST, help=f"where to write it [default: {DEST}]")

@@ -6,10 +6,18 @@
 #
 # FLAGs are `charlstm train` options for the first call, after (so overriding) the recipe's
 # own below; a resume ignores them and keeps the run's own (its --epochs too, so the
-# schedule never moves). Run 15 grew the released 2x300 to 2x400 and continued it:
-#     python scripts/widen_base.py base checkpoints/w400.keras --units 400 --seed 1
-#     scripts/train_base.sh checkpoints/base400 --init-from "$PWD/checkpoints/w400.keras" \
-#         --learning-rate 1e-3 --warmup-steps 300 --epochs 15
+# schedule never moves).
+#
+# Issue 42, what remains: `english` is now the 37.9M-character corpus of 21 sources (the
+# recipe below was chosen for the 10.9M `english-classic`, on its own held-out tail, and
+# the base it trained lost to its predecessor on every unseen kind of text: RESULTS run 18).
+# Before the next long run, choose dropout on the panel of unseen text with
+#     python scripts/choose_recipe.py checkpoints/recipe --budget 1800
+# (resumable; ~2 hours for four dropouts), then pass the winner and an --epochs that fits
+# the compute (19 epochs of this corpus's 34.1M training chars would be 650M chars, 3.5x
+# the released base's 186M: ~12 hours on machine F; 6 epochs, ~205M, match its compute)
+# as FLAGs on the first call. 2x300 stays unless a measured size wins on the panel within
+# the 10 MB file and the speed bound.
 #
 # The first call starts the run (seed 1); a later one resumes it from RUN_DIR's last
 # checkpoint, so a machine stopped mid-run loses at most --save-every steps (~3 min at 2x300, ~5 at 2x400).

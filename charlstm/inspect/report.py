@@ -16,6 +16,7 @@ from importlib import resources
 
 import numpy as np
 
+from charlstm import checkpoint as ckpt_io
 from charlstm.inspect import charts
 
 SHOWN = ("h", "c", "f", "i", "o", "z", "r")  # the candidate g stays in --json only
@@ -121,7 +122,7 @@ def _settings(ckpt, findings) -> list[tuple[str, str]]:
         ("checkpoint", str(ckpt.path)),
         ("model", f"{m.layers}×{m.units} {m.cell}, embedding {m.embedding_dim}, dropout {m.dropout}"),
         ("vocabulary", f"{len(ckpt.vocabulary)} characters"),
-        ("corpus", f"{', '.join(corpus.get('names', [])) or '-'} ({corpus.get('chars', 0):,} chars)"),
+        ("corpus", ckpt_io.describe_corpus(corpus)),
         (
             "training",
             f"seq {t.seq_length}, batch {t.batch_size}, lr {t.learning_rate}, clip {t.clip_norm}, "

@@ -61,9 +61,24 @@ def check_out_path(path: str, flag: str = "--out") -> Path:
     return p
 
 
+def corpus_files(record: dict) -> list[str]:
+    """A checkpoint's training corpus files: a run's recorded names, or for a release (which records
+    a name and sha256, no path) `corpora/NAME.txt` ($CHARLSTM_CORPORA) when its sha256 is the one recorded."""
+    if record.get("names"):
+        return list(record["names"])
+    name, digest = record.get("name"), record.get("sha256")
+    if name and digest:
+        from charlstm.catalog import fetch, registries
+
+        path = fetch.default_dir() / f"{name}.txt"
+        if path.is_file() and registries.sha256_of(path.read_bytes()) == digest:
+            return [str(path)]
+    return []
+
+
 def default_text(ckpt) -> tuple[str, str]:
     """The held-out tail of the training corpus when its files are still there, else the prime excerpt."""
-    names = (ckpt.extra.get("corpus") or {}).get("names") or []
+    names = corpus_files(ckpt.extra.get("corpus") or {})
     if names and all(n != "<stdin>" and Path(n).is_file() for n in names):
         try:
             text = read_corpus(list(names), ckpt.training.lowercase)

@@ -64,7 +64,7 @@ SIZES: tuple[tuple[int, float, Size], ...] = (
 # card's 4.3K, one core, where padding to each batch's longest item also costs the card more).
 # Figures: makemore's names.txt (31,033 training names, 1,000 random ones held out, 220K training
 # chars), held-out nats/char from the start state with the end symbol (makemore's measure), one
-# core (`taskset -c 0`) of the 2-vCPU Intel Xeon of RESULTS run 18, seed 1:
+# core (`taskset -c 0`) of machine G of RESULTS run 19, seed 1:
 # - MEASURED at 60 s (2.2 card epochs by the one-core probe, 8.0K chars/s): 2×128 dropout 0
 #   1.935, 2×128 dropout 0.2 1.954, 1×384 1.957, 2×200 1.959, the card (2×300, dropout 0.2) 2.054.
 # - MEASURED at 300 s (10.9 card epochs): the card 1.914 (still improving at the deadline),
