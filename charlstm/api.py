@@ -204,10 +204,12 @@ def describe(info: dict) -> str:
     lines = [
         f"checkpoint:   {info['path']}",
         f"format:       {info['format']} v{info['format_version']} (charlstm {info['charlstm_version']})",
-        f"model:        {m['layers']}×{m['units']} {m['cell']}, embedding {m['embedding_dim']}, dropout {m['dropout']}",
+        f"model:        {m['layers']}×{m['units']} {m['cell']}, embedding {m['embedding_dim']}, dropout {m['dropout']}"
+        + (f", input dropout {m['input_dropout']}" if m.get("input_dropout") else ""),
         f"vocabulary:   {len(info['vocabulary'])} chars: {describe_chars(info['vocabulary'], 60)}",
         f"training:     seq {t['seq_length']}, batch {t['batch_size']}, lr {t['learning_rate']}, "
-        f"clip {t['clip_norm']}, seed {t['seed']}{', lowercase' if t['lowercase'] else ''}",
+        f"clip {t['clip_norm']}{', weight decay ' + str(t['weight_decay']) if t.get('weight_decay') else ''}, "
+        f"seed {t['seed']}{', lowercase' if t['lowercase'] else ''}",
         f"epochs:       {info['epoch']}",
         f"best val:     {best:.4f} bits/char" if best is not None else "best val:     -",
     ]

@@ -79,6 +79,16 @@ class ModelConfig:
     dropout: float = option(
         0.2, "Dropout after each recurrent layer.", floats(0, 1, high_open=True), show_default=f"0.2, {_BY_BUDGET}"
     )
+    # on the character embeddings (the first layer's input) during training: a list of short items
+    # overfits through its first layer too (issue 43: makemore's names, 300 s, 2×300 with dropout
+    # 0.35 scored 1.8917 nats/char without it, 1.8856 with 0.35 here; beside --weight-decay 0.1 it
+    # added nothing, 1.8767 against 1.8717: benchmarks/RESULTS.md run 20)
+    input_dropout: float = option(
+        0.0,
+        "Dropout on the character embeddings, the first layer's input, during training.",
+        floats(0, 1, high_open=True),
+        show_default=f"0, {_BY_BUDGET}",
+    )
 
     def validate(self) -> None:
         check_fields(self)
@@ -127,6 +137,17 @@ class TrainConfig:
     )
     # after the cross-replica sum; LSTMs occasionally explode
     clip_norm: float = option(5.0, "Global gradient-norm clip.", floats(0, 1e6, low_open=True))
+    # decoupled weight decay (Keras's AdamW; 0: Adam, as every run before it): each step shrinks
+    # every weight by learning rate × this, so it follows the schedule to zero. A list of short
+    # items overfits (issue 43: makemore's names, 300 s, 2×300 with dropout 0.35 scored 1.8917
+    # nats/char with Adam, 1.8820 with 0.03 here, 1.8717 with 0.1; benchmarks/RESULTS.md run 20)
+    weight_decay: float = option(
+        0.0,
+        "Decoupled weight decay (AdamW): each step shrinks every weight by the learning rate "
+        "times this; 0 is plain Adam.",
+        floats(0, 10),
+        show_default=f"0, {_BY_BUDGET}",
+    )
     # last fraction of the text, contiguous, held out (--items: a seeded random fraction of the items)
     val_fraction: float = option(
         0.1,

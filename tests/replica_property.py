@@ -40,12 +40,13 @@ def engines(replicas: int) -> tuple:
     out = []
     for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(devices)):
         with strategy.scope():
-            model = model_lib.build(ModelConfig(vocab_size=VOCAB, units=4, layers=2, embedding_dim=3, dropout=0.3), 1)
+            config = ModelConfig(vocab_size=VOCAB, units=4, layers=2, embedding_dim=3, dropout=0.3, input_dropout=0.2)
+            model = model_lib.build(config, 1)
             # SGD: an update linear in the gradient, so the float noise of summing across
             # replicas stays noise (Adam's first step is ~lr·sign(g): noise could flip it).
             model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=0.5))
             model.optimizer.build(model.trainable_variables)
-        out.append(Engine(model, strategy, dropout=0.3, seed=5, clip_norm=1.0))
+        out.append(Engine(model, strategy, dropout=0.3, seed=5, clip_norm=1.0, input_dropout=0.2))
     return (*out, out[0].model.get_weights())
 
 

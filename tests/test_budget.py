@@ -250,7 +250,7 @@ def test_info_shows_the_choice(tiny_rule, runner, tiny_corpus, tmp_path):
     assert "final val:" in shown.output
 
 
-@pytest.mark.parametrize("given", [{"units": 16}, {"layers": 1}, {"dropout": 0.3}])
+@pytest.mark.parametrize("given", [{"units": 16}, {"layers": 1}, {"dropout": 0.3}, {"input_dropout": 0.1}])
 def test_any_size_option_given_keeps_the_users_network(tiny_rule, tiny_corpus, tmp_path, given):
     import charlstm
 
@@ -262,6 +262,7 @@ def test_any_size_option_given_keeps_the_users_network(tiny_rule, tiny_corpus, t
         given.get("units", 300),
         given.get("dropout", 0.2),
     )
+    assert meta.model.input_dropout == given.get("input_dropout", 0.0)
 
 
 def test_the_cli_passes_only_typed_size_options(tiny_rule, runner, tiny_corpus, tmp_path):
@@ -335,14 +336,18 @@ def test_runs_from_before_the_head_validation_keep_validating_on_the_whole_tail(
     assert from_dict(TrainConfig, {"val_run_chars": 500}).val_run_chars == 500
 
 
-def test_an_item_list_gets_a_small_network_on_a_short_budget_and_the_card_on_a_long_one():
+def test_an_item_list_gets_a_small_network_on_a_short_budget_and_a_regularised_2x300_on_a_long_one():
     """--items has its own rows (sizing.ITEM_SIZES): makemore's 220K chars of names at 60 s on one
-    core (2.2 card epochs) trained best as 2×128 without dropout, at 300 s (10.9) as the card."""
+    core (2.2 card epochs) trained best as 2×128 without dropout, at 300 s (10.9) as a 2×300 with
+    dropout 0.35 and weight decay 0.1."""
     from charlstm.training.sizing import ITEM_CARD_EPOCHS, ITEM_SIZES
 
     names, speed = 220_000, 8_000
     assert choose_size(60, names, speed, items=True).size == Size(2, 128, 0.0)
-    assert choose_size(300, names, speed, items=True).size == CARD
+    long = choose_size(300, names, speed, items=True)
+    assert long.size == Size(2, 300, 0.35, weight_decay=0.1)
+    assert str(long.size) == "2×300, dropout 0.35, weight decay 0.1"
+    assert long.record()["weight_decay"] == 0.1 and long.reason.startswith(str(long.size) + ": chosen for 5 min")
     assert choose_size(60, names, speed).size == CARD  # the same text as a stream keeps the stream's rows
     edge = ITEM_CARD_EPOCHS * names / speed  # the budget where the card takes over
     assert choose_size(edge * 0.99, names, speed, items=True).size != choose_size(edge, names, speed, items=True).size

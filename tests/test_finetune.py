@@ -223,6 +223,11 @@ def test_a_fine_tune_keeps_the_starts_dropout_unless_given(base):
         other = dataclasses.replace(start, meta=meta)
         assert finetune.inherited_model(other, {}).dropout == dropout
         assert finetune.inherited_model(other, {"dropout": 0.1}).dropout == 0.1  # a given value wins
+    assert finetune.inherited_model(start, {}).input_dropout == 0.0  # a start from before --input-dropout
+    item_start = dataclasses.replace(start.meta.model, input_dropout=0.35)  # an item model's start
+    other = dataclasses.replace(start, meta=dataclasses.replace(start.meta, model=item_start))
+    assert finetune.inherited_model(other, {}).input_dropout == 0.35
+    assert finetune.inherited_model(other, {"input_dropout": 0.0}).input_dropout == 0.0
 
 
 def test_the_rate_runs_log_linear_between_the_measured_ends_and_is_flat_beyond():

@@ -73,6 +73,33 @@ def test_carried_state_equals_one_pass_over_the_concatenated_windows(cell):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
+def test_input_dropout_masks_the_embeddings_in_training_only_and_is_keyed_by_step():
+    """--input-dropout drops elements of the embeddings (the first layer's input) during training:
+    a training forward pass differs from the dropout-free one, the same step's mask twice is the
+    same mask (keyed by seed and step, no RNG state), another step's differs, and evaluation
+    is untouched."""
+    import tensorflow as tf
+
+    from charlstm.training import model as model_lib
+    from charlstm.training.step import Engine
+
+    config = ModelConfig(vocab_size=11, layers=1, units=6, embedding_dim=5, dropout=0.0, input_dropout=0.5)
+    model = model_lib.build(config, seed=1)
+    strategy = tf.distribute.get_strategy()
+    plain = Engine(model, strategy, dropout=0.0, seed=0, clip_norm=1.0)
+    masked = Engine(model, strategy, dropout=0.0, seed=0, clip_norm=1.0, input_dropout=0.5)
+    ids = tf.constant(np.random.default_rng(0).integers(0, 11, size=(3, 9)), tf.int32)
+    zeros = [[tf.zeros((3, 6)), tf.zeros((3, 6))]]
+
+    def logits(engine, training, step):
+        return engine._forward(ids, zeros, training, step, 0, 3)[0].numpy()
+
+    np.testing.assert_allclose(logits(masked, False, 0), logits(plain, False, 0), atol=1e-6)
+    np.testing.assert_allclose(logits(masked, True, 4), logits(masked, True, 4), atol=1e-6)
+    assert not np.allclose(logits(masked, True, 4), logits(plain, True, 4), atol=1e-4)
+    assert not np.allclose(logits(masked, True, 4), logits(masked, True, 5), atol=1e-4)
+
+
 @pytest.fixture
 def initial_states(monkeypatch) -> list[float]:
     """The largest |value| of the initial state each training step starts from."""
@@ -165,6 +192,29 @@ def test_interrupted_at_an_epoch_end_resumes_exactly(tmp_path, schedule):
     a = ckpt_io.load(tmp_path / "straight" / "last.keras").history
     b = ckpt_io.load(tmp_path / "cut" / "last.keras").history
     assert [h["learning_rate"] for h in a] == pytest.approx([h["learning_rate"] for h in b], abs=1e-9)
+
+
+def test_weight_decay_trains_with_adamw_shrinks_the_weights_and_resumes_exactly(tmp_path):
+    """--weight-decay trains with Keras's AdamW (stored with the model, so a resume continues
+    it), its weights end smaller than Adam's from the same start, and a run stopped after
+    epoch 1 and resumed ends with the uninterrupted run's weights."""
+    start(tmp_path / "adam", epochs=3).run()
+    start(tmp_path / "straight", epochs=3, weight_decay=1.0).run()
+    run = start(tmp_path / "cut", epochs=3, weight_decay=1.0)
+    interrupt_after_epoch(run, 1)
+    assert run.run().stopped == "interrupted"
+    assert type(run.setup.model.optimizer).__name__ == "AdamW"
+    again = resume(tmp_path / "cut")
+    again.run()
+    assert type(again.setup.model.optimizer).__name__ == "AdamW"
+    assert_same_weights(tmp_path / "straight" / "last.keras", tmp_path / "cut" / "last.keras")
+
+    def squared_norm(run_dir):
+        return sum(
+            float((a.astype("float64") ** 2).sum()) for a in ckpt_io.load_weights(run_dir / "last.keras").values()
+        )
+
+    assert squared_norm(tmp_path / "straight") < 0.95 * squared_norm(tmp_path / "adam")
 
 
 def test_interrupted_mid_epoch_resumes_exactly_with_the_carried_state(tmp_path):

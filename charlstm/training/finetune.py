@@ -95,7 +95,8 @@ def inherited_model(start: StartPoint, given: dict) -> ModelConfig:
                 param=name,
             )
     kept = {name: getattr(start.meta.model, name) for name in ARCHITECTURE}
-    return ModelConfig(vocab_size=0, **kept, dropout=given.get("dropout", start.meta.model.dropout))
+    dropouts = {name: given.get(name, getattr(start.meta.model, name)) for name in ("dropout", "input_dropout")}
+    return ModelConfig(vocab_size=0, **kept, **dropouts)
 
 
 def grown_weights(weights: dict[str, np.ndarray], new_size: int) -> dict[str, np.ndarray]:

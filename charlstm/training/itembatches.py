@@ -23,7 +23,10 @@ but it loses: trained 60 s with --items at the defaults and scored on 1,000 rand
 names (nats/char, a shared 2-core machine under a load of 5-6), BUCKET=1 scored 2.023 and
 2.054 (5,448 and 4,769 chars/s), BUCKET=16 2.075 and 2.104 (5,773 and 4,884 chars/s),
 BUCKET=4 2.165 (3,500 chars/s, a busier minute). Batches of one length learn less per
-character, and the padding saved did not show as chars/s. So BUCKET=1: each batch a random
+character, and the padding saved did not show as chars/s. Measured again alone on the 2 cores
+(machine G of benchmarks/RESULTS.md run 20, 2×300 with dropout 0.35, 300 s, makemore's 1,000
+test names): BUCKET=16 trained 8,624 chars/s against 7,030 (1.23×, 12.5 epochs against 10.3)
+and still scored worse, 1.8994 nats/char against 1.8917. So BUCKET=1: each batch a random
 draw of items. Validation sorts its items by length (its loss does not depend on the order).
 
 Like `dataset.Batches`, an epoch is a pure function of (seed, epoch) and has the same

@@ -137,6 +137,7 @@ class TrainingSetup:
             self.model,
             self.strategy,
             dropout=model_config.dropout,
+            input_dropout=model_config.input_dropout,
             seed=cfg.seed,
             clip_norm=cfg.clip_norm,
             loss_scale=policy == "mixed_float16",
@@ -159,7 +160,10 @@ class TrainingSetup:
             # float32 whatever the start stores (a released base may hold float16: release_base.py)
             start = {k: a.astype("float32") for k, a in ckpt_io.load_weights(self.plan.init_from).items()}
             model_lib.assign_weights(model, grown_weights(start, self.plan.model_config.vocab_size))
-        optimizer = self.keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+        if cfg.weight_decay > 0:  # every variable decays, biases and embeddings too (what was measured)
+            optimizer = self.keras.optimizers.AdamW(learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        else:
+            optimizer = self.keras.optimizers.Adam(learning_rate=cfg.learning_rate)
         if policy == "mixed_float16":
             optimizer = self.keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(optimizer=optimizer)  # saved with the model, so resume restores Adam's moments

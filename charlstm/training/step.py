@@ -39,6 +39,8 @@ from charlstm.training.tf_runtime import tensorflow as _tensorflow
 # unreachable (the health check aborts collectives with it), DeadlineExceeded when a
 # collective outlives --collective-timeout, Cancelled/Aborted for the ops that abort took
 # down with it. (FailedPrecondition also marks a restarted peer, but it is as likely a bug.)
+INPUT_MASK = 63  # the embeddings' dropout mask's key among the layers' (0 to layers - 1; at most 16)
+
 COLLECTIVE_FAILURES = ("UnavailableError", "DeadlineExceededError", "CancelledError", "AbortedError")
 
 
@@ -57,7 +59,17 @@ class State:
 
 
 class Engine:
-    def __init__(self, model, strategy, *, dropout: float, seed: int, clip_norm: float, loss_scale: bool = False):
+    def __init__(
+        self,
+        model,
+        strategy,
+        *,
+        dropout: float,
+        seed: int,
+        clip_norm: float,
+        loss_scale: bool = False,
+        input_dropout: float = 0.0,
+    ):
         tf = _tensorflow()
         self.tf, self.strategy, self.model = tf, strategy, model
         self.embedding, self.rnn, self.dense = model_lib.parts(model)
@@ -67,6 +79,7 @@ class Engine:
             layer.return_state = True
         self.optimizer = getattr(model, "optimizer", None)  # None: a forward-only engine (tests, eval)
         self.dropout, self.seed, self.clip_norm = dropout, seed, clip_norm
+        self.input_dropout = input_dropout
         self.loss_scale = loss_scale  # float16: Keras's LossScaleOptimizer scales and unscales
         self.replicas = strategy.num_replicas_in_sync
         self._train_fn = tf.function(self._train, reduce_retracing=True)
@@ -127,18 +140,20 @@ class Engine:
         """Logits (batch, seq, vocab) in float32 and the final states, from ids (batch, seq)."""
         tf = self.tf
         h = self.embedding(x)  # (batch, seq, emb)
+        if training and self.input_dropout > 0:
+            h = self._dropout(h, INPUT_MASK, step, row0, rows_real, self.input_dropout)
         new_state = []
         for i, layer in enumerate(self.rnn):
             out = layer(h, initial_state=list(state[i]), training=training)
             h, final = out[0], list(out[1:])  # (batch, seq, units), [(batch, units)...]
             new_state.append(final)
             if training and self.dropout > 0:
-                h = self._dropout(h, i, step, row0, rows_real)
+                h = self._dropout(h, i, step, row0, rows_real, self.dropout)
         h = tf.cast(h, tf.float32)  # softmax and loss in float32 under mixed precision
         logits = tf.matmul(h, tf.cast(self.dense.kernel, tf.float32)) + tf.cast(self.dense.bias, tf.float32)
         return logits, new_state
 
-    def _dropout(self, h, layer_index: int, step, row0, rows_real):
+    def _dropout(self, h, layer_index: int, step, row0, rows_real, rate: float):
         """Inverted dropout with the mask of the real global rows, this replica's rows of it.
 
         Drawn for the real rows, not the padded ones, so the mask does not depend on the
@@ -151,8 +166,8 @@ class Engine:
         # ensure_shape: keeps h's static shape, which a 1-row batch would otherwise lose in the
         # broadcast below, and the next layer's while loop needs it to match its state's.
         mine = tf.ensure_shape(tf.pad(mine, [[0, shape[0] - tf.shape(mine)[0]], [0, 0], [0, 0]]), h.shape)
-        keep = tf.cast(mine >= self.dropout, h.dtype)
-        return h * keep / tf.cast(1.0 - self.dropout, h.dtype)
+        keep = tf.cast(mine >= rate, h.dtype)
+        return h * keep / tf.cast(1.0 - rate, h.dtype)
 
     def _loss_sum(self, logits, y, w):
         xent = self.tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)  # (batch, seq)
