@@ -8,7 +8,7 @@ lowercased Macbeth (~100K chars), tinyshakespeare (~1.1M), shakespeare (~4.8M); 
 trains on its first 90% and is scored on its last 10%. A cell is one `charlstm train
 --max-time B` of one configuration on one text (--cells globs over `text:minutes:config`,
 e.g. `macbeth:*:*` or `*:10:2x512-d0.35`); the default is every cell: 3 texts × budgets of
-1, 3, 10 and 30 minutes × the configurations below, ~50 hours of two cores. Each finished
+1, 3, 10 and 30 minutes × the configurations below, ~65 hours of two cores. Each finished
 cell is appended to --results at once (one JSON object a line) and a cell already there is
 skipped, so a sweep spans sessions: rerun the same command to continue. Each cell records
 the held-out loss of its best checkpoint with the state carried throughout (`charlstm eval`,
@@ -52,6 +52,10 @@ CONFIGS = {  # name: the size flags (auto: none, the rule chooses)
     "2x400-d0.3": ["--layers", "2", "--units", "400", "--dropout", "0.3"],
     "2x512-d0.35": ["--layers", "2", "--units", "512", "--dropout", "0.35"],
     "2x512-d0.5": ["--layers", "2", "--units", "512", "--dropout", "0.5"],
+    # weight decay (AdamW) ended the 2×300's memorising of a names list (issue 43, RESULTS run 20):
+    # the rule's rows may choose it too (sizing.Size.weight_decay)
+    "2x300-d0.2-wd0.1": ["--layers", "2", "--units", "300", "--dropout", "0.2", "--weight-decay", "0.1"],
+    "2x512-d0.35-wd0.1": ["--layers", "2", "--units", "512", "--dropout", "0.35", "--weight-decay", "0.1"],
     "auto": [],
 }
 

@@ -57,6 +57,8 @@ from pathlib import Path
 from _common import CORPORA, ROOT, train_cmd  # beside this file
 from train_speed import held_out_carried  # the same carried held-out loss
 
+sys.path.insert(0, str(ROOT))
+
 EXT = ROOT.parent / "ext"
 CARD = ["--layers", "2", "--units", "300", "--dropout", "0.2"]
 
@@ -185,10 +187,13 @@ def charlstm_side(side: str, corpus: Path, text: str, budget: float, tmp: Path, 
     run_dir = tmp / f"{side}-{text}-{budget:g}"
     flags = [*extra, *(CARD if side == "card" else [])]
     summary, wall = run_json(train_cmd(corpus, budget, run_dir, *flags, seed=seed), ROOT)
-    sizing = (summary.get("sizing") or {}).get("reason")
+    from charlstm import checkpoint as ckpt_io  # the run's own record of the rule's choice
+
+    meta = ckpt_io.load(run_dir / ckpt_io.BEST)
+    sizing = (meta.extra.get("sizing") or {}).get("reason") or f"{meta.model.layers}×{meta.model.units} (given)"
     return {
         "side": side, "text": text, "budget": budget, "nats_per_char": held_out_carried(run_dir, corpus),
-        "chars_per_s": summary.get("chars_per_s"), "stopped": summary.get("stopped"), "sizing": sizing,
+        "chars_per_s": summary.get("train_chars_per_s"), "stopped": summary.get("stopped"), "sizing": sizing,
         "wall": wall, **{k: summary[k] for k in ("epochs", "best_val_loss") if k in summary},
     }  # fmt: skip
 

@@ -12,8 +12,8 @@
 # recipe below was chosen for the 10.9M `english-classic`, on its own held-out tail, and
 # the base it trained lost to its predecessor on every unseen kind of text: RESULTS run 18).
 # Before the next long run, choose dropout on the panel of unseen text with
-#     python scripts/choose_recipe.py checkpoints/recipe --budget 1800
-# (resumable; ~2 hours for four dropouts), then pass the winner and an --epochs that fits
+#     python scripts/choose_recipe.py checkpoints/recipe --budget 1800 [--weight-decay 0,0.1]
+# (resumable; ~2 hours for four dropouts, twice that with two weight decays), then pass the winner and an --epochs that fits
 # the compute (19 epochs of this corpus's 34.1M training chars would be 650M chars, 3.5x
 # the released base's 186M: ~12 hours on machine F; 6 epochs, ~205M, match its compute)
 # as FLAGs on the first call. 2x300 stays unless a measured size wins on the panel within
