@@ -6,7 +6,10 @@ its own, and TensorFlow never loads in the parent); they all build the command h
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
@@ -39,3 +42,12 @@ def train_cmd(corpus: Path, budget: float, run_dir: Path, *extra, seed: int = 1)
         "--overwrite",
         *map(str, extra),
     ]
+
+
+def run_json(cmd: list[str], cwd: Path) -> tuple[dict, float]:
+    """The last stdout line of a child as JSON, and its wall seconds (a failed child ends the benchmark)."""
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1]), time.monotonic() - t0

@@ -52,7 +52,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, train_cmd  # beside this file
+from _common import ROOT, run_json, train_cmd  # beside this file
 
 EXT = ROOT.parent / "ext"  # where the fetch above puts makemore and its torch
 TARGETS = {60: 1.92, 300: 1.88}  # issue 43: item mode's nats/char at these budgets (s)
@@ -156,15 +156,6 @@ print(json.dumps({
     "samples_new": sum(w not in train_set and w not in test_set for w in words),
 }))
 '''
-
-
-def run_json(cmd: list[str], cwd: Path) -> tuple[dict, float]:
-    """The last stdout line of a child as JSON, and its wall seconds."""
-    t0 = time.monotonic()
-    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
-    return json.loads(p.stdout.strip().splitlines()[-1]), time.monotonic() - t0
 
 
 def cli(*args) -> list[str]:

@@ -54,7 +54,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import CORPORA, ROOT, train_cmd  # beside this file
+from _common import CORPORA, ROOT, run_json, train_cmd  # beside this file
 from train_speed import held_out_carried  # the same carried held-out loss
 
 sys.path.insert(0, str(ROOT))
@@ -161,14 +161,6 @@ while trained < budget:
 print(json.dumps({"iters": it, "seconds": trained, "params": model.get_num_params(),
                   "chars_per_s": it * batch_size * block_size / trained, "best": best, "evals": evals}))
 '''
-
-
-def run_json(cmd: list[str], cwd: Path) -> tuple[dict, float]:
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise SystemExit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-2000:]}")
-    return json.loads(p.stdout.strip().splitlines()[-1]), time.perf_counter() - t0
 
 
 def nanogpt_side(args, runner: Path, corpus: Path, budget: float) -> dict:
