@@ -196,12 +196,12 @@ def test_interrupted_at_an_epoch_end_resumes_exactly(tmp_path, schedule):
 
 def test_weight_decay_trains_with_adamw_shrinks_the_weights_and_resumes_exactly(tmp_path):
     """--weight-decay trains with Keras's AdamW (stored with the model, so a resume continues
-    it), its weights end smaller than Adam's from the same start, and a run stopped after
-    epoch 1 and resumed ends with the uninterrupted run's weights."""
-    start(tmp_path / "adam", epochs=3).run()
-    start(tmp_path / "straight", epochs=3, weight_decay=1.0).run()
-    run = start(tmp_path / "cut", epochs=3, weight_decay=1.0)
-    interrupt_after_epoch(run, 1)
+    it), its weights end smaller than Adam's from the same start, and a run stopped after its
+    first epoch and resumed ends with the uninterrupted run's weights."""
+    start(tmp_path / "adam", epochs=2).run()
+    start(tmp_path / "straight", epochs=2, weight_decay=1.0).run()
+    run = start(tmp_path / "cut", epochs=2, weight_decay=1.0)
+    interrupt_after_epoch(run, 0)
     assert run.run().stopped == "interrupted"
     assert type(run.setup.model.optimizer).__name__ == "AdamW"
     again = resume(tmp_path / "cut")
