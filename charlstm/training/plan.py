@@ -155,12 +155,7 @@ def _plan(paths: list[str], run_dir: Path, given: dict, resume: bool, overwrite:
     corpus = corpus_from_files(paths, run_dir, config.lowercase, None, config.seed)
     sized = budget_sizing(given, config, len(corpus.ids))
     if sized is not None:
-        model_config = dataclasses.replace(
-            model_config,
-            layers=sized.layers,
-            units=sized.units,
-            dropout=sized.dropout,
-        )
+        model_config = dataclasses.replace(model_config, layers=sized.layers, units=sized.units, dropout=sized.dropout)
         config = dataclasses.replace(config, weight_decay=sized.weight_decay)
     return new_run(corpus, model_config, config, run_dir, sizing=sized.record() if sized else None)
 

@@ -35,12 +35,12 @@ from charlstm.errors import TrainingError
 from charlstm.training import model as model_lib
 from charlstm.training.tf_runtime import tensorflow as _tensorflow
 
+INPUT_MASK = 63  # the embeddings' dropout mask's key among the layers' (0 to layers - 1; at most 16)
+
 # What TensorFlow raises when a collective cannot complete: Unavailable when a peer is
 # unreachable (the health check aborts collectives with it), DeadlineExceeded when a
 # collective outlives --collective-timeout, Cancelled/Aborted for the ops that abort took
 # down with it. (FailedPrecondition also marks a restarted peer, but it is as likely a bug.)
-INPUT_MASK = 63  # the embeddings' dropout mask's key among the layers' (0 to layers - 1; at most 16)
-
 COLLECTIVE_FAILURES = ("UnavailableError", "DeadlineExceededError", "CancelledError", "AbortedError")
 
 
