@@ -34,6 +34,13 @@ def check_equal(paths, cache, lowercase=False, chunk_size=7, seed=3):
     return got
 
 
+def test_the_default_prime_opens_a_line_that_is_not_indented():
+    text = "head\n    indented one\n\tindented two\nflush line\n    more indent\n" * 3
+    for seed in range(20):
+        assert prime_excerpt(text, seed).startswith(("flush line", "head"))
+    assert prime_excerpt("x\n  only indented\n", 1) == "  only indented\n"  # no flush line: an indented one
+
+
 def write(path, data: bytes):
     path.write_bytes(data)
     return path

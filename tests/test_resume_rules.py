@@ -82,4 +82,6 @@ def test_old_checkpoints_read_with_the_behaviour_they_were_trained_with():
     from charlstm.config import from_dict
 
     old = from_dict(TrainConfig, {"seq_length": 50, "batch_size": 256, "epochs": 3})
-    assert (old.carry_state, old.schedule) == (False, "plateau")
+    assert (old.carry_state, old.schedule, old.state_reset) == (False, "plateau", 0.0)
+    assert from_dict(TrainConfig, {"carry_state": True}).state_reset == 0.0  # carried every row's state
+    assert TrainConfig().state_reset == 0.01

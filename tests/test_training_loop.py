@@ -100,6 +100,45 @@ def test_input_dropout_masks_the_embeddings_in_training_only_and_is_keyed_by_ste
     assert not np.allclose(logits(masked, True, 4), logits(masked, True, 5), atol=1e-4)
 
 
+def test_state_reset_zeroes_a_seeded_fraction_of_the_rows_state_in_training_only():
+    """TrainConfig.state_reset: in a training step each row starts from its carried state or,
+    for a seeded fraction of the rows, from zeros; the same step draws the same rows (no RNG
+    state: resume and replicas agree), evaluation never resets."""
+    import tensorflow as tf
+
+    from charlstm.training import model as model_lib
+    from charlstm.training.step import Engine
+
+    config = ModelConfig(vocab_size=11, layers=1, units=6, embedding_dim=5, dropout=0.0)
+    model = model_lib.build(config, seed=1)
+    strategy = tf.distribute.get_strategy()
+    rows = 64
+    resetting = Engine(model, strategy, dropout=0.0, seed=3, clip_norm=1.0, state_reset=0.25)
+    ids = tf.constant(np.random.default_rng(0).integers(0, 11, size=(rows, 7)), tf.int32)
+    carried = [[tf.constant(np.random.default_rng(1).normal(0, 1, (rows, 6)), tf.float32) for _ in range(2)]]
+    zeros = [[tf.zeros((rows, 6)), tf.zeros((rows, 6))]]
+
+    def logits(state, training, step, engine=resetting):
+        return engine._forward(ids, state, training, step, 0, rows)[0].numpy()
+
+    from_zeros, from_carried = logits(zeros, False, 0), logits(carried, False, 0)
+
+    def reset_rows(step):
+        got = logits(carried, True, step)
+        zero = np.all(np.isclose(got, from_zeros, atol=1e-6), axis=(1, 2))
+        kept = np.all(np.isclose(got, from_carried, atol=1e-6), axis=(1, 2))
+        assert np.all(zero ^ kept)  # every row starts from one or the other
+        return zero
+
+    first = reset_rows(4)
+    assert 4 <= first.sum() <= 30  # ~16 of 64
+    np.testing.assert_array_equal(reset_rows(4), first)
+    assert not np.array_equal(reset_rows(5), first)
+    np.testing.assert_allclose(logits(carried, False, 4), from_carried, atol=1e-6)
+    plain = Engine(model, strategy, dropout=0.0, seed=3, clip_norm=1.0)
+    np.testing.assert_allclose(logits(carried, True, 4, plain), from_carried, atol=1e-6)
+
+
 @pytest.fixture
 def initial_states(monkeypatch) -> list[float]:
     """The largest |value| of the initial state each training step starts from."""

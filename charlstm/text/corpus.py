@@ -209,10 +209,16 @@ def grown_vocabulary(start_chars: str, text_chars: str) -> str:
 def prime_excerpt(text: str, seed: int, length: int = 40) -> str:
     """A line start of the training text, to prime generation when none is given.
 
-    Reads only text[:EXCERPT_SPAN], so a streamed corpus passes just its head.
+    Reads only text[:EXCERPT_SPAN], so a streamed corpus passes just its head. A line that
+    opens with a space or tab is passed over while another exists: a prime of indentation
+    makes the model's first words indented text (the 2026-12-06 base opened every default
+    sample with the Jargon File's four-space indent, issue 42).
     """
     rng = np.random.default_rng(seed)
-    starts = [i + 1 for i in range(min(len(text), _EXCERPT_SCAN) - 1) if text[i] == "\n" and text[i + 1] != "\n"]
+    scan = min(len(text), _EXCERPT_SCAN) - 1
+    starts = [i + 1 for i in range(scan) if text[i] == "\n" and text[i + 1] != "\n"]
+    flush = [i for i in starts if text[i] not in " \t"]
+    starts = flush or starts
     start = int(rng.choice(starts)) if starts else 0
     return text[start : start + length]
 

@@ -138,6 +138,7 @@ class TrainingSetup:
             self.strategy,
             dropout=model_config.dropout,
             input_dropout=model_config.input_dropout,
+            state_reset=cfg.state_reset if cfg.carry_state else 0.0,  # shuffled windows start from zeros
             seed=cfg.seed,
             clip_norm=cfg.clip_norm,
             loss_scale=policy == "mixed_float16",

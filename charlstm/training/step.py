@@ -36,6 +36,7 @@ from charlstm.training import model as model_lib
 from charlstm.training.tf_runtime import tensorflow as _tensorflow
 
 INPUT_MASK = 63  # the embeddings' dropout mask's key among the layers' (0 to layers - 1; at most 16)
+RESET_MASK = 62  # the key of the mask of rows whose carried state a step resets (TrainConfig.state_reset)
 
 # What TensorFlow raises when a collective cannot complete: Unavailable when a peer is
 # unreachable (the health check aborts collectives with it), DeadlineExceeded when a
@@ -69,6 +70,7 @@ class Engine:
         clip_norm: float,
         loss_scale: bool = False,
         input_dropout: float = 0.0,
+        state_reset: float = 0.0,
     ):
         tf = _tensorflow()
         self.tf, self.strategy, self.model = tf, strategy, model
@@ -80,6 +82,7 @@ class Engine:
         self.optimizer = getattr(model, "optimizer", None)  # None: a forward-only engine (tests, eval)
         self.dropout, self.seed, self.clip_norm = dropout, seed, clip_norm
         self.input_dropout = input_dropout
+        self.state_reset = state_reset  # TrainConfig.state_reset when the run carries state, else 0
         self.loss_scale = loss_scale  # float16: Keras's LossScaleOptimizer scales and unscales
         self.replicas = strategy.num_replicas_in_sync
         self._train_fn = tf.function(self._train, reduce_retracing=True)
@@ -139,6 +142,8 @@ class Engine:
     def _forward(self, x, state, training: bool, step, row0, rows_real):
         """Logits (batch, seq, vocab) in float32 and the final states, from ids (batch, seq)."""
         tf = self.tf
+        if training and self.state_reset > 0:
+            state = self._reset_rows(state, step, row0, rows_real)
         h = self.embedding(x)  # (batch, seq, emb)
         if training and self.input_dropout > 0:
             h = self._dropout(h, INPUT_MASK, step, row0, rows_real, self.input_dropout)
@@ -168,6 +173,18 @@ class Engine:
         mine = tf.ensure_shape(tf.pad(mine, [[0, shape[0] - tf.shape(mine)[0]], [0, 0], [0, 0]]), h.shape)
         keep = tf.cast(mine >= rate, h.dtype)
         return h * keep / tf.cast(1.0 - rate, h.dtype)
+
+    def _reset_rows(self, state, step, row0, rows_real):
+        """`state` with a `state_reset` fraction of the real global rows zeroed (drawn, like the
+        dropout masks, for the real rows and keyed by seed and step), this replica's rows of it."""
+        tf = self.tf
+        rows = tf.shape(state[0][0])[0]  # this replica's rows, padded ones included
+        seed = tf.stack([tf.cast(self.seed, tf.int64) * 64 + RESET_MASK, tf.cast(step, tf.int64)])
+        u = tf.random.stateless_uniform(tf.reshape(rows_real, [1]), seed=seed)  # (real rows,)
+        mine = u[row0 : row0 + rows]
+        mine = tf.pad(mine, [[0, rows - tf.shape(mine)[0]]])  # padded rows: zeros already, reset too
+        keep = tf.cast(mine >= self.state_reset, tf.float32)[:, None]  # (rows, 1)
+        return [[s * tf.cast(keep, s.dtype) for s in layer] for layer in state]
 
     def _loss_sum(self, logits, y, w):
         xent = self.tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)  # (batch, seq)
