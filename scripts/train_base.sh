@@ -34,9 +34,7 @@
 # loss can be flat for epochs: the decay is what brings it down; a flat epoch still
 # halves the rate, --lr-decay, and the best checkpoint is kept).
 # 19 epochs x 9.80M training chars = 186M chars, 10.4x the previous base's 17.9M at the
-# same 2x300 size. Batch 64 won at equal time, and bfloat16 (the CPU's, where it has
-# AVX512_BF16 or AMX; float32 elsewhere) trained 1.15x faster at equal loss
-# (benchmarks/RESULTS.md run 10); precision may differ between resumes. The recipe (run 11):
+# same 2x300 size. Batch 64 won at equal time; precision may differ between resumes. The recipe (run 11):
 # no dropout, since the model underfits this corpus (train and held-out losses are equal)
 # and dropout 0 scored 1.407 against 1.414 in 10 minutes at 7% more chars/s; a peak rate
 # of 5e-3, since the first long run at 1e-2 (the best rate for 10 minutes) stayed flat for
@@ -47,8 +45,10 @@ shift
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
 corpus=$(realpath "$("$py" -m charlstm corpus fetch english)")  # absolute: recorded in the checkpoint
-precision=$("$py" -c "from charlstm.training.tf_runtime import cpu_has_bfloat16 as f; print('--' if f() else '--no-', end='')")mixed-precision
-common=(--checkpoint-dir "$run_dir" --patience 0 --save-every 1000 "$precision" --json)
+# float32 unless the caller passes --mixed-precision in FLAGs, having measured it here: bfloat16
+# trained 1.15x the chars/s on a Zen 4 with AVX512_BF16 (run 10) and 0.52x on machine G's Intel
+# Xeon with AVX512_BF16 and no AMX (run 21: 8.6K against 16.4K chars/s, 2x300 on this corpus)
+common=(--checkpoint-dir "$run_dir" --patience 0 --save-every 1000 --json)
 parked=base-run/last.keras
 if [ ! -f "$run_dir/last.keras" ] && [ -f "$parked" ]; then
   mkdir -p "$run_dir" && cp "$parked" "$run_dir/last.keras"
