@@ -116,10 +116,11 @@ class TrainConfig:
     )
     # With carried state a row meets the zero state (where `generate` and `eval` start) once an
     # epoch, so a young model can fall from it into a state it never leaves: issue 42's 2×300
-    # after 900 s of the 38M-char corpus scored 9.9 nats/char on text opening "94%" from zeros
-    # (every later character too, for 15K of them) and 1.71 after 300 chars of warm-up. Each
-    # step zeroes this fraction of the rows' carried state (a mask keyed by seed and step: no
-    # RNG state, the same for any replica count), so ~1 window in 100 starts as inference does.
+    # after 600 s of the 38M-char corpus scored 9.4 nats/char on a sentence opened by "94" from
+    # zeros (every later character too: a panel text so opened scored 9.9 over 15K chars, 1.71
+    # after 300 chars of warm-up), and 2.97 bits/char on the corpus's tail. Each step zeroing
+    # this fraction of the rows' carried state (a mask keyed by seed and step: no RNG state,
+    # the same for any replica count), the same run scored 1.55 and 2.24 (RESULTS run 21).
     state_reset: float = option(
         0.01,
         "With carried state, the fraction of rows whose state each step starts from zeros instead "

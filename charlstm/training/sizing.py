@@ -55,9 +55,17 @@ CARD = Size(2, 300, 0.2)  # ModelConfig's defaults: what a run without --max-tim
 #   model above the card was measured on a text between 93K and 1.0M chars. No row yet for
 #   ~5M-char texts or 2×400: benchmarks/budget_sizes.py sweeps budgets 1-30 min × texts of
 #   ~100K, ~1M, ~5M chars × sizes and dropouts, and its winners replace these rows.
+# - MEASURED, the row below the card (RESULTS run 21, machine G: a 2-vCPU Intel Xeon, the card at
+#   ~14K chars/s): at 3 min on tinyshakespeare (budget_sizes.py's 90/10 split, 2.5 card epochs)
+#   the 2×300 without dropout 1.499, 2×200 with dropout 0.2 1.531 (4.6 of its own epochs at 25.9K
+#   chars/s), the card 1.576: with a few passes the network is still learning at the deadline,
+#   and dropout only slows it. INTERPOLATED: SMALL_CARD_EPOCHS, between that 2.5 and machine C's
+#   5.7 at 3 min, where the card was measured (1.444) and dropout 0 was not.
+SMALL_CARD_EPOCHS = 4.0
 SIZES: tuple[tuple[int, float, Size], ...] = (
     (500_000, 36.0, Size(2, 512, 0.35)),
-    (0, 0.0, CARD),
+    (0, SMALL_CARD_EPOCHS, CARD),
+    (0, 0.0, Size(2, 300, 0.0)),
 )
 
 # --items (a list, one item a line: names, words, titles): the same rule, its own rows. An item
