@@ -158,32 +158,34 @@ class Engine:
         logits = tf.matmul(h, tf.cast(self.dense.kernel, tf.float32)) + tf.cast(self.dense.bias, tf.float32)
         return logits, new_state
 
-    def _dropout(self, h, layer_index: int, step, row0, rows_real, rate: float):
-        """Inverted dropout with the mask of the real global rows, this replica's rows of it.
+    def _real_rows_uniform(self, key: int, step, row0, rows_real, like):
+        """Uniform draws shaped like `like` (rows, ...), this replica's rows of them.
 
-        Drawn for the real rows, not the padded ones, so the mask does not depend on the
-        replica count; a replica's padded rows (weight 0) take keep = 0."""
+        Drawn for the real global rows (rows_real, ...), keyed by seed, `key` and step, so the
+        numbers do not depend on the replica count; sliced at this replica's first row; its
+        padded rows (weight 0) draw 0."""
         tf = self.tf
-        shape = tf.shape(h)  # (batch, seq, units)
-        seed = tf.stack([tf.cast(self.seed, tf.int64) * 64 + layer_index, tf.cast(step, tf.int64)])
-        u = tf.random.stateless_uniform(tf.stack([rows_real, shape[1], shape[2]]), seed=seed)
-        mine = u[row0 : row0 + shape[0]]  # (≤ batch, seq, units): the slice stops at the real rows
-        # ensure_shape: keeps h's static shape, which a 1-row batch would otherwise lose in the
-        # broadcast below, and the next layer's while loop needs it to match its state's.
-        mine = tf.ensure_shape(tf.pad(mine, [[0, shape[0] - tf.shape(mine)[0]], [0, 0], [0, 0]]), h.shape)
-        keep = tf.cast(mine >= rate, h.dtype)
-        return h * keep / tf.cast(1.0 - rate, h.dtype)
+        shape = tf.shape(like)
+        seed = tf.stack([tf.cast(self.seed, tf.int64) * 64 + key, tf.cast(step, tf.int64)])
+        u = tf.random.stateless_uniform(tf.concat([tf.reshape(rows_real, [1]), shape[1:]], 0), seed=seed)
+        mine = u[row0 : row0 + shape[0]]  # (≤ rows, ...): the slice stops at the real rows
+        pad = [[0, shape[0] - tf.shape(mine)[0]]] + [[0, 0]] * (like.shape.rank - 1)
+        # ensure_shape: keeps the static shape, which a 1-row batch would otherwise lose in the
+        # broadcast after it, and the next layer's while loop needs it to match its state's.
+        return tf.ensure_shape(tf.pad(mine, pad), like.shape)
+
+    def _dropout(self, h, layer_index: int, step, row0, rows_real, rate: float):
+        """Inverted dropout of h (batch, seq, units); a replica's padded rows take keep = 0."""
+        keep = self.tf.cast(self._real_rows_uniform(layer_index, step, row0, rows_real, h) >= rate, h.dtype)
+        return h * keep / self.tf.cast(1.0 - rate, h.dtype)
 
     def _reset_rows(self, state, step, row0, rows_real):
-        """`state` with a `state_reset` fraction of the real global rows zeroed (drawn, like the
-        dropout masks, for the real rows and keyed by seed and step), this replica's rows of it."""
+        """`state` with a `state_reset` fraction of the real global rows zeroed; a replica's
+        padded rows (zeros already) are reset too."""
         tf = self.tf
-        rows = tf.shape(state[0][0])[0]  # this replica's rows, padded ones included
-        seed = tf.stack([tf.cast(self.seed, tf.int64) * 64 + RESET_MASK, tf.cast(step, tf.int64)])
-        u = tf.random.stateless_uniform(tf.reshape(rows_real, [1]), seed=seed)  # (real rows,)
-        mine = u[row0 : row0 + rows]
-        mine = tf.pad(mine, [[0, rows - tf.shape(mine)[0]]])  # padded rows: zeros already, reset too
-        keep = tf.cast(mine >= self.state_reset, tf.float32)[:, None]  # (rows, 1)
+        rows_like = state[0][0][:, 0]  # (rows,): this replica's rows, padded ones included
+        u = self._real_rows_uniform(RESET_MASK, step, row0, rows_real, rows_like)
+        keep = tf.cast(u >= self.state_reset, tf.float32)[:, None]  # (rows, 1)
         return [[s * tf.cast(keep, s.dtype) for s in layer] for layer in state]
 
     def _loss_sum(self, logits, y, w):
