@@ -13,7 +13,10 @@
 3. records the training corpus by name, size and sha256 (`corpus_record`: "english" when it is
    the pinned `charlstm corpus fetch english` build), never by the path it had on the machine
    that trained it;
-4. writes DEST atomically, every member deflated, and refuses a file over 10 MB.
+4. picks the default prime again from the corpus with today's `prime_excerpt` and the run's
+   seed (a run keeps the prime its first checkpoint stored, which may predate the rule: the
+   run behind the 2026-12-08 base stored a man page's `ls -l` listing);
+5. writes DEST atomically, every member deflated, and refuses a file over 10 MB.
 
 `--rewrite-corpus-record CORPUS_FILE DEST` rewrites only an already released file's corpus
 record (its `charlstm.json`), every other member's bytes unchanged: how the 2026-12-06 base
@@ -54,6 +57,17 @@ def held_out_text(ckpt) -> str:
         encoded = encode_corpus(names, Path(tmp) / "corpus.ids", lowercase=t.lowercase, vocabulary=ckpt.vocabulary)
         _, val = dataset.split(encoded.ids, t.val_fraction, t.seq_length)
         return encoded.vocab.decode(val[: t.val_max_chars])
+
+
+def default_prime(ckpt) -> str:
+    """The prime `prime_excerpt` picks today from the run's recorded corpus with its seed; the
+    stored one when the corpus is not recorded (stdin) or not on this machine."""
+    from charlstm.text.corpus import EXCERPT_SPAN, prime_excerpt, read_corpus
+
+    names = (ckpt.extra.get("corpus") or {}).get("names") or []
+    if not names or "<stdin>" in names or not all(Path(n).is_file() for n in names):
+        return ckpt.prime_excerpt
+    return prime_excerpt(read_corpus(names, ckpt.training.lowercase)[:EXCERPT_SPAN], ckpt.training.seed)
 
 
 def corpus_record(paths: list[str], chars: int) -> dict:
@@ -135,6 +149,8 @@ def release(run_dir: Path, dest: Path, float16: bool) -> dict:
     extra = {k: v for k, v in meta.extra.items() if k != "resume"}  # not a run to resume
     recorded = extra.get("corpus") or {}
     extra["corpus"] = corpus_record(recorded.get("names") or [], recorded.get("chars", 0))
+    meta = dataclasses.replace(meta, prime_excerpt=default_prime(meta))
+    report["prime"] = meta.prime_excerpt
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "base.keras"
         ckpt_io.save(model, dataclasses.replace(meta, path=staged, extra=extra), staged, weights)

@@ -41,6 +41,15 @@ def test_the_default_prime_opens_a_line_that_is_not_indented():
     assert prime_excerpt("x\n  only indented\n", 1) == "  only indented\n"  # no flush line: an indented one
 
 
+def test_the_default_prime_prefers_running_text_to_a_listing_or_code():
+    """Seed 1 on the `english` corpus once picked a man page's `ls -l` listing (issue 42)."""
+    layout = "$ ls -l\ntotal 2\ndrwxrwxr-x   2 aeb      staff\n    indented code\n\tand a tab\n"
+    text = (layout + "A line of prose, as a person writes it.\n") * 3
+    for seed in range(20):
+        assert prime_excerpt(text, seed).startswith("A line of prose")
+    assert prime_excerpt(layout * 3, 1).startswith(("$ ls", "total", "drwx"))  # no running text: a flush line
+
+
 def write(path, data: bytes):
     path.write_bytes(data)
     return path

@@ -96,3 +96,27 @@ def test_inspect_finds_a_named_corpus_by_its_sha256(tmp_path, monkeypatch):
     assert corpus_files(record) == [str(folder / "english.txt")]
     assert corpus_files({**record, "sha256": "0" * 64}) == []  # another build of that name: not it
     assert corpus_files({"names": ["/data/x.txt"], "chars": 3}) == ["/data/x.txt"]
+
+
+def test_a_release_picks_the_default_prime_again_with_todays_rule(tmp_path, trained_run, release_base):
+    """A run keeps the prime its first checkpoint stored; the release replaces one an older rule
+    chose (the run behind the 2026-12-08 base stored a man page's `ls -l` listing)."""
+    from charlstm.text.corpus import prime_excerpt
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    stale = "$ ls -l\ntotal 2\n"
+    with zipfile.ZipFile(trained_run / ckpt_io.BEST) as zin, zipfile.ZipFile(run / ckpt_io.BEST, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == ckpt_io.META_NAME:
+                meta = json.loads(data)
+                meta["prime_excerpt"] = stale
+                data = json.dumps(meta).encode("utf-8")
+            zout.writestr(item.filename, data)
+    assert ckpt_io.load(run / ckpt_io.BEST).prime_excerpt == stale
+    dest = tmp_path / "base.keras"
+    report = release_base.release(run, dest, float16=False)
+    corpus = trained_run.parent / "tiny.txt"
+    expected = prime_excerpt(corpus.read_text(encoding="utf-8"), ckpt_io.load(run / ckpt_io.BEST).training.seed)
+    assert report["prime"] == ckpt_io.load(dest).prime_excerpt == expected != stale

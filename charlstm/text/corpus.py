@@ -209,18 +209,33 @@ def grown_vocabulary(start_chars: str, text_chars: str) -> str:
 def prime_excerpt(text: str, seed: int, length: int = 40) -> str:
     """A line start of the training text, to prime generation when none is given.
 
-    Reads only text[:EXCERPT_SPAN], so a streamed corpus passes just its head. A line that
-    opens with a space or tab is passed over while another exists: a prime of indentation
-    makes the model's first words indented text (the 2026-12-06 base opened every default
-    sample with the Jargon File's four-space indent, issue 42).
+    Reads only text[:EXCERPT_SPAN], so a streamed corpus passes just its head. Of the line
+    starts, a seeded choice among the first kind that exists: an excerpt that reads as running
+    text (`_reads_as_text`); a line that does not open with a space or tab; any line. A prime
+    of layout makes the model's first lines more layout: the 2026-12-06 base opened every
+    default sample with the Jargon File's four-space indent, and seed 1 on the `english`
+    corpus picked "$ ls -l\ntotal 2\ndrwxrwxr-x   2 aeb      " from a man page (issue 42).
     """
     rng = np.random.default_rng(seed)
     scan = min(len(text), _EXCERPT_SCAN) - 1
     starts = [i + 1 for i in range(scan) if text[i] == "\n" and text[i + 1] != "\n"]
-    flush = [i for i in starts if text[i] not in " \t"]
-    starts = flush or starts
+    for kind in (_reads_as_text, _flush):
+        chosen = [i for i in starts if kind(text[i : i + length])]
+        if chosen:
+            starts = chosen
+            break
     start = int(rng.choice(starts)) if starts else 0
     return text[start : start + length]
+
+
+def _flush(excerpt: str) -> bool:
+    return excerpt[:1] not in (" ", "\t")
+
+
+def _reads_as_text(excerpt: str) -> bool:
+    """Opens with a letter and holds no tab or run of spaces: prose, verse or a list's items,
+    not a listing, a table or indented code."""
+    return excerpt[:1].isalpha() and "\t" not in excerpt and "  " not in excerpt
 
 
 _EXCERPT_SCAN = 200_000  # line starts are looked for in this many first characters
