@@ -174,7 +174,9 @@ def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tiny_
     rng = random.Random(1234)
     mid_write = 0
     args = [*SMALL, "--save-every", "1"]  # a write every step (36-400 ms each on 2 busy cores)
-    for i in range(10):
+    # Six rounds (each a fresh process: ~8 s of start-up on 2 cores), at least three of them
+    # killed inside a write; ten rounds cost 80 s of the suite's ~10 minutes
+    for i in range(6):
         p = _spawn(tiny_corpus, run, *(args if i == 0 else ["--resume"]))
         _wait_for(run / "last.keras", p)  # round 0: a checkpoint exists before the write we kill
         _kill_during_a_write(p, run, rng.uniform(0.0, 0.01))
@@ -186,7 +188,7 @@ def test_sigkill_during_checkpoint_writes_never_leaves_a_broken_checkpoint(tiny_
                 continue  # the interrupted write's temp file: never read
             meta, net = load_network(f)
             assert meta.vocabulary == "".join(sorted(set(TINY_TEXT)))
-    assert mid_write >= 5, mid_write
+    assert mid_write >= 3, mid_write
     steps_before = ckpt_io.load(run / "last.keras")
     r = subprocess.run(
         [
